@@ -1,0 +1,69 @@
+/**
+ * Typed failures. Each carries the process exit code promised in the README, so the CLI layer
+ * can turn any of them into one `Error: …` line without knowing where it came from.
+ */
+export const EXIT = {
+  OK: 0,
+  ERROR: 1,
+  USAGE: 2,
+  NOT_FOUND: 3,
+  REFUSED: 4,
+  DATABASE: 5,
+  DECRYPT: 6,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export class CliError extends Error {
+  readonly exitCode: number;
+  /** Extra machine-readable detail for `--format json` errors (e.g. candidate accounts). */
+  readonly details?: unknown;
+  constructor(message: string, exitCode: number = EXIT.ERROR, details?: unknown) {
+    super(message);
+    this.name = new.target.name;
+    this.exitCode = exitCode;
+    this.details = details;
+  }
+}
+
+/** Bad flags or arguments. */
+export class UsageError extends CliError {
+  constructor(message: string, details?: unknown) {
+    super(message, EXIT.USAGE, details);
+  }
+}
+
+/** Unknown account, module, journal entry… */
+export class NotFoundError extends CliError {
+  constructor(message: string, details?: unknown) {
+    super(message, EXIT.NOT_FOUND, details);
+  }
+}
+
+/** A safety rule said no (no TTY without --yes, lockout guard, stale undo…). */
+export class RefusedError extends CliError {
+  constructor(message: string, details?: unknown) {
+    super(message, EXIT.REFUSED, details);
+  }
+}
+
+/** Database unreachable, bad credentials, or not a WHMCS database. */
+export class DatabaseError extends CliError {
+  constructor(message: string, details?: unknown) {
+    super(message, EXIT.DATABASE, details);
+  }
+}
+
+/** Stored secrets do not decrypt with this cc_encryption_hash. */
+export class DecryptError extends CliError {
+  constructor(message: string, details?: unknown) {
+    super(message, EXIT.DECRYPT, details);
+  }
+}
+
+/** Input that is structurally wrong (configuration.php, serialized data). Exit 1 unless wrapped. */
+export class ParseError extends CliError {
+  constructor(message: string, exitCode: number = EXIT.ERROR) {
+    super(message, exitCode);
+  }
+}
