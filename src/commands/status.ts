@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import { action } from './run.js';
+import type { Block } from '../ui/view.js';
+import type { StatusReport } from '../whmcs/status.js';
+
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description('WHMCS version, security modules, enforcement, enrolment counts and warnings')
+    .action(
+      action(async (ctx) => {
+        const session = await ctx.session();
+        const { collectStatus } = await import('../whmcs/status.js');
+        const report = await collectStatus(session, { showSecrets: ctx.showSecrets });
+        return { json: report, blocks: statusBlocks(report), warnings: report.warnings };
+      }),
+    );
+}
+
+const yesNo = (b: boolean) => (b ? 'yes' : 'no');
+
+export function statusBlocks(r: StatusReport): Block[] {
+  const clientKey = r.whmcs.shape === '8' ? 'users' : 'clients';
+  const cs = r.accounts[clientKey]!;
+  const blocks: Block[] = [
+    {
+      kind: 'pairs',
+      title: 'WHMCS',
+      pairs: [
+        ['Version', `${r.whmcs.version ?? 'unknown'} (${r.whmcs.shape === '8' ? 'users in tblusers' : 'clients in tblclients'})`],
+        ['Database', `${r.database.label} (from ${r.database.source})`],
+        ['Per-account 2FA data', r.whmcs.accountConfigFormat === 'aes' ? 'AES-encrypted JSON' : r.whmcs.accountConfigFormat === 'json' ? 'JSON' : 'PHP-serialized'],
+        ['2fasettings', !r.settings.present ? 'missing' : r.settings.readable ? 'ok' : `unreadable: ${r.settings.error}`],
+        ['Force admins to enrol', yesNo(r.force.admins)],
+        ['Force clients to enrol', yesNo(r.force.clients)],
+      ],
+    },
+    {
+      kind: 'table',
+      title: 'Security modules',
+      columns: ['Module', 'Clients', 'Admins', 'Enrolled admins', `Enrolled ${clientKey}`],
+      rows: r.modules.map((m) => [
+        m.known ? `${m.label} (${m.name})` : `${m.name} (third-party)`,
+        m.enabled.clients ? 'enabled' : 'off',
+        m.enabled.admins ? 'enabled' : 'off',
+        String(m.enrolled.admins),
+        String(m.enrolled[clientKey] ?? 0),
+      ]),
+    },
+  ];
+  for (const m of r.modules) {
+    if (!m.settings.length) continue;
+    blocks.push({ kind: 'pairs', title: `${m.label} settings`, pairs: m.settings.map((s) => [s.label, s.problem ? `${s.value}  (!)` : s.value]) });
+  }
+  blocks.push({
+    kind: 'pairs',
+    title: 'Accounts',
+    pairs: [
+      ['Admins', `${r.accounts.admins.enrolled} of ${r.accounts.admins.total} enrolled (${r.accounts.admins.activeEnrolled} active)`],
+      [clientKey === 'users' ? 'Users' : 'Clients', `${cs.enrolled} of ${cs.total} enrolled`],
+    ],
+  });
+  return blocks;
+}

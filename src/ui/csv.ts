@@ -1,0 +1,12 @@
+/** RFC 4180 CSV with a header row; nested values are JSON-encoded in their cell. */
+function cell(v: unknown): string {
+  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+}
+
+export function toCsv(rows: Array<Record<string, unknown>>, columns?: string[]): string {
+  const cols = columns ?? (rows.length ? Object.keys(rows[0]!) : []);
+  const lines = [cols.map(cell).join(',')];
+  for (const r of rows) lines.push(cols.map((c) => cell(r[c])).join(','));
+  return lines.join('\r\n') + '\r\n';
+}

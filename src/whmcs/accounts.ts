@@ -1,0 +1,116 @@
+import type { Knex } from 'knex';
+import type { Session } from './session.js';
+import { ADMINS, CLIENTS, USERS, moduleIsOn, tableFor, type AccountTable, type Kind } from './accounts-table.js';
+import { NotFoundError, UsageError } from '../errors.js';
+
+export interface Account {
+  kind: Kind;
+  id: number;
+  /** What people call it: admin username, user/client email. */
+  name: string;
+  email: string;
+  /** Module column as stored ('' and '0' mean off). */
+  module: string;
+  enrolled: boolean;
+  /** Data column as stored (may be NULL for tblusers). */
+  rawConfig: string | null;
+  /** Admins: disabled flag; 7.x clients: status; users: none. */
+  disabled?: boolean;
+  status?: string;
+  roleId?: number;
+  /** 8.x users: the clients they belong to (tblusers_clients). */
+  clientIds?: number[];
+}
+
+export interface Selector {
+  admin?: string;
+  user?: string;
+  client?: string;
+}
+
+/** Exactly one of --admin / --user / --client, and the one that exists on this WHMCS version. */
+export function selectorKind(session: Session, sel: Selector): { kind: Kind; value: string } {
+  const given = (['admin', 'user', 'client'] as const).filter((k) => sel[k] !== undefined);
+  if (given.length !== 1) throw new UsageError('name exactly one account: --admin <username|email|id>, --user <email|id> (WHMCS 8) or --client <email|id> (WHMCS 7)');
+  const kind = given[0]!;
+  if (kind === 'user' && session.install.shape === '7') {
+    throw new UsageError('WHMCS 7 has no users (tblusers): clients keep their second factor — use --client <email|id>');
+  }
+  if (kind === 'client' && session.install.shape === '8') {
+    throw new UsageError('on WHMCS 8 second factors belong to users, not clients — use --user <email|id> (see `whmcs-2fa accounts --users`)');
+  }
+  const value = String(sel[kind]).trim();
+  if (!value) throw new UsageError(`--${kind} needs a value`);
+  return { kind, value };
+}
+
+function columnsFor(t: AccountTable): string[] {
+  if (t === ADMINS) return ['id', 'username', 'email', 'authmodule', 'authdata', 'disabled', 'roleid'];
+  if (t === USERS) return ['id', 'email', 'second_factor', 'second_factor_config'];
+  return ['id', 'email', 'authmodule', 'authdata', 'status'];
+}
+
+export function toAccount(t: AccountTable, r: Record<string, unknown>): Account {
+  const module = String(r[t.moduleColumn] ?? '');
+  const raw = r[t.dataColumn];
+  return {
+    kind: t.kind,
+    id: Number(r.id),
+    name: String(t === ADMINS ? r.username : r.email),
+    email: String(r.email ?? ''),
+    module,
+    enrolled: moduleIsOn(module),
+    rawConfig: raw === null || raw === undefined ? null : String(raw),
+    ...(t === ADMINS ? { disabled: Number(r.disabled) !== 0, roleId: Number(r.roleid) } : {}),
+    ...(t === CLIENTS ? { status: String(r.status), disabled: r.status === 'Closed' } : {}),
+  };
+}
+
+/**
+ * Finds one account by id, username (admins) or email. Every way the value could match is
+ * tried; more than one distinct account is ambiguous (exit 3 with the candidates) — nothing is
+ * guessed, because the next step may be turning someone's second factor off.
+ */
+export async function findAccount(session: Session, sel: Selector, trx?: Knex.Transaction, lock = false): Promise<Account> {
+  const { kind, value } = selectorKind(session, sel);
+  const t = tableFor(kind);
+  const k = trx ?? session.db.knex;
+  const q = k(t.table).select(columnsFor(t)).where((w) => {
+    if (/^\d+$/.test(value)) w.orWhere('id', Number(value));
+    if (t === ADMINS) w.orWhere('username', value);
+    w.orWhere('email', value);
+  });
+  if (lock && session.db.dialect === 'mysql') q.forUpdate();
+  const rows = (await q.limit(20)) as Record<string, unknown>[];
+  // Collations are case-insensitive on MySQL but not on SQLite: settle both the same way.
+  const exact = rows.filter((r) => String(r.id) === value || r.username === value || r.email === value);
+  const pick = exact.length ? exact : rows;
+  if (pick.length === 0) {
+    throw new NotFoundError(`no ${kind} matches "${value}" — list them with \`whmcs-2fa accounts --${kind}s\``);
+  }
+  if (pick.length > 1) {
+    const candidates = pick.map((r) => toAccount(t, r)).map((a) => ({ id: a.id, name: a.name, email: a.email }));
+    throw new NotFoundError(
+      `"${value}" matches ${pick.length} ${t.plural}: ${candidates.map((c) => `#${c.id} ${c.name}`).join(', ')} — select one by id, e.g. --${kind} ${candidates[0]!.id}`,
+      { candidates },
+    );
+  }
+  const acct = toAccount(t, pick[0]!);
+  if (kind === 'user') acct.clientIds = await clientIdsOf(k, acct.id);
+  return acct;
+}
+
+export async function clientIdsOf(k: Knex | Knex.Transaction, userId: number): Promise<number[]> {
+  const rows = await k('tblusers_clients').where({ auth_user_id: userId }).orderBy('client_id').pluck('client_id');
+  return rows.map(Number);
+}
+
+/** Re-reads one account by id (optionally locking it) — used inside write transactions. */
+export async function accountById(k: Knex | Knex.Transaction, kind: Kind, id: number, lock: boolean): Promise<Account> {
+  const t = tableFor(kind);
+  const q = k(t.table).select(columnsFor(t)).where({ id });
+  if (lock && k.client.config.client !== 'better-sqlite3') q.forUpdate();
+  const r = (await q.first()) as Record<string, unknown> | undefined;
+  if (!r) throw new NotFoundError(`${kind} #${id} no longer exists`);
+  return toAccount(t, r);
+}

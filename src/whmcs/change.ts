@@ -1,0 +1,204 @@
+import type { Knex } from 'knex';
+import { RefusedError } from '../errors.js';
+import type { Block, DiffLine } from '../ui/view.js';
+import { writeActivity, type ActivityEntry } from './activity-log.js';
+import type { Session } from './session.js';
+import type { JournalRow, JournalWriter } from './journal.js';
+
+/** One row's column values before and after (null = the row is absent on that side). */
+export type RowChange = JournalRow;
+
+export interface Plan {
+  rows: RowChange[];
+  activity: ActivityEntry[];
+  /** Human diff with secrets masked. */
+  diff: DiffLine[];
+  /** Notes for the operator about consequences ("admins will have to enrol at next login"). */
+  notes: string[];
+}
+
+export interface ChangeRequest {
+  command: string;
+  summary: string;
+  reason?: string;
+  /**
+   * Reads what it needs and returns the rows to write. Called once outside any lock for the
+   * preview, then again inside the writing transaction with `lock` true, so the rows written are
+   * computed from values that cannot change underneath (no lost update between two runs).
+   */
+  plan(trx: Knex.Transaction, lock: boolean): Promise<Plan>;
+}
+
+export interface ChangeOptions {
+  dryRun: boolean;
+  yes: boolean;
+  /** Asks the operator; returns false to abort. Absent when stdin is not a TTY. */
+  confirm?: (question: string, preview: Plan) => Promise<boolean>;
+  confirmQuestion?: string;
+}
+
+export interface ChangeOutcome {
+  changed: boolean;
+  dryRun: boolean;
+  journalId: string | null;
+  plan: Plan;
+}
+
+/**
+ * The one way anything is written: preview → dry-run or confirmation → one transaction that
+ * re-plans under lock, journals the previous values (fsynced first), writes with compare-and-set,
+ * adds the activity-log rows, and commits. If the journal cannot be written, nothing is written.
+ */
+export async function applyChange(session: Session, req: ChangeRequest, opts: ChangeOptions): Promise<ChangeOutcome> {
+  const { knex } = session.db;
+  const preview = await readOnly(knex, (trx) => req.plan(trx, false));
+  if (preview.rows.length === 0) return { changed: false, dryRun: opts.dryRun, journalId: null, plan: preview };
+  if (opts.dryRun) return { changed: false, dryRun: true, journalId: null, plan: preview };
+  await confirmOrRefuse(opts, preview);
+
+  const journal = await session.journal().begin({
+    command: req.command,
+    summary: req.summary,
+    reason: req.reason,
+    operator: session.operator,
+  });
+  let plan: Plan = preview;
+  try {
+    await knex.transaction(async (trx) => {
+      plan = await req.plan(trx, true);
+      if (plan.rows.length === 0) return;
+      await journal.rows(plan.rows);
+      await writeRows(trx, plan.rows);
+      await writeActivity(trx, session.install, plan.activity);
+    });
+  } catch (e) {
+    await journal.discard();
+    throw e;
+  }
+  if (plan.rows.length === 0) {
+    await journal.discard();
+    return { changed: false, dryRun: false, journalId: null, plan };
+  }
+  await journal.committed();
+  await journal.close();
+  return { changed: true, dryRun: false, journalId: journal.id, plan };
+}
+
+export async function confirmOrRefuse(opts: ChangeOptions, preview: Plan): Promise<void> {
+  if (opts.yes) return;
+  if (!opts.confirm) {
+    throw new RefusedError('refusing to change the database without confirmation: no terminal to ask on — pass --yes (or --dry-run to see the change)');
+  }
+  const ok = await opts.confirm(opts.confirmQuestion ?? 'Apply this change?', preview);
+  if (!ok) throw new RefusedError('cancelled — nothing was changed');
+}
+
+/** Runs `fn` in a transaction that is always rolled back: a preview never writes. */
+export async function readOnly<T>(knex: Knex, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> {
+  const trx = await knex.transaction();
+  try {
+    return await fn(trx);
+  } finally {
+    await trx.rollback().catch(() => {});
+  }
+}
+
+/**
+ * Compare-and-set writes: every row is written only if it still holds its previous values, so a
+ * row changed by someone else since it was read fails the whole transaction instead of being
+ * overwritten. Rows keyed by `id` are handled set-based (lock + check a chunk with one SELECT …
+ * FOR UPDATE, then one UPDATE per chunk); others one statement each.
+ */
+export async function writeRows(trx: Knex.Transaction, rows: RowChange[], journal?: JournalWriter): Promise<void> {
+  if (journal) await journal.rows(rows);
+  const groups = new Map<string, RowChange[]>();
+  for (const r of rows) {
+    if (r.b && r.a && Object.keys(r.k).length === 1 && 'id' in r.k) {
+      const g = `${r.t}\0${Object.keys(r.a).sort().join(',')}\0${Object.keys(r.b).sort().join(',')}`;
+      (groups.get(g) ?? groups.set(g, []).get(g)!).push(r);
+    } else {
+      await writeOne(trx, r);
+    }
+  }
+  for (const group of groups.values()) {
+    for (let i = 0; i < group.length; i += CHUNK) await writeChunk(trx, group.slice(i, i + CHUNK));
+  }
+}
+
+const CHUNK = 500;
+
+function isMysql(trx: Knex | Knex.Transaction): boolean {
+  return trx.client.config.client !== 'better-sqlite3';
+}
+
+function conflict(r: RowChange): RefusedError {
+  return new RefusedError(
+    `${r.t} ${describeKey(r.k)} was changed by someone else while whmcs-2fa was working — nothing was written; run the command again`,
+  );
+}
+
+async function writeOne(trx: Knex.Transaction, r: RowChange): Promise<void> {
+  if (r.b === null && r.a !== null) {
+    await trx(r.t).insert({ ...r.k, ...r.a });
+    return;
+  }
+  const binary = isMysql(trx);
+  let q = trx(r.t).where(r.k);
+  for (const [col, val] of Object.entries(r.b ?? {})) {
+    // WHMCS tables use a case-insensitive collation: compare bytes, or 'ABC' would match 'abc'.
+    if (val === null) q = q.whereNull(col);
+    else q = binary ? q.whereRaw('BINARY ?? = ?', [col, val]) : q.where(col, val);
+  }
+  const n = r.a === null ? await q.delete() : await q.update(r.a);
+  if (Number(n) !== 1) throw conflict(r);
+}
+
+async function writeChunk(trx: Knex.Transaction, chunk: RowChange[]): Promise<void> {
+  const t = chunk[0]!.t;
+  const ids = chunk.map((r) => Number(r.k.id));
+  const cols = Object.keys(chunk[0]!.b!);
+  let q = trx(t).select(['id', ...cols]).whereIn('id', ids);
+  if (isMysql(trx)) q = q.forUpdate();
+  const current = new Map<number, Record<string, unknown>>();
+  for (const row of (await q) as Record<string, unknown>[]) current.set(Number(row.id), row);
+  for (const r of chunk) {
+    const cur = current.get(Number(r.k.id));
+    if (!cur) throw conflict(r);
+    for (const c of cols) {
+      const want = r.b![c];
+      const have = cur[c];
+      if (want === null ? have !== null && have !== undefined : have === null || have === undefined || String(have) !== want) throw conflict(r);
+    }
+  }
+  const first = JSON.stringify(chunk[0]!.a);
+  if (chunk.every((r) => JSON.stringify(r.a) === first)) {
+    await trx(t).whereIn('id', ids).update(chunk[0]!.a!);
+    return;
+  }
+  // Different values per row: one UPDATE with a CASE per column.
+  const set: Record<string, Knex.Raw> = {};
+  for (const c of Object.keys(chunk[0]!.a!)) {
+    const parts: string[] = [];
+    const bindings: Knex.RawBinding[] = [];
+    for (const r of chunk) {
+      parts.push('WHEN ? THEN ?');
+      bindings.push(Number(r.k.id), r.a![c] ?? null);
+    }
+    set[c] = trx.raw(`CASE id ${parts.join(' ')} END`, bindings);
+  }
+  await trx(t).whereIn('id', ids).update(set);
+}
+
+export function describeKey(k: Record<string, string | number>): string {
+  return Object.entries(k)
+    .map(([c, v]) => `${c}=${v}`)
+    .join(',');
+}
+
+export function diffBlock(plan: Plan, title?: string): Block {
+  return { kind: 'diff', title, lines: plan.diff };
+}
+
+export function emptyPlan(): Plan {
+  return { rows: [], activity: [], diff: [], notes: [] };
+}

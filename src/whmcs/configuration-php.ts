@@ -1,0 +1,133 @@
+/**
+ * WHMCS's configuration.php, read statically (see the data model, section 5). WHMCS `include`s
+ * the file, so it is PHP code; php-assignments.ts decodes its literal assignments exactly as
+ * PHP would and refuses anything it would have to guess at.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { CliError, UsageError } from '../errors.js';
+import { parsePhpAssignments, type PhpLiteral } from './php-assignments.js';
+
+export { PhpConfigError, type ConfigErrorReason, type PhpLiteral, type PhpLiteralType } from './php-assignments.js';
+
+/** The configuration variables whmcs-2fa uses; a non-literal value for any of them is an error. */
+export const CONFIG_VARIABLES = [
+  'license',
+  'db_host',
+  'db_port',
+  'db_username',
+  'db_password',
+  'db_name',
+  'db_tls_ca',
+  'db_tls_ca_path',
+  'db_tls_cert',
+  'db_tls_cipher',
+  'db_tls_key',
+  'db_tls_verify_cert',
+  'mysql_charset',
+  'cc_encryption_hash',
+  'sql_mode',
+  'serialize_input_max_length',
+  'serialize_array_max_length',
+  'serialize_array_max_depth',
+] as const;
+
+export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
+
+const STRICT: ReadonlySet<string> = new Set(CONFIG_VARIABLES);
+
+/**
+ * Typed view of configuration.php. Each known field is the variable's PHP string value
+ * (`strval()`: numbers in PHP's notation, true → "1", false/null → ""), or undefined when the
+ * file does not set it.
+ */
+export type WhmcsConfigFile = { [K in ConfigVariable]?: string } & {
+  fileName: string;
+  /** Every variable with a literal value, known or not, UTF-8 decoded (invalid bytes → U+FFFD). */
+  vars: Record<string, string>;
+  /** Exact bytes and PHP type of each of those values (e.g. for a non-UTF-8 `$cc_encryption_hash`). */
+  literals: Record<string, PhpLiteral & { raw: Buffer }>;
+  /** Other variables whose value is not a literal (arrays, constants…): not read, not needed. */
+  skipped: Array<{ name: string; line: number; reason: string }>;
+  /** Function-call statements that cannot set variables and were skipped. */
+  ignoredCalls: Array<{ name: string; line: number }>;
+  /** Line of a top-level `return;` (configuration.sample.php starts with one). */
+  returnedAtLine?: number;
+  /** Variables assigned after that `return`, which PHP never sets. */
+  unreachable: string[];
+};
+
+/**
+ * Parses configuration.php source. Throws PhpConfigError (a ParseError) naming the file and line
+ * for PHP syntax errors and for non-literal values of the variables in CONFIG_VARIABLES.
+ */
+export function parseConfigurationPhp(source: string | Buffer, fileName = 'configuration.php'): WhmcsConfigFile {
+  // PHP strings are bytes: tokenize one char per byte and decode values only at the end.
+  const bytes = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
+  const parsed = parsePhpAssignments(bytes.toString('latin1'), fileName, STRICT);
+  const cfg: WhmcsConfigFile = {
+    fileName,
+    vars: Object.create(null) as Record<string, string>,
+    literals: Object.create(null) as WhmcsConfigFile['literals'],
+    skipped: [...parsed.nonLiteral].map(([name, v]) => ({ name, ...v })),
+    ignoredCalls: parsed.ignoredCalls,
+    unreachable: parsed.unreachable,
+  };
+  if (parsed.returnedAtLine !== undefined) cfg.returnedAtLine = parsed.returnedAtLine;
+  for (const [name, lit] of parsed.literals) {
+    // Variable names are bytes too (PHP allows any byte >= 0x80 in them).
+    const key = Buffer.from(name, 'latin1').toString('utf8');
+    const raw = Buffer.from(lit.bytes, 'latin1');
+    cfg.vars[key] = raw.toString('utf8');
+    cfg.literals[key] = { ...lit, raw };
+    if (STRICT.has(key)) cfg[key as ConfigVariable] = cfg.vars[key];
+  }
+  return cfg;
+}
+
+/**
+ * Where configuration.php is: `$WHMCS_DIR` if set, else the nearest one walking up from
+ * `startDir` (so the tool works from anywhere inside a WHMCS tree, like `wp --path`).
+ * Returns the file's path, or null when there is none.
+ */
+export function findConfigurationPhp(startDir: string, env: Record<string, string | undefined> = process.env): string | null {
+  if (env.WHMCS_DIR) {
+    const given = resolve(startDir, env.WHMCS_DIR);
+    return isFile(given) ? given : join(given, 'configuration.php');
+  }
+  for (let dir = resolve(startDir); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'configuration.php');
+    if (isFile(candidate)) return candidate;
+    if (dirname(dir) === dir) return null;
+  }
+}
+
+/** Reads and parses `<dir>/configuration.php` (or the file itself when given a file). */
+export function loadConfigurationPhp(dirOrFile: string): WhmcsConfigFile {
+  const given = resolve(dirOrFile);
+  const file = isFile(given) ? given : join(given, 'configuration.php');
+  let source: Buffer;
+  try {
+    source = readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new UsageError(`no configuration.php in ${dirname(file)} — pass --whmcs-dir <WHMCS root> or --db <url>`);
+    }
+    if (code === 'EACCES' || code === 'EPERM') {
+      throw new CliError(
+        `cannot read ${file}: permission denied — run whmcs-2fa as a user that can read it (often the web server user) or pass --db <url>`,
+      );
+    }
+    throw new CliError(`cannot read ${file}: ${(e as Error).message} — pass --whmcs-dir <WHMCS root> or --db <url>`);
+  }
+  return parseConfigurationPhp(source, file);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}

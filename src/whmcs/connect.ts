@@ -1,0 +1,104 @@
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { openDb, type DbTarget } from './db.js';
+import { inspectInstall, DEFAULT_SERIALIZE_LIMITS, type SerializeLimits } from './install.js';
+import { Session } from './session.js';
+import { operatorName } from './activity-log.js';
+import { findConfigurationPhp, loadConfigurationPhp } from './configuration-php.js';
+import { connectionFromConfig, parseDbUrl } from './connection-spec.js';
+import { SQLITE_CONFIG_VAR } from './sandbox-constants.js';
+import { UsageError } from '../errors.js';
+
+export interface ConnectRequest {
+  whmcsDir?: string;
+  dbUrl?: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  interactive: boolean;
+  warn: (message: string) => void;
+}
+
+export interface ResolvedConnection {
+  target: DbTarget;
+  ccHash: string | undefined;
+  limits: SerializeLimits;
+  source: string;
+}
+
+/**
+ * Where the database is, in the order the README documents: --db, $WHMCS_DB_URL, --whmcs-dir,
+ * $WHMCS_DIR, then the nearest configuration.php walking up from the current directory.
+ */
+export async function resolveConnection(req: ConnectRequest): Promise<ResolvedConnection> {
+  const url = req.dbUrl ?? (req.whmcsDir ? undefined : req.env.WHMCS_DB_URL);
+  if (url) {
+    const spec = parseDbUrl(url, req.env);
+    if (spec.passwordOnCommandLine && req.dbUrl) {
+      req.warn('a password in --db is visible to other users in the process list — use $WHMCS_DB_PASSWORD, the prompt, or --whmcs-dir instead');
+    }
+    const source = req.dbUrl ? '--db' : '$WHMCS_DB_URL';
+    if (spec.kind === 'sqlite') {
+      return { target: { kind: 'sqlite', file: resolve(req.cwd, spec.file) }, ccHash: spec.ccEncryptionHash, limits: DEFAULT_SERIALIZE_LIMITS, source };
+    }
+    let password = spec.password;
+    if (password === undefined && req.interactive) {
+      const { askSecret } = await import('../ui/prompts.js');
+      password = await askSecret(`Password for ${spec.user}@${spec.socketPath ?? spec.host ?? 'localhost'}:`);
+    }
+    return {
+      target: { kind: 'mysql', host: spec.host, port: spec.port, socketPath: spec.socketPath, user: spec.user, password, database: spec.database, charset: spec.charset, ssl: spec.ssl },
+      ccHash: spec.ccEncryptionHash,
+      limits: DEFAULT_SERIALIZE_LIMITS,
+      source,
+    };
+  }
+
+  const dir = req.whmcsDir ?? req.env.WHMCS_DIR;
+  let confDir: string;
+  if (dir) {
+    confDir = resolve(req.cwd, dir);
+  } else {
+    const found = findConfigurationPhp(req.cwd, {});
+    if (!found) {
+      throw new UsageError('no WHMCS found: pass --whmcs-dir <WHMCS root>, set WHMCS_DIR, run inside the WHMCS directory, or connect with --db <url>');
+    }
+    confDir = dirname(found);
+  }
+  const cfg = loadConfigurationPhp(confDir);
+  const source = join(confDir, 'configuration.php');
+  const sqliteFile = cfg.vars[SQLITE_CONFIG_VAR];
+  const spec = connectionFromConfig(cfg);
+  const limits = spec.serializeLimits ?? DEFAULT_SERIALIZE_LIMITS;
+  if (sqliteFile) {
+    const file = isAbsolute(sqliteFile) ? sqliteFile : join(confDir, sqliteFile);
+    return { target: { kind: 'sqlite', file }, ccHash: spec.ccEncryptionHash, limits, source };
+  }
+  return {
+    target: {
+      kind: 'mysql',
+      host: spec.host,
+      port: spec.port,
+      socketPath: spec.socketPath,
+      user: spec.user,
+      password: spec.password,
+      database: spec.database,
+      charset: spec.charset,
+      ssl: spec.ssl,
+      sqlMode: spec.sqlMode,
+    },
+    ccHash: spec.ccEncryptionHash,
+    limits,
+    source,
+  };
+}
+
+export async function openSession(req: ConnectRequest): Promise<Session> {
+  const c = await resolveConnection(req);
+  const db = await openDb(c.target);
+  try {
+    const install = await inspectInstall(db);
+    return new Session(db, install, c.ccHash, c.limits, operatorName(req.env), c.source, req.env);
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}

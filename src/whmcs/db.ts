@@ -1,0 +1,169 @@
+import type { Knex } from 'knex';
+import { DatabaseError } from '../errors.js';
+
+export interface MysqlTarget {
+  kind: 'mysql';
+  host?: string;
+  port?: number;
+  socketPath?: string;
+  user: string;
+  password?: string;
+  database: string;
+  charset?: string;
+  ssl?: Record<string, unknown>;
+  sqlMode?: string;
+  connectTimeoutMs?: number;
+}
+
+export interface SqliteTarget {
+  kind: 'sqlite';
+  file: string;
+  /** The sandbox creates its file; everything else must find an existing one. */
+  create?: boolean;
+}
+
+export type DbTarget = MysqlTarget | SqliteTarget;
+
+export interface Db {
+  knex: Knex;
+  dialect: 'mysql' | 'sqlite';
+  /** A stable, password-free name of this database, used to key the undo journal. */
+  label: string;
+  close(): Promise<void>;
+}
+
+export function describeTarget(t: DbTarget): string {
+  if (t.kind === 'sqlite') return `sqlite:${t.file}`;
+  const where = t.socketPath ? `${t.socketPath}` : `${t.host ?? 'localhost'}:${t.port ?? 3306}`;
+  return `mysql://${t.user}@${where}/${t.database}`;
+}
+
+/** Opens the connection and proves it works, turning driver errors into one-line advice (exit 5). */
+export async function openDb(target: DbTarget): Promise<Db> {
+  const label = describeTarget(target);
+  const knex = target.kind === 'sqlite' ? await openSqlite(target) : await openMysql(target);
+  try {
+    await knex.raw('SELECT 1');
+  } catch (e) {
+    await knex.destroy().catch(() => {});
+    throw explainDbError(e, target);
+  }
+  return {
+    knex,
+    dialect: target.kind,
+    label,
+    close: () => knex.destroy(),
+  };
+}
+
+async function openSqlite(t: SqliteTarget): Promise<Knex> {
+  const { existsSync } = await import('node:fs');
+  if (!t.create && !existsSync(t.file)) {
+    throw new DatabaseError(`SQLite database ${t.file} does not exist — check the path, or create a sandbox with \`whmcs-2fa sandbox <dir>\``);
+  }
+  const { default: knexFactory } = await import('knex');
+  return knexFactory({
+    client: 'better-sqlite3',
+    connection: { filename: t.file },
+    useNullAsDefault: true,
+    pool: {
+      // WAL keeps readers and the writer apart; the busy timeout makes a concurrent run wait, not fail.
+      afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, c: unknown) => void) {
+        try {
+          conn.pragma('busy_timeout = 10000');
+          conn.pragma('foreign_keys = ON');
+          done(null, conn);
+        } catch (e) {
+          done(e as Error, conn);
+        }
+      },
+    },
+  });
+}
+
+async function openMysql(t: MysqlTarget): Promise<Knex> {
+  const { default: knexFactory } = await import('knex');
+  const timeout = t.connectTimeoutMs ?? 10_000;
+  const sqlMode = t.sqlMode ?? '';
+  return knexFactory({
+    client: 'mysql2',
+    connection: {
+      host: t.socketPath ? undefined : t.host ?? 'localhost',
+      port: t.socketPath ? undefined : t.port ?? 3306,
+      socketPath: t.socketPath,
+      user: t.user,
+      password: t.password ?? '',
+      database: t.database,
+      charset: mysqlCharset(t.charset),
+      ssl: t.ssl as never,
+      connectTimeout: timeout,
+      // Dates are compared and journalled as the strings MySQL stores, not shifted into JS time zones.
+      dateStrings: true,
+      supportBigNumbers: true,
+    },
+    acquireConnectionTimeout: timeout + 1000,
+    pool: {
+      min: 0,
+      max: 2,
+      // WHMCS runs with sql_mode='' (zero dates, NOT NULL columns without defaults): match it.
+      afterCreate(conn: { query(sql: string, params: unknown[], cb: (err: Error | null) => void): void }, done: (err: Error | null, c: unknown) => void) {
+        conn.query('SET SESSION sql_mode = ?', [sqlMode], (err) => done(err, conn));
+      },
+    },
+  });
+}
+
+/** WHMCS's `utf8` means MySQL's 3-byte utf8; utf8mb4 is a superset, so reading with it is lossless. */
+function mysqlCharset(cs: string | undefined): string {
+  const c = (cs ?? 'utf8').toLowerCase();
+  if (c === 'utf8' || c === 'utf8mb3') return 'UTF8MB4_UNICODE_CI';
+  if (c === 'utf8mb4') return 'UTF8MB4_UNICODE_CI';
+  return c.toUpperCase() + '_GENERAL_CI';
+}
+
+interface DriverError {
+  code?: string;
+  errno?: number;
+  message?: string;
+  name?: string;
+}
+
+/** One line that says what went wrong and what to do; never includes the password. */
+export function explainDbError(e: unknown, target: DbTarget): DatabaseError {
+  const err = (e ?? {}) as DriverError;
+  const where = describeTarget(target);
+  const code = err.code ?? '';
+  if (target.kind === 'sqlite') {
+    return new DatabaseError(`cannot open SQLite database ${target.file}: ${firstLine(err.message)}`);
+  }
+  switch (code) {
+    case 'ECONNREFUSED':
+      return new DatabaseError(`cannot connect to ${where}: connection refused — is MySQL/MariaDB running and listening there?`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new DatabaseError(`cannot connect to ${where}: host name not found — check $db_host or the --db URL`);
+    case 'ETIMEDOUT':
+    case 'ECONNRESET':
+      return new DatabaseError(`cannot connect to ${where}: timed out — check the host, port and firewall`);
+    case 'ENOENT':
+      return new DatabaseError(`cannot connect to ${where}: socket file not found — check the socket path`);
+    case 'ER_ACCESS_DENIED_ERROR':
+    case 'ER_ACCESS_DENIED_NO_PASSWORD_ERROR':
+      return new DatabaseError(`access denied for ${where} — check the database user name and password`);
+    case 'ER_BAD_DB_ERROR':
+      return new DatabaseError(`database "${target.database}" does not exist on ${where.replace(/\/[^/]*$/, '')} — check $db_name or the --db URL`);
+    case 'ER_DBACCESS_DENIED_ERROR':
+      return new DatabaseError(`user "${target.user}" may not use database "${target.database}" — grant it access or use WHMCS's own database user`);
+    case 'HANDSHAKE_SSL_ERROR':
+    case 'HANDSHAKE_NO_SSL_SUPPORT':
+      return new DatabaseError(`TLS handshake with ${where} failed: ${firstLine(err.message)} — check the $db_tls_* settings`);
+  }
+  if (err.name === 'KnexTimeoutError') {
+    return new DatabaseError(`cannot connect to ${where}: timed out — check the host, port and firewall`);
+  }
+  return new DatabaseError(`database error on ${where}: ${firstLine(err.message)}`);
+}
+
+function firstLine(s: string | undefined): string {
+  return (s ?? 'unknown error').split('\n')[0]!.slice(0, 300);
+}

@@ -1,0 +1,110 @@
+import type { Knex } from 'knex';
+import { phpSerialize, phpUnserialize, phpTruthy } from './php-serialize.js';
+import type { SerializeLimits } from './install.js';
+import { moduleInfo } from '../services/catalog.js';
+
+export type Audience = 'clients' | 'admins';
+export const AUDIENCES: Audience[] = ['clients', 'admins'];
+export const FLAG: Record<Audience, 'clientenabled' | 'adminenabled'> = { clients: 'clientenabled', admins: 'adminenabled' };
+export const FORCE: Record<Audience, 'forceclient' | 'forceadmin'> = { clients: 'forceclient', admins: 'forceadmin' };
+
+export type PhpArray = Record<string, unknown>;
+
+/** The `2fasettings` row as found: raw bytes, and the parsed array or why it could not be parsed. */
+export interface SettingsRow {
+  exists: boolean;
+  raw: string | null;
+  parsed: PhpArray | null;
+  error: string | null;
+}
+
+export const SETTING = '2fasettings';
+
+export async function readSettingsRow(
+  knex: Knex,
+  limits: SerializeLimits,
+  opts: { forUpdate?: boolean } = {},
+): Promise<SettingsRow> {
+  let q = knex('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('value');
+  // SQLite serialises writers itself and has no FOR UPDATE.
+  if (opts.forUpdate && knex.client.config.client !== 'better-sqlite3') q = q.forUpdate();
+  const row = await q;
+  if (!row) return { exists: false, raw: null, parsed: null, error: null };
+  return { exists: true, ...parseSettings(String(row.value), limits) };
+}
+
+export function parseSettings(raw: string, limits: SerializeLimits): { raw: string; parsed: PhpArray | null; error: string | null } {
+  try {
+    const v = phpUnserialize(raw, limits);
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+      return { raw, parsed: null, error: 'the value is not a serialized array' };
+    }
+    return { raw, parsed: v as PhpArray, error: null };
+  } catch (e) {
+    return { raw, parsed: null, error: (e as Error).message };
+  }
+}
+
+export function modulesOf(s: PhpArray | null): Record<string, PhpArray> {
+  const m = s?.modules;
+  if (!m || typeof m !== 'object' || Array.isArray(m)) return {};
+  const out: Record<string, PhpArray> = {};
+  for (const [k, v] of Object.entries(m as PhpArray)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) ? (v as PhpArray) : {};
+  }
+  return out;
+}
+
+/** PHP truthiness, as WHMCS reads the flags (`"on"`, `"1"`, 1 → on; `""`, `"0"`, missing → off). */
+export function isEnabled(s: PhpArray | null, module: string, audience: Audience): boolean {
+  return phpTruthy(modulesOf(s)[module]?.[FLAG[audience]]);
+}
+
+export function isForced(s: PhpArray | null, audience: Audience): boolean {
+  return phpTruthy(s?.[FORCE[audience]]);
+}
+
+/** isActiveAdmins()/isActiveClients(): any module enabled for the audience. */
+export function anyEnabled(s: PhpArray | null, audience: Audience): boolean {
+  return Object.keys(modulesOf(s)).some((m) => isEnabled(s, m, audience));
+}
+
+export function enabledModules(s: PhpArray | null, audience: Audience): string[] {
+  return Object.keys(modulesOf(s)).filter((m) => isEnabled(s, m, audience));
+}
+
+/** A fresh settings array as WHMCS would create it when the row is missing. */
+export function emptySettings(): PhpArray {
+  return { modules: {}, forceclient: 0, forceadmin: 0 };
+}
+
+/**
+ * Returns a copy with the given module fields/flags set. Existing keys keep their positions; a new
+ * module entry gets its declared config fields first, then clientenabled, then adminenabled — the
+ * order WHMCS writes on first save. Flags are written as int 0/1, like WHMCS's `(int)(bool)`.
+ */
+export function withModule(s: PhpArray, module: string, patch: PhpArray): PhpArray {
+  const next = structuredClone(s);
+  if (!next.modules || typeof next.modules !== 'object' || Array.isArray(next.modules)) next.modules = {};
+  const modules = next.modules as PhpArray;
+  let entry = modules[module] as PhpArray | undefined;
+  if (!entry || typeof entry !== 'object') {
+    entry = {};
+    for (const f of moduleInfo(module)?.fields ?? []) if (f.key in patch) entry[f.key] = patch[f.key];
+    entry.clientenabled = 0;
+    entry.adminenabled = 0;
+    modules[module] = entry;
+  }
+  for (const [k, v] of Object.entries(patch)) entry[k] = v;
+  return next;
+}
+
+export function withForce(s: PhpArray, audience: Audience, on: boolean): PhpArray {
+  const next = structuredClone(s);
+  next[FORCE[audience]] = on ? 1 : 0;
+  return next;
+}
+
+export function serializeSettings(s: PhpArray): string {
+  return phpSerialize(s);
+}

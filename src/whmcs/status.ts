@@ -1,0 +1,167 @@
+import type { Session } from './session.js';
+import { readSettingsRow, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray } from './settings.js';
+import { duoNeedsUniversalPrompt } from './install.js';
+import { ADMINS, clientSideTable, moduleIsOn, type AccountTable } from './accounts-table.js';
+import { moduleInfo, moduleLabel } from '../services/catalog.js';
+import { revealModuleSettings, type RevealedSetting } from './module-settings.js';
+
+export interface ModuleStatus {
+  name: string;
+  label: string;
+  known: boolean;
+  inSettings: boolean;
+  enabled: { clients: boolean; admins: boolean };
+  settings: RevealedSetting[];
+  enrolled: { admins: number; users?: number; clients?: number };
+}
+
+export interface StatusReport {
+  whmcs: { version: string | null; shape: '7' | '8'; accountConfigFormat: 'serialized' | 'json' | 'aes' };
+  database: { label: string; source: string };
+  settings: { present: boolean; readable: boolean; error: string | null };
+  force: { clients: boolean; admins: boolean };
+  modules: ModuleStatus[];
+  accounts: {
+    admins: AccountCounts;
+    users?: AccountCounts;
+    clients?: AccountCounts;
+  };
+  warnings: string[];
+}
+
+export interface AccountCounts {
+  total: number;
+  enrolled: number;
+  /** Rows whose module column is '0' — left by the SQL in WHMCS's own docs. */
+  zeroModule: number;
+  /** Enrolled and able to log in (admins: not disabled; 7.x clients: not Closed). */
+  activeEnrolled: number;
+}
+
+interface ModuleCount {
+  module: string;
+  n: number;
+  active: number;
+}
+
+/**
+ * Enrolment counts per module, in SQL: one GROUP BY per table, never loading the rows. `active`
+ * counts accounts that can log in, which is what the lockout guards care about.
+ */
+async function countByModule(session: Session, t: AccountTable): Promise<ModuleCount[]> {
+  const { knex } = session.db;
+  const activeExpr =
+    t.table === 'tbladmins' ? 'SUM(CASE WHEN disabled = 0 THEN 1 ELSE 0 END)'
+    : t.table === 'tblclients' ? "SUM(CASE WHEN status <> 'Closed' THEN 1 ELSE 0 END)"
+    : 'COUNT(*)';
+  const rows = await knex(t.table)
+    .select(knex.raw(`${t.moduleColumn} AS module, COUNT(*) AS n, ${activeExpr} AS active`))
+    .groupBy(t.moduleColumn);
+  return rows.map((r: { module: unknown; n: unknown; active: unknown }) => ({
+    module: String(r.module ?? ''),
+    n: Number(r.n),
+    active: Number(r.active ?? 0),
+  }));
+}
+
+function summarize(counts: ModuleCount[]): AccountCounts {
+  const on = counts.filter((c) => moduleIsOn(c.module));
+  return {
+    total: counts.reduce((a, c) => a + c.n, 0),
+    enrolled: on.reduce((a, c) => a + c.n, 0),
+    activeEnrolled: on.reduce((a, c) => a + c.active, 0),
+    zeroModule: counts.filter((c) => c.module === '0').reduce((a, c) => a + c.n, 0),
+  };
+}
+
+export async function collectStatus(session: Session, opts: { showSecrets: boolean }): Promise<StatusReport> {
+  const { install } = session;
+  const warnings: string[] = [];
+  const row = await readSettingsRow(session.db.knex, session.limits);
+  const s: PhpArray | null = row.parsed;
+  if (!row.exists) {
+    warnings.push('the 2fasettings row is missing: WHMCS runs with no two-factor authentication at all — run `whmcs-2fa activate totp` to create it');
+  } else if (!s) {
+    warnings.push(`the 2fasettings row cannot be read (${row.error}): WHMCS treats it as empty, so no 2FA is offered or demanded — fix it with \`whmcs-2fa activate <service>\` (the old value is kept in the undo journal)`);
+  }
+
+  const clientTable = clientSideTable(install);
+  const [adminCounts, clientCounts] = await Promise.all([countByModule(session, ADMINS), countByModule(session, clientTable)]);
+  const clientKey = install.shape === '8' ? 'users' : 'clients';
+
+  const names = new Set<string>(Object.keys(modulesOf(s)));
+  for (const c of [...adminCounts, ...clientCounts]) if (moduleIsOn(c.module)) names.add(c.module);
+
+  const modules: ModuleStatus[] = [];
+  for (const name of names) {
+    const entry = modulesOf(s)[name];
+    const settings = entry ? revealModuleSettings(name, entry, session.ccHash, opts.showSecrets) : [];
+    const enrolled: ModuleStatus['enrolled'] = {
+      admins: adminCounts.find((c) => c.module === name)?.n ?? 0,
+      [clientKey]: clientCounts.find((c) => c.module === name)?.n ?? 0,
+    };
+    modules.push({
+      name,
+      label: moduleLabel(name),
+      known: Boolean(moduleInfo(name)),
+      inSettings: Boolean(entry),
+      enabled: { clients: isEnabled(s, name, 'clients'), admins: isEnabled(s, name, 'admins') },
+      settings,
+      enrolled,
+    });
+  }
+
+  const admins = summarize(adminCounts);
+  const clientSide = summarize(clientCounts);
+  const force = { clients: isForced(s, 'clients'), admins: isForced(s, 'admins') };
+
+  // --- warnings, each saying what to do ---
+  const duo = modules.find((m) => m.name === 'duosecurity');
+  if (duo && (duo.enabled.clients || duo.enabled.admins) && duoNeedsUniversalPrompt(install)) {
+    warnings.push(`Duo Security is active on WHMCS ${install.version}: its iframe prompt stopped working on 2024-03-30 — upgrade WHMCS to 8.9+ (Universal Prompt) or \`whmcs-2fa deactivate duo\` and move accounts to another service`);
+  }
+  for (const m of modules) {
+    for (const st of m.settings) if (st.problem) warnings.push(`${m.label} ${st.label}: ${st.problem}`);
+  }
+  if (force.admins && admins.activeEnrolled === 0) {
+    warnings.push('admins are forced to enrol but no active admin has a second factor yet: every admin will be made to enrol at next login — enrol one first with `whmcs-2fa enroll --admin <name>`');
+  }
+  for (const [aud, counts, label, tbl] of [
+    ['admins', adminCounts, 'admin', ADMINS],
+    ['clients', clientCounts, clientKey === 'users' ? 'user' : 'client', clientTable],
+  ] as const) {
+    for (const c of counts) {
+      if (!moduleIsOn(c.module) || isEnabled(s, c.module, aud)) continue;
+      const anyOn = anyEnabled(s, aud);
+      let consequence: string;
+      if (tbl === ADMINS) {
+        consequence = anyOn
+          ? 'WHMCS still challenges them with it (it loads the module regardless)'
+          : 'no module is enabled for admins, so WHMCS skips their second factor entirely';
+      } else if (install.shape === '8') {
+        consequence = 'WHMCS 8 lets them log in WITHOUT a second factor';
+      } else {
+        consequence = anyOn ? 'WHMCS 7 still challenges them' : 'no module is enabled for clients, so WHMCS skips their second factor';
+      }
+      warnings.push(`${c.n} ${label}${c.n === 1 ? '' : 's'} enrolled in ${moduleLabel(c.module)}, which is not enabled for ${aud}: ${consequence} — \`whmcs-2fa activate ${c.module} --${aud}\` or reset them`);
+    }
+  }
+  for (const [label, cnt] of [['admin', admins.zeroModule], [clientKey === 'users' ? 'user' : 'client', clientSide.zeroModule]] as const) {
+    if (cnt > 0) {
+      warnings.push(`${cnt} ${label} row${cnt === 1 ? '' : 's'} with module '0' (left by the SQL in WHMCS's docs, which keeps the old secret) — \`whmcs-2fa reset --${label} <id>\` clears them properly`);
+    }
+  }
+  return {
+    whmcs: {
+      version: install.version,
+      shape: install.shape,
+      accountConfigFormat: install.shape === '7' ? 'serialized' : install.aesConfigs ? 'aes' : 'json',
+    },
+    database: { label: session.db.label, source: session.source },
+    settings: { present: row.exists, readable: Boolean(s), error: row.error },
+    force,
+    modules,
+    accounts: { admins, [clientKey]: clientSide },
+    warnings,
+  };
+}
