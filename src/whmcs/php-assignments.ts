@@ -83,6 +83,10 @@ export function parsePhpAssignments(src: string, fileName: string, strict: Reado
 class AssignmentParser {
   private readonly tok: PhpTokenizer;
   private readonly out: PhpAssignments = { literals: new Map(), nonLiteral: new Map(), ignoredCalls: [], unreachable: [] };
+  /**
+   * After a top-level `return` nothing runs, but PHP still compiles the rest, so it is parsed
+   * the same way (a file PHP rejects must not pass); its assignments are just not recorded.
+   */
   private dead = false;
 
   constructor(
@@ -95,18 +99,7 @@ class AssignmentParser {
 
   run(): PhpAssignments {
     try {
-      for (;;) {
-        try {
-          if (!this.statement()) break;
-        } catch (e) {
-          // Code after `return` never runs: PHP only needs it to compile, so only syntax errors count.
-          if (!this.dead || (e instanceof Rejection && e.reason === 'syntax')) throw e;
-          if (e instanceof PhpLexError && e.kind === 'syntax') throw e;
-          if (!(e instanceof Rejection || e instanceof PhpLexError)) throw e;
-          this.drain();
-          break;
-        }
-      }
+      while (this.statement());
     } catch (e) {
       throw this.toParseError(e);
     }
@@ -135,17 +128,6 @@ class AssignmentParser {
           ? `${where}: ${what} — whmcs-2fa only reads literal values; write the value as a quoted string`
           : `${where}: ${what} — whmcs-2fa only reads $name = 'value'; assignments; simplify the file or pass --db <url>`;
     return new PhpConfigError(message, reason, line);
-  }
-
-  /** Consumes tokens to the end so lexical errors in unreachable code still surface. */
-  private drain(): void {
-    try {
-      for (let t = this.tok.next(); t.kind !== 'eof'; t = this.tok.next()) {
-        if (t.kind === 'ident' && bare(t.name) === '__halt_compiler') return;
-      }
-    } catch (e) {
-      if (e instanceof PhpLexError && e.kind === 'syntax') throw e;
-    }
   }
 
   /** One statement; false once nothing more can run. */
@@ -191,10 +173,13 @@ class AssignmentParser {
     if (INCLUDES.has(name)) {
       throw new Rejection('unsupported', `${name} of another file is not supported (whmcs-2fa reads configuration.php alone)`, t.pos);
     }
+    if (FORBIDDEN_IN_SKIPPED.has(name)) {
+      throw new Rejection('unsupported', `${name}() can set variables, so whmcs-2fa cannot read past it`, t.pos);
+    }
     if (KEYWORDS.has(name) || !this.isOp(this.tok.peek(), '(')) {
       throw new Rejection('unsupported', `unsupported PHP statement '${t.name}'`, t.pos);
     }
-    this.skipExpression(null);
+    this.skipExpression(`function call statement ${t.name}()`);
     this.out.ignoredCalls.push({ name: t.name, line: this.tok.lineOf(t.pos) });
     return true;
   }
@@ -202,15 +187,18 @@ class AssignmentParser {
   private returnStatement(t: Token): void {
     this.out.returnedAtLine ??= this.tok.lineOf(t.pos);
     this.dead = true;
-    let depth = 0;
-    for (;;) {
-      const n = this.tok.peek();
-      if (n.kind === 'eof') throw new Rejection('syntax', 'unexpected end of file after return', n.pos);
+    const next = this.tok.peek();
+    if (next.kind === 'close' || this.isOp(next, ';')) {
       this.tok.next();
-      if (depth === 0 && (n.kind === 'close' || this.isOp(n, ';'))) return;
-      if (n.kind === 'op' && '([{'.includes(n.op)) depth++;
-      if (n.kind === 'op' && ')]}'.includes(n.op)) depth--;
+      return;
     }
+    // `return <value>;`: the value is irrelevant, but must parse like any skipped expression.
+    try {
+      if ('type' in this.literal()) return;
+    } catch (e) {
+      if (!(e instanceof PhpLexError && e.kind === 'interpolation')) throw e;
+    }
+    this.skipExpression('return statement');
   }
 
   private assignment(v: Token & { kind: 'var' }): void {
@@ -239,10 +227,12 @@ class AssignmentParser {
       }
       return;
     }
-    const why = `$${v.name} is not a plain literal (${result.reason})`;
     // The error points at the assignment's first line, where a reader looks for `$name`.
-    if (this.dead || this.strict.has(v.name)) throw new Rejection('dynamic', why, v.pos);
+    if (this.strict.has(v.name) && !this.dead) {
+      throw new Rejection('dynamic', `$${v.name} is not a plain literal (${result.reason})`, v.pos);
+    }
     this.skipExpression(v);
+    if (this.dead) return;
     this.out.literals.delete(v.name);
     this.out.nonLiteral.set(v.name, { line: this.tok.lineOf(v.pos), reason: result.reason });
   }
@@ -321,12 +311,12 @@ class AssignmentParser {
    * Refuses anything inside that could set a variable: variables themselves, assignments,
    * includes, extract()…; without a variable in sight PHP code cannot reach the globals.
    */
-  private skipExpression(variable: (Token & { kind: 'var' }) | null): void {
+  private skipExpression(owner: (Token & { kind: 'var' }) | string): void {
     const closers: string[] = [];
     const refuse = (what: string, pos: number): never => {
-      throw variable === null
-        ? new Rejection('unsupported', `function call statement ${what}`, pos)
-        : new Rejection('dynamic', `$${variable.name} is not a plain literal (${what})`, variable.pos);
+      throw typeof owner === 'string'
+        ? new Rejection('unsupported', `${owner} ${what}`, pos)
+        : new Rejection('dynamic', `$${owner.name} is not a plain literal (${what})`, owner.pos);
     };
     for (;;) {
       let t: Token;

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDb } from './db.js';
 import { createWhmcsSchema, insertAdmin, insertUser, insertClient, linkUserToClient, setConfigValue } from './schema/seed.js';
@@ -41,7 +41,6 @@ export async function createSandbox(dirArg: string, opts: { force?: boolean } = 
     throw new RefusedError(`${dir} already holds a configuration.php or sandbox database — choose another directory or pass --force to replace the sandbox`);
   }
   mkdirSync(dir, { recursive: true });
-  if (opts.force) for (const f of [dbPath, dbPath + '-wal', dbPath + '-shm']) if (existsSync(f)) writeFileSync(f, '');
   const H = randomString(64);
   writeFileSync(
     confPath,
@@ -60,7 +59,7 @@ $${SQLITE_CONFIG_VAR} = '${SANDBOX_DB_FILE}';
     { mode: 0o600 },
   );
   chmodSync(confPath, 0o600);
-  if (existsSync(dbPath)) (await import('node:fs')).rmSync(dbPath);
+  for (const f of [dbPath, dbPath + '-wal', dbPath + '-shm']) rmSync(f, { force: true });
 
   const db = await openDb({ kind: 'sqlite', file: dbPath, create: true });
   try {

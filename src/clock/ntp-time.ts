@@ -1,0 +1,85 @@
+/**
+ * NTP timestamps and the local clock used to stamp T1/T4.
+ *
+ * An NTP timestamp is 32.32 fixed point: whole seconds since 1900-01-01 in the high word, 2^-32 s
+ * fractions in the low word. The seconds word wraps every 2^32 s ("eras"); era 0 ends on
+ * 2036-02-07T06:28:16Z. The era number is never on the wire, so a timestamp is resolved to the era
+ * that puts it closest to local time (RFC 5905 §6) — right as long as the clocks are within 68 years.
+ */
+
+/** Seconds from 1900-01-01 (NTP epoch) to 1970-01-01 (Unix epoch). */
+export const NTP_UNIX_DELTA = 2_208_988_800;
+
+/** Length of one NTP era in seconds. */
+export const ERA_SECONDS = 2 ** 32;
+
+/** Unix time at which era 0 ends and era 1 begins (2036-02-07T06:28:16Z). */
+export const ERA1_START_UNIX = ERA_SECONDS - NTP_UNIX_DELTA;
+
+export interface NtpTimestamp {
+  /** Whole seconds, unsigned 32-bit (era-relative). */
+  seconds: number;
+  /** Fraction of a second in units of 2^-32 s, unsigned 32-bit. */
+  fraction: number;
+}
+
+/** Unix seconds (float) → wire timestamp, wrapping into the right era. */
+export function unixToNtp(unixSeconds: number): NtpTimestamp {
+  const whole = Math.floor(unixSeconds);
+  let fraction = Math.round((unixSeconds - whole) * ERA_SECONDS);
+  let carry = 0;
+  if (fraction >= ERA_SECONDS) {
+    fraction -= ERA_SECONDS;
+    carry = 1;
+  }
+  const ntpSeconds = whole + carry + NTP_UNIX_DELTA;
+  const seconds = ((ntpSeconds % ERA_SECONDS) + ERA_SECONDS) % ERA_SECONDS;
+  return { seconds, fraction };
+}
+
+/**
+ * Wire timestamp → Unix seconds (float), choosing the era whose value lies closest to `pivotUnix`
+ * (normally local time). Without a pivot a 2036+ server time would decode as 1900.
+ */
+export function ntpToUnix(ts: NtpTimestamp, pivotUnix: number): number {
+  const inEra0 = ts.seconds + ts.fraction / ERA_SECONDS - NTP_UNIX_DELTA;
+  const era = Math.round((pivotUnix - inEra0) / ERA_SECONDS);
+  return inEra0 + era * ERA_SECONDS;
+}
+
+export function readTimestamp(buf: Buffer, offset: number): NtpTimestamp {
+  return { seconds: buf.readUInt32BE(offset), fraction: buf.readUInt32BE(offset + 4) };
+}
+
+export function writeTimestamp(buf: Buffer, offset: number, ts: NtpTimestamp): void {
+  buf.writeUInt32BE(ts.seconds >>> 0, offset);
+  buf.writeUInt32BE(ts.fraction >>> 0, offset + 4);
+}
+
+export function isZeroTimestamp(ts: NtpTimestamp): boolean {
+  return ts.seconds === 0 && ts.fraction === 0;
+}
+
+/** Returns Unix time in seconds with sub-microsecond resolution. */
+export type LocalClock = () => number;
+
+/**
+ * A monotonic clock anchored to the wall clock. `Date.now()` only has millisecond resolution, which
+ * alone would put up to 1 ms of noise into T1/T4; `performance.now()` is fine-grained but relative.
+ * Anchoring on the instant `Date.now()` ticks over gives the wall clock to within microseconds, and
+ * the monotonic part keeps one exchange consistent even if something steps the system clock mid-run.
+ * `performance.timeOrigin` is not used as the anchor: it is fixed at process start, so a clock step
+ * since then (or a long-lived test worker) would silently skew every stamp.
+ */
+export function createLocalClock(): LocalClock {
+  const start = Date.now();
+  let wall = start;
+  let mono = performance.now();
+  // Spin until the millisecond changes (at most ~1 ms), so `wall` is the start of a millisecond.
+  while (wall === start) {
+    mono = performance.now();
+    wall = Date.now();
+  }
+  const anchorMs = wall - mono;
+  return () => (anchorMs + performance.now()) / 1000;
+}

@@ -1,0 +1,67 @@
+import { isIP } from 'node:net';
+import { UsageError } from '../errors.js';
+
+export const NTP_PORT = 123;
+
+/** Three independent operators, so one bad source is outvoted by the median. */
+export const DEFAULT_SERVERS: readonly string[] = ['pool.ntp.org', 'time.cloudflare.com', 'time.google.com'];
+
+export interface ServerSpec {
+  host: string;
+  port: number;
+}
+
+/**
+ * Parses `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 literal (several colons and no
+ * brackets can only be an address, never host:port).
+ */
+export function parseServerSpec(spec: string): ServerSpec {
+  const text = spec.trim();
+  const fail = (why: string): never => {
+    throw new UsageError(`invalid NTP server "${spec}": ${why}; use host, host:port or [ipv6]:port`);
+  };
+  if (text === '') fail('empty');
+  let host: string;
+  let portText: string | undefined;
+  if (text.startsWith('[')) {
+    const m = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
+    if (!m) return fail('unbalanced brackets');
+    host = m[1];
+    portText = m[2];
+    if (isIP(host) !== 6) fail('brackets are only for IPv6 addresses');
+  } else if (isIP(text) === 6) {
+    host = text;
+  } else {
+    const i = text.lastIndexOf(':');
+    if (i >= 0 && text.indexOf(':') !== i) fail('an IPv6 address with a port needs brackets');
+    host = i >= 0 ? text.slice(0, i) : text;
+    portText = i >= 0 ? text.slice(i + 1) : undefined;
+    if (host === '') fail('empty host');
+    if (/\s/.test(host)) fail('host contains whitespace');
+  }
+  let port = NTP_PORT;
+  if (portText !== undefined) {
+    if (!/^\d{1,5}$/.test(portText)) return fail(`port "${portText}" is not a number`);
+    port = Number(portText);
+    if (port < 1 || port > 65535) fail(`port ${port} is out of range 1-65535`);
+  }
+  return { host, port };
+}
+
+/**
+ * Operators that smear leap seconds (spread the extra second over ~24 h instead of stepping).
+ * Around a leap second they legitimately differ from non-smearing servers by up to 0.5 s, so
+ * mixing the two kinds can look like disagreement.
+ */
+const SMEARING = [
+  { pattern: /(^|\.)time\d*\.google\.com$/i, operator: 'Google' },
+  { pattern: /(^|\.)time\.aws\.com$/i, operator: 'Amazon' },
+  { pattern: /(^|\.)time\.facebook\.com$/i, operator: 'Meta' },
+];
+
+export function smearNote(host: string): string | undefined {
+  const hit = SMEARING.find((s) => s.pattern.test(host.replace(/\.$/, '')));
+  return hit
+    ? `${hit.operator} smears leap seconds: near a leap second it differs from non-smearing servers by up to 0.5 s`
+    : undefined;
+}
