@@ -66,20 +66,35 @@ export type LocalClock = () => number;
 /**
  * A monotonic clock anchored to the wall clock. `Date.now()` only has millisecond resolution, which
  * alone would put up to 1 ms of noise into T1/T4; `performance.now()` is fine-grained but relative.
- * Anchoring on the instant `Date.now()` ticks over gives the wall clock to within microseconds, and
- * the monotonic part keeps one exchange consistent even if something steps the system clock mid-run.
- * `performance.timeOrigin` is not used as the anchor: it is fixed at process start, so a clock step
- * since then (or a long-lived test worker) would silently skew every stamp.
+ * The anchor is the instant `Date.now()` ticks over to a new millisecond, bracketed by monotonic
+ * reads. A preemption inside the bracket (common on a busy machine) would shift the anchor by
+ * milliseconds, so a few edges are measured and the narrowest bracket wins (~3 ms of spinning).
+ * The monotonic part keeps one exchange consistent even if something steps the system clock.
+ * `performance.timeOrigin` is not used: it is fixed at process start, so a clock step since then
+ * (or a long-lived process) would skew every stamp.
  */
 export function createLocalClock(): LocalClock {
-  const start = Date.now();
-  let wall = start;
-  let mono = performance.now();
-  // Spin until the millisecond changes (at most ~1 ms), so `wall` is the start of a millisecond.
-  while (wall === start) {
-    mono = performance.now();
-    wall = Date.now();
+  let bestWidth = Infinity;
+  let anchorMs = Date.now() - performance.now();
+  for (let edge = 0; edge < 3 && bestWidth > 0.02; edge++) {
+    let prevBefore = performance.now();
+    let prevWall = Date.now();
+    for (;;) {
+      const before = performance.now();
+      const wall = Date.now();
+      const after = performance.now();
+      if (wall !== prevWall) {
+        // The tick fell between the previous Date.now() call and this one.
+        const width = after - prevBefore;
+        if (width < bestWidth) {
+          bestWidth = width;
+          anchorMs = wall - (prevBefore + after) / 2;
+        }
+        break;
+      }
+      prevBefore = before;
+      prevWall = wall;
+    }
   }
-  const anchorMs = wall - mono;
   return () => (anchorMs + performance.now()) / 1000;
 }

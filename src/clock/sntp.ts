@@ -213,6 +213,9 @@ export async function querySntp(host: string, port: number = NTP_PORT, options: 
   if (best) {
     result.offset = best.offset;
     result.delay = best.delay;
+    if (best.header.leap === 1 || best.header.leap === 2) {
+      result.notes.push(`announces a leap second (${best.header.leap === 1 ? 'inserted' : 'deleted'}) at the end of the day`);
+    }
     if (kod) {
       result.notes.push(`sent kiss code ${kod.code} after ${result.samples} sample(s); ${kod.stop ? 'stopped asking' : 'sample discarded'}`);
     }

@@ -55,6 +55,8 @@ export type WhmcsConfigFile = { [K in ConfigVariable]?: string } & {
   returnedAtLine?: number;
   /** Variables assigned after that `return`, which PHP never sets. */
   unreachable: string[];
+  /** False when skipped code was only bracket-matched, so PHP might still reject the file. */
+  fullyParsed: boolean;
 };
 
 /**
@@ -72,6 +74,7 @@ export function parseConfigurationPhp(source: string | Buffer, fileName = 'confi
     skipped: [...parsed.nonLiteral].map(([name, v]) => ({ name, ...v })),
     ignoredCalls: parsed.ignoredCalls,
     unreachable: parsed.unreachable,
+    fullyParsed: parsed.fullyParsed,
   };
   if (parsed.returnedAtLine !== undefined) cfg.returnedAtLine = parsed.returnedAtLine;
   for (const [name, lit] of parsed.literals) {

@@ -4,7 +4,8 @@ import { inspectInstall, DEFAULT_SERIALIZE_LIMITS, type SerializeLimits } from '
 import { Session } from './session.js';
 import { operatorName } from './activity-log.js';
 import { findConfigurationPhp, loadConfigurationPhp } from './configuration-php.js';
-import { connectionFromConfig, parseDbUrl } from './connection-spec.js';
+import { connectionFromConfig, parseDbUrl, tlsOptionsForMysql2, type MysqlConnectionSpec } from './connection-spec.js';
+import { existsSync } from 'node:fs';
 import { SQLITE_CONFIG_VAR } from './sandbox-constants.js';
 import { UsageError } from '../errors.js';
 
@@ -44,12 +45,7 @@ export async function resolveConnection(req: ConnectRequest): Promise<ResolvedCo
       const { askSecret } = await import('../ui/prompts.js');
       password = await askSecret(`Password for ${spec.user}@${spec.socketPath ?? spec.host ?? 'localhost'}:`);
     }
-    return {
-      target: { kind: 'mysql', host: spec.host, port: spec.port, socketPath: spec.socketPath, user: spec.user, password, database: spec.database, charset: spec.charset, ssl: spec.ssl },
-      ccHash: spec.ccEncryptionHash,
-      limits: DEFAULT_SERIALIZE_LIMITS,
-      source,
-    };
+    return { target: mysqlTarget({ ...spec, password }), ccHash: spec.ccEncryptionHash, limits: DEFAULT_SERIALIZE_LIMITS, source };
   }
 
   const dir = req.whmcsDir ?? req.env.WHMCS_DIR;
@@ -72,22 +68,32 @@ export async function resolveConnection(req: ConnectRequest): Promise<ResolvedCo
     const file = isAbsolute(sqliteFile) ? sqliteFile : join(confDir, sqliteFile);
     return { target: { kind: 'sqlite', file }, ccHash: spec.ccEncryptionHash, limits, source };
   }
+  return { target: mysqlTarget(spec), ccHash: spec.ccEncryptionHash, limits, source };
+}
+
+/** Where PHP's pdo_mysql looks for the server socket on common distributions. */
+const DEFAULT_SOCKETS = ['/run/mysqld/mysqld.sock', '/var/run/mysqld/mysqld.sock', '/var/lib/mysql/mysql.sock', '/tmp/mysql.sock'];
+
+/**
+ * For PHP (and so for WHMCS), host `localhost` without a port means the local Unix socket, not
+ * TCP; accounts such as 'whmcs'@'localhost' may only be reachable that way. Do the same.
+ */
+function mysqlTarget(spec: MysqlConnectionSpec): DbTarget {
+  let socketPath = spec.socketPath;
+  if (!socketPath && (spec.host ?? 'localhost') === 'localhost' && !spec.port) {
+    socketPath = DEFAULT_SOCKETS.find((p) => existsSync(p));
+  }
   return {
-    target: {
-      kind: 'mysql',
-      host: spec.host,
-      port: spec.port,
-      socketPath: spec.socketPath,
-      user: spec.user,
-      password: spec.password,
-      database: spec.database,
-      charset: spec.charset,
-      ssl: spec.ssl,
-      sqlMode: spec.sqlMode,
-    },
-    ccHash: spec.ccEncryptionHash,
-    limits,
-    source,
+    kind: 'mysql',
+    host: socketPath ? undefined : spec.host,
+    port: socketPath ? undefined : spec.port,
+    socketPath,
+    user: spec.user,
+    password: spec.password,
+    database: spec.database,
+    charset: spec.charset,
+    ssl: spec.ssl ? tlsOptionsForMysql2(spec.ssl) : undefined,
+    sqlMode: spec.sqlMode,
   };
 }
 

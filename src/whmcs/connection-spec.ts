@@ -40,7 +40,7 @@ export interface MysqlConnectionSpec {
   sqlMode: string;
   /** Set only when configuration.php overrides a limit; otherwise the caller uses the defaults. */
   serializeLimits?: SerializeLimits;
-  /** The URL itself carried a (non-empty) password, visible in the process list. */
+  /** The URL itself carried a password (`user:pw@`), visible in the process list. */
   passwordOnCommandLine: boolean;
 }
 
@@ -239,7 +239,8 @@ function mysqlUrl(rest: string, env: Env, ccEncryptionHash: string | undefined):
     database,
     charset: checkCharset(params.get('charset') ?? 'utf8', () => new UsageError(`charset=${params.get('charset')} is not a MySQL character set name`)),
     sqlMode: params.get('sql-mode') ?? '',
-    passwordOnCommandLine: urlPassword !== undefined && urlPassword !== '',
+    // Any `user:…@` form counts, even an empty one: the caller warns about the habit, not the value.
+    passwordOnCommandLine: urlPassword !== undefined,
   };
   const password = urlPassword ?? env.WHMCS_DB_PASSWORD;
   if (password !== undefined) spec.password = password;

@@ -2,8 +2,12 @@
  * Reads the top-level `$name = <literal>;` assignments of a PHP file without running it, the way
  * `include` would see them. Everything else is either skipped because it cannot change a variable
  * (a plain function call such as `date_default_timezone_set('UTC');`, or a non-literal value of a
- * variable the caller does not need), or refused with a ParseError that names the line: guessing
- * at PHP semantics could connect with the wrong credentials.
+ * variable the caller does not need, like WHMCS's documented `$smarty_security_policy = array(…)`),
+ * or refused with a ParseError that names the line: guessing at PHP semantics could connect with
+ * the wrong credentials.
+ *
+ * Skipped code is only bracket-matched, not parsed, so a syntax error inside it goes unnoticed
+ * (PHP would reject the whole file); `fullyParsed` reports when anything was skipped.
  */
 import { ParseError } from '../errors.js';
 import { negate, phpNumberToString, type PhpNumber } from './php-literal.js';
@@ -29,6 +33,11 @@ export interface PhpAssignments {
   returnedAtLine?: number;
   /** Variables assigned after that `return` (never set by PHP). */
   unreachable: string[];
+  /**
+   * False when some statement (a skipped value, an ignored call, a return value) was only
+   * bracket-matched, not parsed: PHP could still find a syntax error in it.
+   */
+  fullyParsed: boolean;
 }
 
 export type ConfigErrorReason = 'syntax' | 'dynamic' | 'unsupported';
@@ -82,10 +91,10 @@ export function parsePhpAssignments(src: string, fileName: string, strict: Reado
 
 class AssignmentParser {
   private readonly tok: PhpTokenizer;
-  private readonly out: PhpAssignments = { literals: new Map(), nonLiteral: new Map(), ignoredCalls: [], unreachable: [] };
+  private readonly out: PhpAssignments = { literals: new Map(), nonLiteral: new Map(), ignoredCalls: [], unreachable: [], fullyParsed: true };
   /**
    * After a top-level `return` nothing runs, but PHP still compiles the rest, so it is parsed
-   * the same way (a file PHP rejects must not pass); its assignments are just not recorded.
+   * by the same rules (a file PHP rejects must not pass); its assignments are just not recorded.
    */
   private dead = false;
 
@@ -223,12 +232,12 @@ class AssignmentParser {
       if (this.dead) this.out.unreachable.push(v.name);
       else {
         this.out.nonLiteral.delete(v.name);
-        this.out.literals.set(v.name, result);
+        this.out.literals.set(v.name, { ...result, line: this.tok.lineOf(v.pos) });
       }
       return;
     }
     // The error points at the assignment's first line, where a reader looks for `$name`.
-    if (this.strict.has(v.name) && !this.dead) {
+    if (this.strict.has(v.name)) {
       throw new Rejection('dynamic', `$${v.name} is not a plain literal (${result.reason})`, v.pos);
     }
     this.skipExpression(v);
@@ -312,6 +321,7 @@ class AssignmentParser {
    * includes, extract()…; without a variable in sight PHP code cannot reach the globals.
    */
   private skipExpression(owner: (Token & { kind: 'var' }) | string): void {
+    this.out.fullyParsed = false;
     const closers: string[] = [];
     const refuse = (what: string, pos: number): never => {
       throw typeof owner === 'string'
