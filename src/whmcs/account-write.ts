@@ -48,5 +48,7 @@ export function accountRowChange(account: Account, next: { module: string; rawCo
 }
 
 export function encodeForInstall(session: Session, config: Record<string, unknown>): string {
-  return encodeAccountConfig(config, configTargetFor(session.install), session.requireCcHash('writing second-factor data'));
+  const target = configTargetFor(session.install);
+  // Only AES needs the key: 7.x and plain-JSON installs can be written when connected by URL alone.
+  return encodeAccountConfig(config, target, target === 'aes' ? session.requireCcHash('writing second-factor data') : '');
 }

@@ -80,6 +80,7 @@ export async function findAccount(session: Session, sel: Selector, trx?: Knex.Tr
     if (t === ADMINS) w.orWhere('username', value);
     w.orWhere('email', value);
   });
+  if (lock) await lockForWrite(k, t);
   if (lock && session.db.dialect === 'mysql') q.forUpdate();
   const rows = (await q.limit(20)) as Record<string, unknown>[];
   // Collations are case-insensitive on MySQL but not on SQLite: settle both the same way.
@@ -108,9 +109,20 @@ export async function clientIdsOf(k: Knex | Knex.Transaction, userId: number): P
 /** Re-reads one account by id (optionally locking it) — used inside write transactions. */
 export async function accountById(k: Knex | Knex.Transaction, kind: Kind, id: number, lock: boolean): Promise<Account> {
   const t = tableFor(kind);
+  if (lock) await lockForWrite(k, t);
   const q = k(t.table).select(columnsFor(t)).where({ id });
   if (lock && k.client.config.client !== 'better-sqlite3') q.forUpdate();
   const r = (await q.first()) as Record<string, unknown> | undefined;
   if (!r) throw new NotFoundError(`${kind} #${id} no longer exists`);
   return toAccount(t, r);
+}
+
+/**
+ * SQLite has no FOR UPDATE, and a deferred transaction that has only read cannot later become the
+ * writer while another process writes (SQLITE_BUSY, no waiting). A no-op write as the first
+ * statement takes the write lock up front, so a concurrent run waits (busy_timeout) and then reads
+ * committed values. MySQL locks the rows with FOR UPDATE instead.
+ */
+async function lockForWrite(k: Knex | Knex.Transaction, t: AccountTable): Promise<void> {
+  if (k.client.config.client === 'better-sqlite3') await k.raw(`UPDATE ${t.table} SET id = id WHERE 0`);
 }

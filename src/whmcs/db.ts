@@ -32,6 +32,9 @@ export interface Db {
   close(): Promise<void>;
 }
 
+/** knex logs pool errors to stdout with stack traces; errors reach the user as one line instead. */
+const SILENT_LOG = { warn() {}, error() {}, deprecate() {}, debug() {} };
+
 export function describeTarget(t: DbTarget): string {
   if (t.kind === 'sqlite') return `sqlite:${t.file}`;
   const where = t.socketPath ? `${t.socketPath}` : `${t.host ?? 'localhost'}:${t.port ?? 3306}`;
@@ -64,6 +67,7 @@ async function openSqlite(t: SqliteTarget): Promise<Knex> {
   const { default: knexFactory } = await import('knex');
   return knexFactory({
     client: 'better-sqlite3',
+    log: SILENT_LOG,
     connection: { filename: t.file },
     useNullAsDefault: true,
     pool: {
@@ -87,6 +91,7 @@ async function openMysql(t: MysqlTarget): Promise<Knex> {
   const sqlMode = t.sqlMode ?? '';
   return knexFactory({
     client: 'mysql2',
+    log: SILENT_LOG,
     connection: {
       host: t.socketPath ? undefined : t.host ?? 'localhost',
       port: t.socketPath ? undefined : t.port ?? 3306,

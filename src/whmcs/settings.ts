@@ -13,6 +13,10 @@ export type PhpArray = Record<string, unknown>;
 /** The `2fasettings` row as found: raw bytes, and the parsed array or why it could not be parsed. */
 export interface SettingsRow {
   exists: boolean;
+  /** tblconfiguration.id of the row read (null when absent): writes are keyed by it. */
+  id?: number | null;
+  /** The row's updated_at exactly as stored, for compare-and-set and a byte-exact undo. */
+  updatedAt?: string | null;
   raw: string | null;
   parsed: PhpArray | null;
   error: string | null;
@@ -25,12 +29,26 @@ export async function readSettingsRow(
   limits: SerializeLimits,
   opts: { forUpdate?: boolean } = {},
 ): Promise<SettingsRow> {
-  let q = knex('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('value');
-  // SQLite serialises writers itself and has no FOR UPDATE.
-  if (opts.forUpdate && knex.client.config.client !== 'better-sqlite3') q = q.forUpdate();
+  let q = knex('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('id', 'value', 'updated_at');
+  if (opts.forUpdate) {
+    if (knex.client.config.client === 'better-sqlite3') {
+      // SQLite has no FOR UPDATE, and a deferred transaction that only read cannot later upgrade to a
+      // writer while another process writes (SQLITE_BUSY, no waiting). A no-op write as the first
+      // statement takes the write lock now, so a concurrent run waits (busy_timeout) and then reads
+      // the committed value — the same serialisation FOR UPDATE gives on MySQL.
+      await knex.raw('UPDATE tblconfiguration SET id = id WHERE 0');
+    } else {
+      q = q.forUpdate();
+    }
+  }
   const row = await q;
-  if (!row) return { exists: false, raw: null, parsed: null, error: null };
-  return { exists: true, ...parseSettings(String(row.value), limits) };
+  if (!row) return { exists: false, id: null, updatedAt: null, raw: null, parsed: null, error: null };
+  return {
+    exists: true,
+    id: Number(row.id),
+    updatedAt: row.updated_at === null || row.updated_at === undefined ? null : String(row.updated_at),
+    ...parseSettings(String(row.value), limits),
+  };
 }
 
 export function parseSettings(raw: string, limits: SerializeLimits): { raw: string; parsed: PhpArray | null; error: string | null } {

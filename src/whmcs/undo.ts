@@ -67,7 +67,8 @@ async function planUndo(trx: Knex.Transaction, entry: JournalEntry, lock: boolea
     } else if (matches(cur, r.b)) {
       skipped++;
     } else if (conflicts.length < 5) {
-      conflicts.push(`${r.t} ${describeKey(r.k)}: now ${summarizeValues(cur)}, expected ${summarizeValues(r.a)}`);
+      // Name the same journalled columns on both sides, so the difference is visible.
+      conflicts.push(`${r.t} ${describeKey(r.k)}: now ${summarizeValues(cur, r.a ?? r.b)}, expected ${summarizeValues(r.a)}`);
     } else {
       conflicts.push('');
     }
@@ -140,10 +141,11 @@ function short(v: unknown): string {
   return s.length > 24 ? `(${s.length} bytes)` : `'${s}'`;
 }
 
-function summarizeValues(v: Record<string, unknown> | null | undefined): string {
+function summarizeValues(v: Record<string, unknown> | null | undefined, columnsOf?: Record<string, unknown> | null): string {
   if (!v) return 'absent';
+  const cols = columnsOf ? new Set(Object.keys(columnsOf)) : null;
   return Object.entries(v)
-    .filter(([c]) => c !== 'id')
+    .filter(([c]) => c !== 'id' && (!cols || cols.has(c)))
     .slice(0, 3)
     .map(([c, x]) => `${c}=${short(x)}`)
     .join(', ');

@@ -1,0 +1,129 @@
+import type { Command } from 'commander';
+import { action } from './run.js';
+import type { Block } from '../ui/view.js';
+import type { AccountListing, ListedAdmin, ListedClient, ListedUser } from '../whmcs/accounts-list.js';
+import { UsageError } from '../errors.js';
+
+interface AccountsOptions {
+  admins?: boolean;
+  users?: boolean;
+  clients?: boolean;
+  module?: string;
+  enrolled?: boolean;
+  notEnrolled?: boolean;
+  admin?: string;
+  user?: string;
+  client?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('accounts')
+    .description('list admins and users/clients with their second factor, backup-code presence and problems')
+    .option('--admins', 'only admins (tbladmins)')
+    .option('--users', 'only WHMCS 8 users (tblusers)')
+    .option('--clients', 'only WHMCS 7 clients (tblclients)')
+    .option('--module <module>', 'only accounts on this module: totp, duo, yubikey, a third-party name, or none')
+    .option('--enrolled', 'only accounts with a second factor')
+    .option('--not-enrolled', 'only accounts without one')
+    .option('--admin <username|email|id>', 'just this admin')
+    .option('--user <email|id>', 'just this user (WHMCS 8)')
+    .option('--client <email|id>', 'just this client (WHMCS 7)')
+    .action(
+      action<AccountsOptions>(
+        async (ctx, opts) => {
+          if (opts.enrolled && opts.notEnrolled) throw new UsageError('--enrolled and --not-enrolled exclude each other');
+          const list = await import('../whmcs/accounts-list.js');
+          const moduleFilter = opts.module !== undefined ? list.parseModuleFilter(opts.module) : undefined;
+          if (moduleFilter?.kind === 'none' && opts.enrolled) throw new UsageError('--module none lists accounts without a second factor; drop --enrolled');
+          if (moduleFilter?.kind === 'module' && opts.notEnrolled) throw new UsageError(`--module ${opts.module} lists enrolled accounts; drop --not-enrolled`);
+          const session = await ctx.session();
+          const filter = { module: moduleFilter, enrolled: opts.enrolled ? true : opts.notEnrolled ? false : undefined };
+          let listing: AccountListing;
+          if (opts.admin !== undefined || opts.user !== undefined || opts.client !== undefined) {
+            const { findAccount } = await import('../whmcs/accounts.js');
+            const a = await findAccount(session, { admin: opts.admin, user: opts.user, client: opts.client });
+            listing = await list.listAccounts(session, [a.kind], { id: a.id });
+          } else {
+            listing = await list.listAccounts(session, list.kindsFor(session, opts), filter);
+          }
+          const warnings = listingWarnings(listing, Boolean(session.ccHash));
+          return { json: listing, blocks: accountBlocks(listing), rows: csvRows(listing), warnings };
+        },
+        { formats: ['csv'] },
+      ),
+    );
+}
+
+const yn = (b: boolean | null): string => (b === null ? '?' : b ? 'yes' : 'no');
+
+function moduleCell(m: string): string {
+  if (m === '') return '—';
+  if (m === '0') return "'0' (off)";
+  return m;
+}
+
+function flagsCell(flags: string[]): string {
+  return flags.join(', ');
+}
+
+export function accountBlocks(l: AccountListing): Block[] {
+  const blocks: Block[] = [];
+  if (l.admins) {
+    blocks.push({
+      kind: 'table',
+      title: `Admins (${l.admins.length})`,
+      columns: ['ID', 'Username', 'Email', 'Role', 'Disabled', '2FA', 'Backup code', 'Problems'],
+      rows: l.admins.map((a) => [String(a.id), a.username, a.email, a.role ?? `#${a.roleId}`, a.disabled ? 'yes' : 'no', moduleCell(a.module), yn(a.backupCode), flagsCell(a.flags)]),
+    });
+  }
+  if (l.users) {
+    blocks.push({
+      kind: 'table',
+      title: `Users (${l.users.length})`,
+      columns: ['ID', 'Email', 'Clients', '2FA', 'Backup code', 'Problems'],
+      rows: l.users.map((u) => [String(u.id), u.email, u.clientIds.join(' ') || '—', moduleCell(u.module), yn(u.backupCode), flagsCell(u.flags)]),
+    });
+  }
+  if (l.clients) {
+    blocks.push({
+      kind: 'table',
+      title: `Clients (${l.clients.length})`,
+      columns: ['ID', 'Email', 'Status', '2FA', 'Backup code', 'Problems'],
+      rows: l.clients.map((c) => [String(c.id), c.email, c.status, moduleCell(c.module), yn(c.backupCode), flagsCell(c.flags)]),
+    });
+  }
+  return blocks;
+}
+
+/** One flat row per account for --format csv; `kind` tells the tables apart. */
+export function csvRows(l: AccountListing): Array<Record<string, unknown>> {
+  const rows: Array<Record<string, unknown>> = [];
+  const base = { kind: '', id: 0, name: '', email: '', role: '', disabled: '', status: '', clientIds: '', module: '', enrolled: false, backupCode: '', configFormat: '', flags: '' };
+  const bc = (b: boolean | null) => (b === null ? '' : b);
+  for (const a of l.admins ?? []) {
+    rows.push({ ...base, kind: 'admin', id: a.id, name: a.username, email: a.email, role: a.role ?? '', disabled: a.disabled, module: a.module, enrolled: a.enrolled, backupCode: bc(a.backupCode), configFormat: a.configFormat, flags: a.flags.join(' ') });
+  }
+  for (const u of l.users ?? []) {
+    rows.push({ ...base, kind: 'user', id: u.id, name: u.email, email: u.email, clientIds: u.clientIds.join(' '), module: u.module, enrolled: u.enrolled, backupCode: bc(u.backupCode), configFormat: u.configFormat, flags: u.flags.join(' ') });
+  }
+  for (const c of l.clients ?? []) {
+    rows.push({ ...base, kind: 'client', id: c.id, name: c.email, email: c.email, status: c.status, module: c.module, enrolled: c.enrolled, backupCode: bc(c.backupCode), configFormat: c.configFormat, flags: c.flags.join(' ') });
+  }
+  return rows;
+}
+
+function listingWarnings(l: AccountListing, haveHash: boolean): string[] {
+  const all: Array<ListedAdmin | ListedUser | ListedClient> = [...(l.admins ?? []), ...(l.users ?? []), ...(l.clients ?? [])];
+  const count = (f: string) => all.filter((a) => (a.flags as string[]).includes(f)).length;
+  const w: string[] = [];
+  const zero = count('module-zero');
+  if (zero) w.push(`${zero} account${zero === 1 ? '' : 's'} with module '0' (left by the SQL in WHMCS's docs; off, but the old secret is still stored) — \`whmcs-2fa reset --admin|--user|--client <id>\` clears them`);
+  const bad = count('undecryptable');
+  if (bad) w.push(`${bad} account${bad === 1 ? '' : 's'} whose second-factor data does not decrypt with this cc_encryption_hash — WHMCS reads it as empty; check $cc_encryption_hash, or reset them`);
+  const unreadable = count('unreadable');
+  if (unreadable) w.push(`${unreadable} account${unreadable === 1 ? '' : 's'} whose second-factor data is neither AES, JSON nor PHP-serialized — WHMCS reads it as empty; reset them`);
+  const needs = count('needs-cc-hash');
+  if (needs && !haveHash) w.push(`${needs} account${needs === 1 ? ' has' : 's have'} AES-encrypted second-factor data: backup-code presence is unknown without cc_encryption_hash — use --whmcs-dir or set WHMCS_CC_ENCRYPTION_HASH`);
+  return w;
+}

@@ -1,0 +1,313 @@
+/**
+ * Enrolling an account in Time-Based Tokens the way WHMCS's own activation does (data model §2.3,
+ * §3, §6, §11): a 10-byte base32 secret, a first code checked before anything is written, then
+ * module `totp`, the config in this install's format, a fresh backup code, the activation code in
+ * the replay list (8.x), and optionally the `totp` enable flag — one journalled change.
+ */
+import type { Knex } from 'knex';
+import type { Session } from './session.js';
+import { accountById, findAccount, type Account, type Selector } from './accounts.js';
+import { moduleIsOn, tableFor, type Kind } from './accounts-table.js';
+import { accountRowChange, configTargetFor, encodeForInstall } from './account-write.js';
+import { activityText, type ActivityEntry } from './activity-log.js';
+import type { Plan, RowChange } from './change.js';
+import { hashBackupCode } from './crypto.js';
+import { readUsedOtps, replayIdentity, usedOtpsRowChange, withUsedCode } from './replay-cache.js';
+import {
+  FLAG,
+  SETTING,
+  anyEnabled,
+  emptySettings,
+  isEnabled,
+  parseSettings,
+  serializeSettings,
+  withModule,
+  type Audience,
+  type PhpArray,
+} from './settings.js';
+import { nowSql } from './schema/seed.js';
+import { moduleInfo } from '../services/catalog.js';
+import {
+  analyzeCode,
+  encodeTokendata,
+  generateTotpSecret,
+  issuerFromSystemUrl,
+  normalizeImportedSecret,
+  otpauthUri,
+  sonataBase32Decode,
+  type CodeAnalysis,
+} from '../services/totp.js';
+import { RefusedError } from '../errors.js';
+import type { DiffLine } from '../ui/view.js';
+
+/** WHMCS's activation window: previous, current and next step. */
+export const DEFAULT_ACTIVATION_WINDOW = 1;
+/** How far the diagnosis of a rejected code looks (±5 min). */
+const DIAGNOSIS_WINDOW = 10;
+
+export interface TotpAudienceState {
+  audience: Audience;
+  /** The `2fasettings` row parses (else --activate would have to invent the other settings). */
+  readable: boolean;
+  totpEnabled: boolean;
+  anyEnabled: boolean;
+}
+
+export interface EnrolmentDraft {
+  account: Account;
+  secret: string;
+  imported: boolean;
+  issuer: string;
+  /** The account name in the URI: admin username, user/client email. */
+  label: string;
+  otpauthUri: string;
+  settings: TotpAudienceState;
+  /** Consequences the operator should hear before typing a code. */
+  warnings: string[];
+}
+
+export interface PrepareOptions {
+  secret?: string;
+  force?: boolean;
+  activate?: boolean;
+}
+
+const who = (a: Account): string => `${a.kind} "${a.name}" (#${a.id})`;
+const audienceOf = (kind: Kind): Audience => tableFor(kind).audience;
+
+/**
+ * Everything that can be decided before the operator types a code: the account, refusal to
+ * replace a second factor without --force, the secret and its provisioning URI, and whether WHMCS
+ * would use the factor at all.
+ */
+export async function prepareEnrolment(session: Session, sel: Selector, opts: PrepareOptions = {}): Promise<EnrolmentDraft> {
+  const account = await findAccount(session, sel);
+  refuseExisting(account, Boolean(opts.force));
+  // Writing AES needs the key; better to say so now than after the operator has scanned a QR code.
+  if (configTargetFor(session.install) === 'aes') session.requireCcHash('writing the encrypted second-factor data of WHMCS 8.12+');
+  const secret = opts.secret !== undefined ? normalizeImportedSecret(opts.secret) : generateTotpSecret();
+  const systemUrl = await session.db.knex('tblconfiguration').where({ setting: 'SystemURL' }).orderBy('id').first('value');
+  const issuer = issuerFromSystemUrl(systemUrl ? String(systemUrl.value) : null);
+  // WHMCS 8.12 labels the token with the login identifier; admins log in with their username.
+  const label = account.kind === 'admin' ? account.name : account.email;
+  const settings = await totpAudienceState(session.db.knex, session, audienceOf(account.kind));
+  const warnings = audienceWarnings(session, account, settings, Boolean(opts.activate));
+  if (account.disabled) {
+    warnings.push(
+      account.kind === 'admin'
+        ? `admin "${account.name}" is disabled: WHMCS does not load its second factor until it is enabled again`
+        : `client ${account.email} is Closed: WHMCS 7 does not load its second factor`,
+    );
+  }
+  return {
+    account,
+    secret,
+    imported: opts.secret !== undefined,
+    issuer,
+    label,
+    otpauthUri: otpauthUri({ issuer, account: label, secret }),
+    settings,
+    warnings,
+  };
+}
+
+function refuseExisting(account: Account, force: boolean): void {
+  if (!force && moduleIsOn(account.module)) {
+    const label = moduleInfo(account.module)?.label ?? account.module;
+    throw new RefusedError(
+      `${who(account)} already has a second factor (${label}) — pass --force to replace it (\`whmcs-2fa undo\` restores it)`,
+    );
+  }
+}
+
+async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, audience: Audience): Promise<TotpAudienceState> {
+  const row = await k('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('value');
+  if (!row) return { audience, readable: true, totpEnabled: false, anyEnabled: false };
+  const p = parseSettings(String(row.value), session.limits);
+  return { audience, readable: p.parsed !== null, totpEnabled: isEnabled(p.parsed, 'totp', audience), anyEnabled: anyEnabled(p.parsed, audience) };
+}
+
+/** What WHMCS does with a TOTP factor whose module is off for the audience (data model §1.5). */
+function audienceWarnings(session: Session, account: Account, s: TotpAudienceState, activate: boolean): string[] {
+  if (s.totpEnabled || activate) return [];
+  const flag = `${FLAG[s.audience]}`;
+  const fix = 'pass --activate to turn it on in the same change';
+  if (!s.readable) return [`the 2fasettings row is unreadable, so WHMCS sees no modules at all and asks nobody for a second factor — repair it first`];
+  if (account.kind === 'admin') {
+    return [
+      s.anyEnabled
+        ? `Time-Based Tokens is not enabled for admins (totp.${flag}=0): WHMCS still challenges this admin with it, but does not offer it for (re-)enrolment — ${fix}`
+        : `no security module is enabled for admins: WHMCS skips admin 2FA entirely, so this factor will not be asked for — ${fix}`,
+    ];
+  }
+  if (session.install.shape === '8') {
+    return [`Time-Based Tokens is not enabled for clients (totp.${flag}=0): WHMCS 8 ignores this factor and the user logs in WITHOUT 2FA — ${fix}`];
+  }
+  return [
+    s.anyEnabled
+      ? `Time-Based Tokens is not enabled for clients (totp.${flag}=0): WHMCS 7 still challenges this client, but does not offer it for (re-)enrolment — ${fix}`
+      : `no security module is enabled for clients: WHMCS 7 skips client 2FA entirely, so this factor will not be asked for — ${fix}`,
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The first code
+
+export interface ActivationCheck {
+  ok: boolean;
+  /** The code as compared (spaces and dashes removed). */
+  code: string;
+  at: number;
+  analysis: CodeAnalysis;
+  /** One line: why it failed, or a caveat when it only passed thanks to a wider --window. */
+  message: string | null;
+}
+
+/**
+ * Checks the first code like WHMCS's activation (±1 step; `window` widens it), and explains a
+ * rejection from a ±5 min search: a code from a nearby step means a clock problem, none means a
+ * wrong secret or a mistyped code.
+ */
+export async function checkActivationCode(secret: string, input: string, opts: { at?: number; window?: number } = {}): Promise<ActivationCheck> {
+  const at = opts.at ?? Math.floor(Date.now() / 1000);
+  const window = opts.window ?? DEFAULT_ACTIVATION_WINDOW;
+  const code = input.replace(/[\s-]/g, '');
+  const analysis = await analyzeCode(sonataBase32Decode(secret), code, { at, window: Math.max(window, DIAGNOSIS_WINDOW), mode: 'sonata' });
+  const ok = analysis.matchedStep !== null && Math.abs(analysis.matchedStep) <= window;
+  let message: string | null = null;
+  if (!ok) {
+    message = `The code you entered did not match what was expected: ${analysis.explanation}`;
+    if (analysis.matchedStep !== null) message += ` (pass --window ${Math.abs(analysis.matchedStep)} to accept it anyway, but WHMCS itself will reject this device's codes until its clock is fixed)`;
+  } else if (!analysis.accepted) {
+    message = `accepted only because of --window ${window}: ${analysis.explanation} — WHMCS will reject this device's codes until the clock is fixed`;
+  }
+  return { ok, code, at, analysis, message };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The change
+
+export interface EnrolmentInput {
+  draft: EnrolmentDraft;
+  /** The verified first code and when it was checked (recorded in the replay list). */
+  activation: ActivationCheck;
+  /** Raw backup code (16 hex), shown once after the write. */
+  backupCode: string;
+  force: boolean;
+  activate: boolean;
+  reason?: string;
+  showSecrets: boolean;
+}
+
+export interface EnrolmentFacts {
+  /** 'aes' | 'json' | 'serialized' — how the config was written. */
+  format: string;
+  /** The module that was replaced ('' for none). */
+  replaced: string;
+  replayRecorded: boolean;
+  replayIdentity: string | null;
+  activated: boolean;
+}
+
+/** The config WHMCS itself would store for this secret on this install (§2.3). */
+export function enrolmentConfig(session: Session, secret: string, backupCodeHash: string): Record<string, unknown> {
+  if (session.install.shape === '7') {
+    return { tokendata: encodeTokendata(sonataBase32Decode(secret)), backupcode: backupCodeHash };
+  }
+  return { secret, backupcode: backupCodeHash };
+}
+
+export function enrolmentSummary(draft: EnrolmentDraft): string {
+  return `enrol ${draft.account.kind} ${draft.account.name} in Time-Based Tokens`;
+}
+
+/**
+ * Builds the plan (called for the preview and again under lock). Re-reads the account so a factor
+ * that appeared meanwhile is still refused without --force.
+ */
+export async function planEnrolment(session: Session, trx: Knex.Transaction, lock: boolean, input: EnrolmentInput, facts: EnrolmentFacts): Promise<Plan> {
+  const { draft, activation } = input;
+  const account = await accountById(trx, draft.account.kind, draft.account.id, lock);
+  refuseExisting(account, input.force);
+  const t = tableFor(account.kind);
+  const now = nowSql();
+  const config = enrolmentConfig(session, draft.secret, hashBackupCode(input.backupCode));
+  const rows: RowChange[] = [accountRowChange(account, { module: 'totp', rawConfig: encodeForInstall(session, config) })];
+  const target = configTargetFor(session.install);
+  const formatName = target === 'aes' ? 'AES-encrypted JSON' : target === 'json' ? 'JSON' : 'PHP-serialized';
+  const secretShown = input.showSecrets ? draft.secret : '••••';
+  const diff: DiffLine[] = [
+    { field: `${t.table} #${account.id} ${t.moduleColumn}`, before: account.module === '' ? "''" : `'${account.module}'`, after: "'totp'" },
+    {
+      field: `${t.table} #${account.id} ${t.dataColumn}`,
+      before: account.rawConfig ? `(${account.rawConfig.length} bytes)` : '(empty)',
+      after:
+        session.install.shape === '7'
+          ? `${formatName} {tokendata: ${secretShown}, backupcode: new}`
+          : `${formatName} {secret: ${secretShown}, backupcode: new}`,
+    },
+  ];
+  const notes: string[] = [];
+  facts.format = target;
+  facts.replaced = moduleIsOn(account.module) ? account.module : '';
+  if (facts.replaced) notes.push(`replaces ${moduleInfo(facts.replaced)?.label ?? facts.replaced}: the old device and backup code stop working`);
+
+  // The activation code goes into the replay list, as WHMCS 8's totp_add_to_used_codes does. The
+  // 7.x identity is unconfirmed and global per code value, so 7.x is left alone.
+  facts.replayRecorded = false;
+  facts.replayIdentity = null;
+  if (session.install.shape === '8') {
+    const id = replayIdentity(session.install, account);
+    const used = await readUsedOtps(trx, session.limits, lock);
+    const next = withUsedCode(used.map, id.identity, activation.code, activation.at);
+    rows.push(usedOtpsRowChange(used, next.map, now));
+    facts.replayRecorded = true;
+    facts.replayIdentity = id.identity;
+    diff.push({
+      field: 'tblconfiguration TOTPUsedOTPs',
+      before: used.exists ? (used.map ? `${Object.keys(used.map).length} entries` : 'unreadable (WHMCS reads it as empty)') : '(absent)',
+      after: `${Object.keys(next.map).length} entries (activation code recorded${next.pruned ? `, ${next.pruned} expired pruned` : ''})`,
+    });
+  }
+
+  facts.activated = false;
+  const state = await totpAudienceState(trx, session, t.audience);
+  if (input.activate && !state.totpEnabled) {
+    rows.push(await settingsRowChange(trx, session, t.audience, lock, now));
+    facts.activated = true;
+    diff.push({ field: `2fasettings totp.${FLAG[t.audience]}`, before: '0', after: '1' });
+    notes.push(`Time-Based Tokens becomes available to all ${t.audience} for self-service enrolment`);
+  }
+
+  const activity: ActivityEntry[] = [
+    {
+      description: activityText(
+        `Time-Based Token enrolled for ${account.kind} '${account.name}'${facts.replaced ? ` (was: ${facts.replaced})` : ''}`,
+        session.operator,
+        input.reason,
+        account.kind === 'user' ? `User ID: ${account.id}` : account.kind === 'client' ? `Client ID: ${account.id}` : undefined,
+      ),
+      ...(account.kind === 'admin' ? { adminId: account.id } : account.kind === 'user' ? { userId: account.id } : { clientId: account.id }),
+    },
+  ];
+  if (facts.activated) {
+    activity.push({ description: activityText(`module Time-Based Tokens enabled for ${t.audience}`, session.operator, input.reason) });
+  }
+  return { rows, activity, diff, notes };
+}
+
+async function settingsRowChange(trx: Knex.Transaction, session: Session, audience: Audience, lock: boolean, now: string): Promise<RowChange> {
+  let q = trx('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('id', 'value');
+  if (lock && session.db.dialect === 'mysql') q = q.forUpdate();
+  const row = (await q) as { id: number; value: unknown } | undefined;
+  const patch = { [FLAG[audience]]: 1 };
+  if (!row) {
+    return { t: 'tblconfiguration', k: { setting: SETTING }, b: null, a: { value: serializeSettings(withModule(emptySettings(), 'totp', patch)), created_at: now, updated_at: now } };
+  }
+  const raw = String(row.value);
+  const p = parseSettings(raw, session.limits);
+  if (!p.parsed) {
+    throw new RefusedError(`--activate cannot turn Time-Based Tokens on: the 2fasettings row is unreadable (${p.error}) and rewriting it would lose the other settings — repair it first`);
+  }
+  return { t: 'tblconfiguration', k: { id: Number(row.id) }, b: { value: raw }, a: { value: serializeSettings(withModule(p.parsed as PhpArray, 'totp', patch)), updated_at: now } };
+}
