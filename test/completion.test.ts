@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ShellCompDirective } from '@bomb.sh/tab';
@@ -164,7 +164,7 @@ describe('whmcs-2fa complete (built CLI)', () => {
     const started = Date.now();
     const refused = await runCli(['complete', '--', '--db', 'mysql://root@127.0.0.1:1/x', 'reset', '--admin', '']);
     expect(refused).toMatchObject({ code: 0, stdout: ':4\n', stderr: '' });
-    expect(Date.now() - started).toBeLessThan(8000);
+    expect(Date.now() - started).toBeLessThan(10_000);
     const nowhere = await runCli(['complete', '--', 'reset', '--admin', 'a'], { cwd: tempDir(), env: { WHMCS_DIR: undefined } });
     expect(nowhere).toMatchObject({ code: 0, stdout: ':4\n', stderr: '' });
     const broken = tempDir();
@@ -176,21 +176,24 @@ describe('whmcs-2fa complete (built CLI)', () => {
 
   it('gives up on a server that never answers within the deadline', async () => {
     // Accepts the TCP connection and never sends MySQL's greeting.
-    const silent = createServer(() => {});
+    const sockets: Socket[] = [];
+    const silent = createServer((c) => sockets.push(c));
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     const { port } = silent.address() as AddressInfo;
     try {
       const words = ['--db', `mysql://root@127.0.0.1:${port}/x`, 'reset', '--admin', ''];
       let started = Date.now();
-      const r = await completeLine(program, words, { env: {}, cwd: tempDir(), deadlineMs: 300, connectTimeoutMs: 10_000 });
+      // Far below the connect timeout, even on a loaded machine (loading the driver is not timed).
+      const r = await completeLine(program, words, { env: {}, cwd: tempDir(), deadlineMs: 300, connectTimeoutMs: 20_000 });
       expect(r).toEqual({ text: ':4\n', abandoned: true });
-      expect(Date.now() - started).toBeLessThan(2000);
+      expect(Date.now() - started).toBeLessThan(15_000);
       started = Date.now();
       const cli = await runCli(['complete', '--', ...words]);
       expect(cli).toMatchObject({ code: 0, stdout: ':4\n', stderr: '' });
       // The default budget is about 2.5 s, plus node's start-up.
-      expect(Date.now() - started).toBeLessThan(6000);
+      expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
+      for (const c of sockets) c.destroy();
       silent.close();
     }
   });

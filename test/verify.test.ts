@@ -170,16 +170,18 @@ function suite(backend: Backend, v: Variant) {
     }
   });
 
-  it.runIf(v.version.startsWith('8.12'))('--show-secrets prints the key; the table output explains the verdict', async () => {
-    const [code] = oathtoolTotp(SECRET, T - 90);
-    const r = await run(['--admin', 'alice', code, '--at', String(T), '--show-secrets']);
-    expect(r.json.secret.value).toBe(SECRET);
-    const h = await runCli(['--whmcs-dir', t.whmcsDir, 'verify', '--admin', 'alice', code, '--at', String(T), '--format', 'table']);
-    expect(h.code).toBe(1);
-    expect(h.stdout).toContain('REJECTED');
-    expect(h.stdout).toContain('-3 (90 s ago)');
-    expect(h.stdout).not.toContain(SECRET);
-  });
+  if (v.version.startsWith('8.12')) {
+    it('--show-secrets prints the key; the table output explains the verdict', async () => {
+      const [code] = oathtoolTotp(SECRET, T - 90);
+      const r = await run(['--admin', 'alice', code, '--at', String(T), '--show-secrets']);
+      expect(r.json.secret.value).toBe(SECRET);
+      const h = await runCli(['--whmcs-dir', t.whmcsDir, 'verify', '--admin', 'alice', code, '--at', String(T), '--format', 'table']);
+      expect(h.code).toBe(1);
+      expect(h.stdout).toContain('REJECTED');
+      expect(h.stdout).toContain('-3 (90 s ago)');
+      expect(h.stdout).not.toContain(SECRET);
+    });
+  }
 
   it('another module or none: rejected with the reason (exit 1)', async () => {
     const duo = await run(['--admin', 'duo', '123456']);

@@ -117,7 +117,7 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
     totpEnabled: draft.settings.totpEnabled || facts.activated,
     activated: facts.activated && outcome.changed,
     journalId: outcome.journalId,
-    warnings: draft.warnings,
+    warnings: [...draft.warnings, ...(check.message ? [check.message] : [])],
     notes: outcome.plan.notes,
   };
 

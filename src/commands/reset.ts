@@ -125,7 +125,7 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
     };
   }
 
-  await confirmBulk(ctx, scope.count, what, await sampleRows(), consequences);
+  await confirmBulk(ctx, scope.count, what, sampleRows, consequences);
 
   const { ProgressBar } = await import('../ui/progress.js');
   const bar = new ProgressBar(ctx.out.quiet ? { write: () => true, isTTY: false } : process.stderr, scope.count, { unit: t.plural, color: ctx.out.color });
@@ -185,13 +185,14 @@ async function confirmBulk(
   ctx: Context,
   count: number,
   what: string,
-  sample: Array<{ id: number; name: string }>,
+  sampleOf: () => Promise<Array<{ id: number; name: string }>>,
   consequences: { notes: string[]; warnings: string[] },
 ): Promise<void> {
   if (ctx.opts.yes) return;
   if (!ctx.interactive) {
     throw new RefusedError(`refusing to reset ${what} without confirmation: no terminal to ask on — pass --yes (or --dry-run to see the count and a sample)`);
   }
+  const sample = await sampleOf();
   ctx.out.info(
     ctx.out.renderBlocks([
       { kind: 'text', text: `About to reset ${what}:` },

@@ -2,7 +2,8 @@
  * The bulk engine: one change applied to every matching row of one table, for 100 000 rows as
  * well as for ten. Rows are taken in keyset batches (`id > last ORDER BY id LIMIT n FOR UPDATE`),
  * so memory holds one batch, and every batch is its own transaction: journal rows appended and
- * fsynced first, then the compare-and-set write (set-based when every row gets the same values),
+ * fsynced first, then the write (set-based when every row gets the same values; the lock taken by
+ * the read is the compare-and-set),
  * then the activity-log rows, then commit and the journal's commit marker. All batches share one
  * journal entry, so one `whmcs-2fa undo` restores the whole run.
  *
@@ -15,7 +16,8 @@ import type { Session } from './session.js';
 import type { ActivityEntry } from './activity-log.js';
 import { writeActivity } from './activity-log.js';
 import { writeRows, type RowChange } from './change.js';
-import { CliError } from '../errors.js';
+import { queryError } from './db.js';
+import { CliError, RefusedError } from '../errors.js';
 
 export interface BatchInfo {
   /** 1-based batch number. */
@@ -81,6 +83,28 @@ export async function bulkSample(session: Session, job: Pick<BulkJob, 'table' | 
 
 class Stop extends Error {}
 
+/**
+ * Writes rows this transaction has just read under lock (FOR UPDATE, or SQLite's write lock taken
+ * first), so their previous values cannot have changed since: rows that all get the same values go
+ * out as one `UPDATE … WHERE id IN (…)` per chunk, and the affected count proves every row was
+ * still there. Other shapes use writeRows' full compare-and-set.
+ */
+async function writeLocked(trx: Knex.Transaction, table: string, rows: RowChange[]): Promise<void> {
+  const a = rows[0]!.a;
+  const same = JSON.stringify(a);
+  if (!a || !rows.every((r) => r.a && Object.keys(r.k).length === 1 && 'id' in r.k && JSON.stringify(r.a) === same)) {
+    await writeRows(trx, rows);
+    return;
+  }
+  for (let i = 0; i < rows.length; i += 1000) {
+    const ids = rows.slice(i, i + 1000).map((r) => Number(r.k.id));
+    const n = await trx(table).whereIn('id', ids).update(a);
+    if (Number(n) !== ids.length) {
+      throw new RefusedError(`${table}: ${ids.length - Number(n)} of ids ${ids[0]}-${ids[ids.length - 1]} vanished while locked — this batch was rolled back; run the command again`);
+    }
+  }
+}
+
 const asStored = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
 /**
@@ -127,7 +151,7 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
         stop();
         await writer.rows(rows);
         stop();
-        await writeRows(trx, rows);
+        await writeLocked(trx, job.table, rows);
         const info: BatchInfo = { index: batches + 1, count: rows.length, firstId: Number(rows[0]!.k.id), lastId: Number(rows[rows.length - 1]!.k.id) };
         await writeActivity(trx, session.install, job.activity(info));
         stop();
@@ -152,8 +176,10 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
     const what = done
       ? `${done} row${done === 1 ? ' was' : 's were'} already changed in ${batches} committed batch${batches === 1 ? '' : 'es'} — \`whmcs-2fa undo ${writer.id}\` restores them`
       : 'nothing was changed';
-    const msg = (e as Error).message?.split('\n')[0] ?? String(e);
-    throw new CliError(`bulk change stopped: ${msg} — ${what}`, e instanceof CliError ? e.exitCode : 1, { journalId: done ? writer.id : null, rows: done, batches });
+    // A driver error becomes its one-line message without the statement (values can be secrets).
+    const err = queryError(e);
+    const msg = (err as Error)?.message?.split('\n')[0] ?? String(err);
+    throw new CliError(`bulk change stopped: ${msg} — ${what}`, err instanceof CliError ? err.exitCode : 1, { journalId: done ? writer.id : null, rows: done, batches });
   }
   await finish();
   return {

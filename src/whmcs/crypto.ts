@@ -86,8 +86,11 @@ const ZERO_IV = Buffer.alloc(AES_BLOCK);
 
 /** The ASCII text of the first 32 lowercase hex digits of sha256(H) — not the raw digest (§4.2). */
 export function aesConfigKey(ccHash: string): Buffer {
-  return Buffer.from(hexOf('sha256', ccHash).slice(0, 32), 'latin1');
+  // Listing or bulk-checking 100 000 configs decrypts with one hash: derive its key once.
+  if (lastKey?.ccHash !== ccHash) lastKey = { ccHash, key: Buffer.from(hexOf('sha256', ccHash).slice(0, 32), 'latin1') };
+  return lastKey.key;
 }
+let lastKey: { ccHash: string; key: Buffer } | undefined;
 
 /**
  * Plain AES-256-CBC as phpseclib v2 does it for WHMCS: zero IV, PKCS#7, lowercase hex. No WHMCS

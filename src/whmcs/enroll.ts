@@ -9,6 +9,7 @@ import type { Session } from './session.js';
 import { accountById, findAccount, type Account, type Selector } from './accounts.js';
 import { moduleIsOn, tableFor, type Kind } from './accounts-table.js';
 import { accountRowChange, configTargetFor, encodeForInstall } from './account-write.js';
+import { decodeAccountConfig } from './account-config.js';
 import { activityText, type ActivityEntry } from './activity-log.js';
 import type { Plan, RowChange } from './change.js';
 import { hashBackupCode } from './crypto.js';
@@ -37,7 +38,7 @@ import {
   sonataBase32Decode,
   type CodeAnalysis,
 } from '../services/totp.js';
-import { RefusedError } from '../errors.js';
+import { DecryptError, RefusedError } from '../errors.js';
 import type { DiffLine } from '../ui/view.js';
 
 /** WHMCS's activation window: previous, current and next step. */
@@ -84,7 +85,16 @@ export async function prepareEnrolment(session: Session, sel: Selector, opts: Pr
   const account = await findAccount(session, sel);
   refuseExisting(account, Boolean(opts.force));
   // Writing AES needs the key; better to say so now than after the operator has scanned a QR code.
-  if (configTargetFor(session.install) === 'aes') session.requireCcHash('writing the encrypted second-factor data of WHMCS 8.12+');
+  if (configTargetFor(session.install) === 'aes') {
+    const ccHash = session.requireCcHash('writing the encrypted second-factor data of WHMCS 8.12+');
+    // Data that does not decrypt is how a wrong cc_encryption_hash shows: the new secret would be
+    // encrypted with the same wrong key, and WHMCS could not read it either.
+    if (decodeAccountConfig(account.rawConfig, ccHash, session.limits).undecryptable) {
+      throw new DecryptError(
+        `the second-factor data of ${account.kind} "${account.name}" (#${account.id}) does not decrypt with this cc_encryption_hash, so a new secret encrypted with it may be unreadable for WHMCS too — fix $cc_encryption_hash in configuration.php, or \`whmcs-2fa reset\` the account first if its data really comes from another install`,
+      );
+    }
+  }
   const secret = opts.secret !== undefined ? normalizeImportedSecret(opts.secret) : generateTotpSecret();
   const systemUrl = await session.db.knex('tblconfiguration').where({ setting: 'SystemURL' }).orderBy('id').first('value');
   const issuer = issuerFromSystemUrl(systemUrl ? String(systemUrl.value) : null);

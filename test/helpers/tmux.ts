@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 /**
@@ -16,6 +17,7 @@ export interface TmuxOptions {
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export class TmuxTerminal {
+  private socketPath = '';
   private constructor(
     readonly socket: string,
     private readonly env: NodeJS.ProcessEnv,
@@ -33,6 +35,7 @@ export class TmuxTerminal {
     const shell = `${argv.map(quote).join(' ')}; echo "[exit $?]"; sleep 600`;
     // A new server takes its environment from this process, so the command sees `env`.
     t.tmux('-f', '/dev/null', 'new-session', '-d', '-s', 'main', '-x', String(opts.width ?? 200), '-y', String(opts.height ?? 80), ...(opts.cwd ? ['-c', opts.cwd] : []), shell);
+    t.socketPath = t.tmux('display-message', '-p', '-t', 'main', '#{socket_path}').trim();
     return t;
   }
 
@@ -75,13 +78,14 @@ export class TmuxTerminal {
     return Number(/\[exit (\d+)\]/.exec(screen)![1]);
   }
 
-  /** Ends this test's tmux server (and only it). */
+  /** Ends this test's tmux server (and only it), and removes its socket file. */
   kill(): void {
     try {
       this.tmux('kill-server');
     } catch {
       /* already gone */
     }
+    if (this.socketPath.includes('whmcs2fa-test-')) rmSync(this.socketPath, { force: true });
   }
 }
 
