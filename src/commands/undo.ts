@@ -48,7 +48,7 @@ export function register(program: Command): void {
           { kind: 'diff', title: `${outcome.dryRun ? 'Would restore' : outcome.changed ? 'Restored' : 'Nothing to restore'} — ${r.entry.command}: ${r.entry.summary}`, lines: outcome.plan.diff },
         ];
         if (outcome.changed) blocks.push({ kind: 'text', text: `Undo recorded as ${outcome.journalId} (undo that to reapply).`, tone: 'ok' });
-        return { json, blocks };
+        return { json: { ...json, notes: outcome.plan.notes }, blocks, warnings: outcome.plan.notes };
       }),
     );
 }

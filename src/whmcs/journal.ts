@@ -23,6 +23,11 @@ export interface JournalRow {
   b: Record<string, string | null> | null;
   /** after (null: the row was deleted) */
   a: Record<string, string | null> | null;
+  /**
+   * Soft: a side record (e.g. the TOTP replay list, which WHMCS rewrites on every login). If it has
+   * changed since, undo leaves it as it is instead of refusing the whole undo.
+   */
+  s?: 1;
 }
 
 export interface JournalHeader {

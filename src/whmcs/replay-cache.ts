@@ -76,7 +76,7 @@ export function withUsedCode(map: Record<string, unknown> | null, identity: stri
 export function usedOtpsRowChange(row: UsedOtpsRow, next: Record<string, number>, now: string): RowChange {
   const value = phpSerialize(next);
   if (row.exists && row.id !== null) {
-    return { t: 'tblconfiguration', k: { id: row.id }, b: { value: row.raw }, a: { value, updated_at: now } };
+    return { t: 'tblconfiguration', k: { id: row.id }, b: { value: row.raw }, a: { value, updated_at: now }, s: 1 };
   }
-  return { t: 'tblconfiguration', k: { setting: USED_OTPS_SETTING }, b: null, a: { value, created_at: now, updated_at: now } };
+  return { t: 'tblconfiguration', k: { setting: USED_OTPS_SETTING }, b: null, a: { value, created_at: now, updated_at: now }, s: 1 };
 }

@@ -56,16 +56,19 @@ async function planUndo(trx: Knex.Transaction, entry: JournalEntry, lock: boolea
   const diff: DiffLine[] = [];
   const conflicts: string[] = [];
   let skipped = 0;
+  const notes: string[] = [];
   // Newest first, so a row changed twice in one entry ends at its oldest value.
   const todo = [...entry.rows].reverse();
   const current = await readCurrent(trx, todo, lock && mysql);
   for (const r of todo) {
     const cur = current.get(keyOf(r));
     if (matches(cur, r.a)) {
-      rows.push({ t: r.t, k: r.k, b: r.a, a: r.b });
+      rows.push({ t: r.t, k: r.k, b: r.a, a: r.b, ...(r.s ? { s: 1 as const } : {}) });
       if (diff.length < SHOWN) diff.push(...describeRestore(r));
     } else if (matches(cur, r.b)) {
       skipped++;
+    } else if (r.s) {
+      notes.push(`${r.t} ${describeKey(r.k)} changed since (WHMCS updates it on its own) — left as it is`);
     } else if (conflicts.length < 5) {
       // Name the same journalled columns on both sides, so the difference is visible.
       conflicts.push(`${r.t} ${describeKey(r.k)}: now ${summarizeValues(cur, r.a ?? r.b)}, expected ${summarizeValues(r.a)}`);
@@ -85,7 +88,7 @@ async function planUndo(trx: Knex.Transaction, entry: JournalEntry, lock: boolea
     plan: {
       rows,
       diff,
-      notes: [],
+      notes,
       activity: [{ description: activityText(`undid change ${entry.id} (${entry.summary}), ${rows.length} row${rows.length === 1 ? '' : 's'} restored`, entry.operator === '' ? 'unknown' : entry.operator) }],
     },
     skipped,
