@@ -74,6 +74,8 @@ export interface PairSpec {
   /** Checks a warm-up run's output (exit 0 is always required); returns a problem or null. */
   check?: (side: 'baseline' | 'ours', r: RunResult) => string | null;
   env: NodeJS.ProcessEnv;
+  /** Added to `env` for our side only. */
+  oursEnv?: NodeJS.ProcessEnv;
   cwd: string;
 }
 
@@ -85,7 +87,7 @@ export async function measurePair(p: PairSpec): Promise<Pair> {
     const order: Array<'baseline' | 'ours'> = i % 2 === 0 ? ['baseline', 'ours'] : ['ours', 'baseline'];
     for (const side of order) {
       await p.before?.();
-      const r = runOnce(p[side], { env: p.env, cwd: p.cwd, capture: warm });
+      const r = runOnce(p[side], { env: side === 'ours' ? { ...p.env, ...p.oursEnv } : p.env, cwd: p.cwd, capture: warm });
       if (warm) {
         const problem = r.status !== 0 ? `exit ${r.status}` : (p.check?.(side, r) ?? null);
         if (problem) throw new Error(`${p[side].label}: ${problem}\n${r.stderr.slice(0, 2000)}`);

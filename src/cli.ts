@@ -1,14 +1,17 @@
 import { Command, Option } from 'commander';
+import { fstatSync, writeSync } from 'node:fs';
 import { EXIT } from './errors.js';
 import { registerCommands } from './commands/index.js';
+import pkg from '../package.json' with { type: 'json' };
 
-export const VERSION = '0.1.0';
+export const VERSION: string = pkg.version;
 
 /**
  * Builds the program. Only commander and the thin command files load here: every command imports
  * its domain (database drivers, prompts, crypto…) when it runs, so `--help` stays as fast as node.
+ * Given the command line, only the command it names is defined (see `onlyCommand`).
  */
-export function buildProgram(): Command {
+export function buildProgram(argv?: readonly string[]): Command {
   const program = new Command('whmcs-2fa');
   program
     .description('Administer WHMCS two-factor authentication (Time-Based Tokens, Duo Security, YubiKey) in its database')
@@ -24,6 +27,13 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
       outputError: (str, write) => write(str.replace(/^error: /i, 'Error: ')),
+      writeOut: (str) => writeAll(1, str),
+      writeErr: (str) => writeAll(2, str),
+      // undefined: commander's default width (80), as when it asks process.stdout itself.
+      getOutHelpWidth: () => (maybeTerminal(1) && process.stdout.isTTY ? process.stdout.columns : undefined) as number,
+      getErrHelpWidth: () => (maybeTerminal(2) && process.stderr.isTTY ? process.stderr.columns : undefined) as number,
+      getOutHasColors: () => maybeTerminal(1) && Boolean(process.stdout.isTTY && process.stdout.hasColors?.()),
+      getErrHasColors: () => maybeTerminal(2) && Boolean(process.stderr.isTTY && process.stderr.hasColors?.()),
     })
     .exitOverride((err) => {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
@@ -41,12 +51,75 @@ Environment: WHMCS_DIR, WHMCS_DB_URL, WHMCS_DB_PASSWORD, WHMCS_CC_ENCRYPTION_HAS
              XDG_STATE_HOME (undo journal), NO_COLOR
 Docs: man whmcs-2fa`,
   );
+  const wanted = argv ? commandNamed(program, argv.slice(2)) : undefined;
+  if (wanted !== undefined && wanted !== 'complete') {
+    registerCommands(onlyCommand(program, wanted));
+    if (program.commands.length) return program;
+  }
   registerCommands(program);
   return program;
 }
 
+/**
+ * The command a command line runs, if it names one and asks for no program-level help or version.
+ * Global options that take a value are skipped with their value.
+ */
+function commandNamed(program: Command, args: readonly string[]): string | undefined {
+  const valued = new Set(program.options.filter((o) => o.required || o.optional).flatMap((o) => [o.long, o.short]));
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--' || a === '-h' || a === '--help' || a === '-V' || a === '--version') return undefined;
+    if (!a.startsWith('-')) return a;
+    if (valued.has(a)) i++;
+  }
+  return undefined;
+}
+
+/**
+ * `program` as the command files see it when one command runs: `.command()` defines only the
+ * named one and hands back an inert stand-in for the others. Defining all of them (commander parses
+ * every option's flags) costs a run a tenth of Node's own start-up. Whatever needs the whole
+ * program — `--help`, an unknown command, `complete` (shell completion) — gets all of them.
+ */
+function onlyCommand(program: Command, name: string): Command {
+  const inert: unknown = new Proxy(function inert() {}, { get: () => () => inert });
+  return new Proxy(program, {
+    get(target, prop) {
+      if (prop === 'command') {
+        return (nameAndArgs: string, ...rest: unknown[]) =>
+          nameAndArgs.split(' ')[0] === name ? (target.command as (...a: unknown[]) => Command)(nameAndArgs, ...rest) : inert;
+      }
+      const v = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+/**
+ * Help, version and usage errors go straight to the file descriptor: the process exits right after
+ * them, and creating process.stdout loads Node's stream machinery, which costs more start-up time
+ * than printing the text. A non-blocking descriptor that is full (EAGAIN) falls back to the stream.
+ */
+function writeAll(fd: 1 | 2, text: string): void {
+  let buf = Buffer.from(text);
+  try {
+    while (buf.length) buf = buf.subarray(writeSync(fd, buf));
+  } catch {
+    (fd === 1 ? process.stdout : process.stderr).write(buf);
+  }
+}
+
+/** Only a character device can be a terminal; asking process.stdout would create the stream. */
+function maybeTerminal(fd: 1 | 2): boolean {
+  try {
+    return fstatSync(fd).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
-  const program = buildProgram();
+  const program = buildProgram(argv);
   await program.parseAsync(argv);
 }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isZeroTimestamp, readTimestamp, unixToNtp, writeTimestamp, type NtpTimestamp } from './ntp-time.js';
 
@@ -31,10 +31,30 @@ export function buildRequest(t1Unix: number): ClientRequest {
   const packet = Buffer.alloc(NTP_PACKET_SIZE);
   packet[0] = (0 << 6) | (4 << 3) | MODE_CLIENT;
   const ts = unixToNtp(t1Unix);
-  const noise = randomBytes(2).readUInt16BE(0) & 0x0fff;
+  const noise = randomUint16() & 0x0fff;
   const stamped: NtpTimestamp = { seconds: ts.seconds, fraction: ((ts.fraction & ~0x0fff) | noise) >>> 0 };
   writeTimestamp(packet, 40, stamped);
   return { packet, origin: Buffer.from(packet.subarray(40, 48)) };
+}
+
+/**
+ * Unpredictable bits for the request timestamp, which an off-path attacker must guess to forge an
+ * answer. Read from /dev/urandom where it exists: loading node:crypto costs a clock check more
+ * start-up time than a whole exchange with a LAN server. Elsewhere Web Crypto (node:crypto inside).
+ */
+function randomUint16(): number {
+  const b = new Uint16Array(1);
+  try {
+    const fd = openSync('/dev/urandom', 'r');
+    try {
+      if (readSync(fd, b) === b.byteLength) return b[0]!;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // no /dev/urandom
+  }
+  return globalThis.crypto.getRandomValues(b)[0]!;
 }
 
 export interface NtpHeader {

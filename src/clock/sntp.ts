@@ -8,11 +8,9 @@
  * several samples are taken and the one with the smallest δ wins: it has the tightest error bound.
  */
 import { createSocket, type Socket } from 'node:dgram';
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { buildRequest, classifyReply, formatRefid, parseHeader, type NtpHeader } from './ntp-packet.js';
-import { createLocalClock, ntpToUnix, type LocalClock } from './ntp-time.js';
-import { NTP_PORT, smearNote } from './servers.js';
+import { createLocalClock, monotonicMs, ntpToUnix, type LocalClock } from './ntp-time.js';
+import { NTP_PORT, ipFamily, smearNote } from './servers.js';
 
 export type SntpErrorKind = 'dns' | 'timeout' | 'kod' | 'unsynchronised' | 'invalid' | 'network';
 
@@ -96,7 +94,7 @@ export async function querySntp(host: string, port: number = NTP_PORT, options: 
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const { signal } = options;
   const clock = options.clock ?? createLocalClock();
-  const deadline = performance.now() + timeoutMs;
+  const deadline = monotonicMs() + timeoutMs;
   signal?.throwIfAborted();
 
   const result: ServerResult = {
@@ -156,7 +154,7 @@ export async function querySntp(host: string, port: number = NTP_PORT, options: 
     try {
       let attempts = 0;
       while (result.samples < samplesWanted && attempts < samplesWanted * 2) {
-        const remaining = deadline - performance.now();
+        const remaining = deadline - monotonicMs();
         // Timers may fire a hair early; a request there is no time to wait for is just noise.
         if (remaining < 5) break;
         // Until one answer arrived, allow for a lost packet by splitting the budget; after that the
@@ -281,8 +279,10 @@ function networkMessage(where: string, port: number, err: NodeJS.ErrnoException)
 }
 
 async function resolve(host: string, deadline: number, signal: AbortSignal | undefined): Promise<Resolved[]> {
-  const literal = isIP(host);
+  const literal = ipFamily(host);
   if (literal) return [{ address: host, family: literal as 4 | 6 }];
+  // Loaded only for names: an address needs no resolver.
+  const { lookup } = await import('node:dns/promises');
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
@@ -292,7 +292,7 @@ async function resolve(host: string, deadline: number, signal: AbortSignal | und
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(Object.assign(new Error('DNS timeout'), { code: 'ETIMEOUT_LOCAL' })),
-          Math.max(0, deadline - performance.now()),
+          Math.max(0, deadline - monotonicMs()),
         );
         onAbort = () => reject(signal?.reason);
         signal?.addEventListener('abort', onAbort, { once: true });

@@ -34,7 +34,8 @@ export function action<O>(handler: Handler<O>, spec: RunSpec = {}) {
       out.print(v);
       process.exitCode = v.exitCode ?? EXIT.OK;
     } catch (e) {
-      reportError(out, e);
+      // A driver error that escaped a command: one line without the statement (values can be secrets).
+      reportError(out, e instanceof CliError ? e : (await import('../whmcs/db.js')).queryError(e));
     } finally {
       await ctx.close();
     }

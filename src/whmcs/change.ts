@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { RefusedError } from '../errors.js';
 import type { Block, DiffLine } from '../ui/view.js';
 import { writeActivity, type ActivityEntry } from './activity-log.js';
+import { queryError } from './db.js';
 import type { Session } from './session.js';
 import type { JournalRow, JournalWriter } from './journal.js';
 
@@ -73,7 +74,8 @@ export async function applyChange(session: Session, req: ChangeRequest, opts: Ch
     });
   } catch (e) {
     await journal.discard();
-    throw e;
+    // The transaction rolled back; a driver error must not carry the statement (values can be secrets).
+    throw queryError(e, 'nothing was written');
   }
   if (plan.rows.length === 0) {
     await journal.discard();

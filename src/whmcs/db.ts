@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { DatabaseError } from '../errors.js';
+import { CliError, DatabaseError } from '../errors.js';
 
 export interface MysqlTarget {
   kind: 'mysql';
@@ -35,6 +35,12 @@ export interface Db {
 /** knex logs pool errors to stdout with stack traces; errors reach the user as one line instead. */
 const SILENT_LOG = { warn() {}, error() {}, deprecate() {}, debug() {} };
 
+/**
+ * knex prefixes a failed query's message with the statement, by default with the values bound in:
+ * those can be secrets (a Yubico key, a TOTP config). Placeholders only; queryError() drops even those.
+ */
+const NO_VALUES_IN_ERRORS = { compileSqlOnError: false } as const;
+
 export function describeTarget(t: DbTarget): string {
   if (t.kind === 'sqlite') return `sqlite:${t.file}`;
   const where = t.socketPath ? `${t.socketPath}` : `${t.host ?? 'localhost'}:${t.port ?? 3306}`;
@@ -68,6 +74,7 @@ async function openSqlite(t: SqliteTarget): Promise<Knex> {
   return knexFactory({
     client: 'better-sqlite3',
     log: SILENT_LOG,
+    ...NO_VALUES_IN_ERRORS,
     connection: { filename: t.file },
     useNullAsDefault: true,
     pool: {
@@ -92,6 +99,7 @@ async function openMysql(t: MysqlTarget): Promise<Knex> {
   return knexFactory({
     client: 'mysql2',
     log: SILENT_LOG,
+    ...NO_VALUES_IN_ERRORS,
     connection: {
       host: t.socketPath ? undefined : t.host ?? 'localhost',
       port: t.socketPath ? undefined : t.port ?? 3306,
@@ -139,7 +147,7 @@ export function explainDbError(e: unknown, target: DbTarget): DatabaseError {
   const where = describeTarget(target);
   const code = err.code ?? '';
   if (target.kind === 'sqlite') {
-    return new DatabaseError(`cannot open SQLite database ${target.file}: ${firstLine(err.message)}`);
+    return new DatabaseError(`cannot open SQLite database ${target.file}: ${firstLine(withoutStatement(err.message))}`);
   }
   switch (code) {
     case 'ECONNREFUSED':
@@ -166,7 +174,45 @@ export function explainDbError(e: unknown, target: DbTarget): DatabaseError {
   if (err.name === 'KnexTimeoutError') {
     return new DatabaseError(`cannot connect to ${where}: timed out — check the host, port and firewall`);
   }
-  return new DatabaseError(`database error on ${where}: ${firstLine(err.message)}`);
+  return new DatabaseError(`database error on ${where}: ${firstLine(withoutStatement(err.message))}`);
+}
+
+const ACCESS_DENIED = new Set([
+  'ER_TABLEACCESS_DENIED_ERROR',
+  'ER_COLUMNACCESS_DENIED_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+  'ER_SPECIFIC_ACCESS_DENIED_ERROR',
+  'ER_OPTION_PREVENTS_STATEMENT',
+  'SQLITE_READONLY',
+]);
+const CONNECTION_LOST = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIPE', 'ER_CONNECTION_KILLED', 'ER_SERVER_SHUTDOWN', 'ER_QUERY_INTERRUPTED']);
+
+/**
+ * A driver error from a query (after connecting) as one line with exit 5: the server's own words,
+ * never the statement. Anything that is not a driver error is returned unchanged. `outcome` says
+ * what the failure left behind ("nothing was written" when a transaction rolled back).
+ */
+export function queryError(e: unknown, outcome?: string): unknown {
+  if (e instanceof CliError || !e || typeof e !== 'object') return e;
+  const err = e as DriverError & { sqlMessage?: unknown; fatal?: unknown };
+  // mysql2 marks errors that leave the connection unusable as fatal, some without a code.
+  const lost = CONNECTION_LOST.has(String(err.code ?? '')) || err.fatal === true;
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (typeof err.sqlMessage !== 'string' && !/^(ER_|SQLITE_)/.test(code) && !lost) return e;
+  const message = typeof err.sqlMessage === 'string' ? err.sqlMessage : withoutStatement(err.message);
+  const hint = ACCESS_DENIED.has(code)
+    ? "the database user lacks a privilege whmcs-2fa needs (SELECT, INSERT, UPDATE and DELETE on WHMCS's tables) — use WHMCS's own database user from configuration.php"
+    : lost
+      ? 'the connection to the database was lost'
+      : '';
+  return new DatabaseError(`database error: ${firstLine(message)}${outcome ? ` — ${outcome}` : ''}${hint ? `; ${hint}` : ''}`);
+}
+
+/** knex reports a failed query as "<statement> - <driver message>": the driver's part. */
+function withoutStatement(message: string | undefined): string {
+  const full = message ?? '';
+  const cut = full.lastIndexOf(' - ');
+  return cut < 0 ? full : full.slice(cut + 3);
 }
 
 function firstLine(s: string | undefined): string {

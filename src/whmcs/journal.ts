@@ -107,7 +107,9 @@ export class Journal {
       const e = await readEntry(join(this.dir, n), { headerOnly: true }).catch(() => null);
       if (e) entries.push(e);
     }
-    return entries;
+    // Ids carry whole seconds and a random suffix, so two changes in one second would sort by
+    // chance; the header's millisecond timestamp keeps "the last change" the last one made.
+    return entries.sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
   }
 
   async get(id: string | undefined): Promise<JournalEntry> {

@@ -236,7 +236,7 @@ interface ServiceState {
 export async function activateService(session: Session, req: ServiceChangeRequest, opts: ChangeOptions): Promise<ChangeResult<ServiceChangeJson>> {
   const label = moduleLabel(req.module);
   const info = moduleInfo(req.module);
-  const H = info?.fields.some((f) => f.type === 'password') ? session.requireCcHash(`${label} keys`) : undefined;
+  const H = info?.fields.some((f) => f.type === 'password') ? session.requireCcHash(`Writing the ${label} keys`) : undefined;
   let state: ServiceState = { before: { clients: false, admins: false }, after: { clients: false, admins: false } };
   const outcome = await applyChange(
     session,

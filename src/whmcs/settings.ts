@@ -57,10 +57,36 @@ export function parseSettings(raw: string, limits: SerializeLimits): { raw: stri
     if (v === null || typeof v !== 'object' || Array.isArray(v)) {
       return { raw, parsed: null, error: 'the value is not a serialized array' };
     }
+    const wrong = shapeProblem(v as PhpArray);
+    if (wrong) return { raw, parsed: null, error: wrong };
     return { raw, parsed: v as PhpArray, error: null };
   } catch (e) {
     return { raw, parsed: null, error: (e as Error).message };
   }
+}
+
+const isPhpArray = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function phpTypeName(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'string') return 'a string';
+  if (typeof v === 'boolean') return 'a boolean';
+  if (typeof v === 'number' || typeof v === 'bigint') return Number.isInteger(Number(v)) ? 'an integer' : 'a float';
+  return 'not an array';
+}
+
+/**
+ * WHMCS indexes `modules[<name>][<flag>]` and only ever writes arrays there; anything else (on PHP 8
+ * a string there is a TypeError, not "off") is a damaged row, so it counts as unreadable: a change
+ * must not quietly build on it.
+ */
+function shapeProblem(s: PhpArray): string | null {
+  if (!('modules' in s)) return null;
+  if (!isPhpArray(s.modules)) return `"modules" is ${phpTypeName(s.modules)}, not an array`;
+  for (const [name, entry] of Object.entries(s.modules as PhpArray)) {
+    if (!isPhpArray(entry)) return `"modules.${name}" is ${phpTypeName(entry)}, not an array`;
+  }
+  return null;
 }
 
 export function modulesOf(s: PhpArray | null): Record<string, PhpArray> {

@@ -82,7 +82,7 @@ export async function collectStatus(session: Session, opts: { showSecrets: boole
   if (!row.exists) {
     warnings.push('the 2fasettings row is missing: WHMCS runs with no two-factor authentication at all — run `whmcs-2fa activate totp` to create it');
   } else if (!s) {
-    warnings.push(`the 2fasettings row cannot be read (${row.error}): WHMCS treats it as empty, so no 2FA is offered or demanded — fix it with \`whmcs-2fa activate <service>\` (the old value is kept in the undo journal)`);
+    warnings.push(`the 2fasettings row cannot be read (${row.error}): WHMCS treats it as empty, so no 2FA is offered or demanded — rebuild it with \`whmcs-2fa activate <service> --force\` (the old value is kept in the undo journal)`);
   }
 
   const clientTable = clientSideTable(install);

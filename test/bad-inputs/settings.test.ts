@@ -1,0 +1,4 @@
+import { runCorpus } from './harness.js';
+import { settingsCases } from './cases/settings.js';
+
+runCorpus('2fasettings', settingsCases);
