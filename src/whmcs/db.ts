@@ -78,7 +78,7 @@ async function openSqlite(t: SqliteTarget): Promise<Knex> {
     connection: { filename: t.file },
     useNullAsDefault: true,
     pool: {
-      // WAL keeps readers and the writer apart; the busy timeout makes a concurrent run wait, not fail.
+      // The busy timeout makes a concurrent run wait for the writer instead of failing.
       afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, c: unknown) => void) {
         try {
           conn.pragma('busy_timeout = 10000');
