@@ -376,6 +376,7 @@ describeBackends(
             wrote++;
           } else {
             expectClean({ exit: 4, expect: { error: /changed by someone else while whmcs-2fa was working — nothing was written/ } }, res, where);
+            expect(r.applied(final, t.ccHash), `a refused run's change is in the row: ${where}`).toBe(false);
             expect(journalFiles(states[i]!).filter((f) => commitsIn(f) > 0), where).toEqual([]);
           }
         });

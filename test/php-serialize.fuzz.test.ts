@@ -86,9 +86,12 @@ function hugeNumber(r: Rng, b: Buffer): Buffer {
   return Buffer.from(text.slice(0, at) + big + text.slice(at + m[2]!.length), 'latin1');
 }
 
-/** Arrays nested `depth` deep, closed or not, with or without a valid count. */
+/**
+ * Arrays nested `depth` deep, closed or not. Kept to tens of kilobytes so the per-input time bound
+ * measures the parser, not the input's size; the linear-time test below goes 200 000 deep.
+ */
 function nestingBomb(r: Rng): Buffer {
-  const depth = pick(r, [6, 7, 64, 1000, 20_000]);
+  const depth = pick(r, [6, 7, 64, 1000, 2500]);
   const open = chance(r, 0.5) ? 'a:1:{i:0;' : 'a:1:{s:1:"x";';
   const inner = pick(r, ['N;', 'a:0:{}', 'i:1;', '']);
   return Buffer.from(open.repeat(depth) + inner + (chance(r, 0.7) ? '}'.repeat(depth) : ''), 'latin1');
@@ -162,7 +165,7 @@ function depthOf(v: unknown): number {
 }
 
 /**
- * phpSerialize recurses once per nesting level, so values nested thousands deep (possible only
+ * phpSerialize recurses once per nesting level, so values nested many thousands deep (possible only
  * when configuration.php raises $serialize_array_max_depth that far) overflow its stack. The round
  * trip is checked up to this depth — 200 times what WHMCS allows.
  */
@@ -258,7 +261,8 @@ describe('PHP unserializer fuzz', () => {
       `php-serialize fuzz: ${FUZZ_RUNS} inputs (FUZZ_SEED=${SEED}) in ${(totalMs / 1000).toFixed(1)} s, slowest ${maxMs.toFixed(2)} ms (${slowest.length} bytes), ${JSON.stringify(counts)}, rejections ${JSON.stringify(kinds)}`,
     );
     expect(maxMs, `slowest input (hex): ${hex(slowest)}`).toBeLessThan(100);
-    expect(totalMs).toBeLessThan(60_000);
+    // Under a minute for the default 100 000 inputs on a 2-core machine; more inputs, more time.
+    expect(totalMs).toBeLessThan(60_000 * Math.max(1, FUZZ_RUNS / 100_000));
     // The generator must reach every outcome, or the fuzzing proves little.
     if (FUZZ_RUNS >= 10_000) {
       expect(counts.roundTrips).toBeGreaterThan(FUZZ_RUNS / 20);
