@@ -14,7 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const Module = require('node:module');
 
-const VENDOR = path.join(__dirname, '..', 'dist', 'vendor') + path.sep;
+const DIST = path.join(__dirname, '..', 'dist') + path.sep;
 
 function userCacheDir() {
   if (process.env.NODE_DISABLE_COMPILE_CACHE) return null;
@@ -60,7 +60,7 @@ function install(dir) {
   const compile = Module.prototype._compile;
 
   Module.prototype._compile = function compileWithCache(content, filename, ...rest) {
-    if (!filename.startsWith(VENDOR) || !filename.endsWith('.cjs')) return compile.call(this, content, filename, ...rest);
+    if (!filename.startsWith(DIST) || !filename.endsWith('.cjs')) return compile.call(this, content, filename, ...rest);
     let st;
     try {
       st = fs.statSync(filename);
@@ -77,7 +77,8 @@ function install(dir) {
         // first run of this build
       }
     }
-    const script = new vm.Script(Module.wrap(content), { filename, cachedData });
+    // The negative offset keeps columns on the first line (most of a minified bundle) true to the file.
+    const script = new vm.Script(Module.wrap(content), { filename, cachedData, columnOffset: -Module.wrapper[0].length });
     if (!cachedData || script.cachedDataRejected) pending.push({ script, entry, prefix });
     const fn = script.runInThisContext({ displayErrors: true });
     const mod = this;

@@ -77,7 +77,7 @@ export class Output {
     }
     switch (this.format) {
       case 'json':
-        this.out.write(JSON.stringify(v.json, null, 2) + '\n');
+        writeJson(v.json, (s) => this.out.write(s));
         return;
       case 'yaml':
         this.out.write(toYaml(v.json));
@@ -131,6 +131,68 @@ export class Output {
       '  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c)))).join('  ');
     return [this.paint('dim', line(columns)), ...rows.map(line)].join('\n');
   }
+}
+
+/** Elements stringified at a time, and the size of the pieces handed to `write`. */
+const JSON_BATCH = 512;
+const JSON_PIECE = 1 << 20;
+
+type Plain = Record<string, unknown>;
+const isPlain = (v: unknown): v is Plain => {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || typeof (v as { toJSON?: unknown }).toJSON === 'function') return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+const hasLongArray = (v: unknown, depth: number): boolean =>
+  Array.isArray(v)
+    ? v.length > JSON_BATCH || (depth > 0 && v.some((x) => hasLongArray(x, depth - 1)))
+    : isPlain(v) && depth > 0 && Object.values(v).some((x) => hasLongArray(x, depth - 1));
+const skipped = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+
+/**
+ * Exactly `JSON.stringify(value, null, 2) + '\n'`, but a value holding long arrays (a 100 000-account
+ * listing) is written in pieces of about 1 MB: it never exists as one 30 MB string plus its copy
+ * as a Buffer, which costs memory and garbage-collection time. Long arrays are stringified
+ * JSON_BATCH elements at a time and re-indented (JSON strings hold no raw newlines).
+ */
+export function writeJson(value: unknown, write: (s: string) => void): void {
+  if (!hasLongArray(value, 3)) {
+    write(JSON.stringify(value, null, 2) + '\n');
+    return;
+  }
+  let piece = '';
+  const put = (s: string) => {
+    piece += s;
+    if (piece.length >= JSON_PIECE) {
+      write(piece);
+      piece = '';
+    }
+  };
+  const nested = (s: string, indent: string) => (indent ? s.replaceAll('\n', '\n' + indent) : s);
+  const emit = (v: unknown, indent: string): void => {
+    if (Array.isArray(v) && v.length > 0 && hasLongArray(v, 2)) {
+      put('[\n');
+      for (let i = 0; i < v.length; i += JSON_BATCH) {
+        // "[\n  a,\n  b\n]" → "  a,\n  b", then indented to this depth.
+        const batch = JSON.stringify(v.slice(i, i + JSON_BATCH), null, 2);
+        put((i ? ',\n' : '') + indent + nested(batch.slice(2, -2), indent));
+      }
+      put('\n' + indent + ']');
+    } else if (isPlain(v) && hasLongArray(v, 2)) {
+      const keys = Object.keys(v).filter((k) => !skipped(v[k]));
+      put('{');
+      keys.forEach((k, i) => {
+        put((i ? ',\n' : '\n') + indent + '  ' + JSON.stringify(k) + ': ');
+        emit(v[k], indent + '  ');
+      });
+      put(keys.length ? '\n' + indent + '}' : '}');
+    } else {
+      put(nested(String(JSON.stringify(v, null, 2)), indent));
+    }
+  };
+  emit(value, '');
+  put('\n');
+  if (piece) write(piece);
 }
 
 function visibleLength(s: string): number {

@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BIN } from './helpers/cli.js';
+
+/**
+ * What a run loads, not how long it takes (timings belong to `npm run bench`). Runs the BUILT cli
+ * (npm test builds dist/ first) with a preload that records, at exit, every file in require.cache
+ * and every Node built-in module loaded.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'whmcs2fa-startup-'));
+const PRELOAD = join(dir, 'record.cjs');
+writeFileSync(
+  PRELOAD,
+  `process.on('exit', () => require('node:fs').writeFileSync(process.env.RECORD_FILE, JSON.stringify({
+  files: Object.keys(require.cache),
+  builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)),
+})));\n`,
+);
+
+const ROOT = resolve(import.meta.dirname, '..');
+
+function loadedBy(args: string[]): { status: number | null; stdout: string; files: string[]; builtins: string[] } {
+  const record = join(dir, `record-${args.join('_').replace(/\W/g, '')}.json`);
+  const env: NodeJS.ProcessEnv = { ...process.env, RECORD_FILE: record, NO_COLOR: '1' };
+  delete env.NODE_OPTIONS;
+  const r = spawnSync(process.execPath, ['--require', PRELOAD, BIN, ...args], { env, cwd: dir, encoding: 'utf8' });
+  const { files, builtins } = JSON.parse(readFileSync(record, 'utf8')) as { files: string[]; builtins: string[] };
+  return { status: r.status, stdout: r.stdout, files: files.filter((f) => f !== PRELOAD).map((f) => f.replace(ROOT + '/', '')), builtins };
+}
+
+// Built-ins a database driver or prompt library would pull in when evaluated: their absence shows
+// that knex, mysql2 and friends were not run, even if a careless import bundled them into dist/cli.cjs.
+const DRIVER_BUILTINS = ['net', 'tls', 'crypto', 'zlib', 'child_process', 'dgram', 'readline'];
+
+describe('start-up', () => {
+  it('--help loads only the entry bundle: no npm package, no lazy module, no driver', () => {
+    const r = loadedBy(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Usage: whmcs-2fa');
+    expect(r.stdout).toMatch(/\n {2}status\b/);
+    expect(r.files.sort()).toEqual(['bin/compile-cache.js', 'bin/whmcs-2fa.js', 'dist/cli.cjs']);
+    expect(r.builtins.filter((b) => DRIVER_BUILTINS.includes(b))).toEqual([]);
+  });
+
+  it('a command\'s --help loads no more than that', () => {
+    const r = loadedBy(['status', '--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Usage: whmcs-2fa status');
+    expect(r.files.filter((f) => f.includes('node_modules/') || f.startsWith('dist/lib/') || f.startsWith('dist/vendor/'))).toEqual([]);
+    expect(r.builtins.filter((b) => DRIVER_BUILTINS.includes(b))).toEqual([]);
+  });
+
+  it('--version does not even load the program', () => {
+    const r = loadedBy(['--version']);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
+    expect(r.files).toEqual(['bin/whmcs-2fa.js', 'package.json']);
+  });
+
+  it('an unknown command still gets every command as a suggestion', () => {
+    const r = spawnSync(process.execPath, [BIN, 'stauts'], { cwd: dir, encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/Did you mean status\?/);
+  });
+});
