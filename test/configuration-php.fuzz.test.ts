@@ -17,27 +17,12 @@ import { CONFIG_VARIABLES, parseConfigurationPhp, PhpConfigError, type WhmcsConf
 import { parsePhpAssignments } from '../src/whmcs/php-assignments.js';
 import { connectionFromConfig } from '../src/whmcs/connection-spec.js';
 import { describeWithPeer } from './helpers/peers.js';
+import { chance, int, mulberry32, pick, type Rng } from './helpers/fuzz.js';
 
 const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 100_000);
 const PHP_DIFF_RUNS = Number(process.env.PHP_DIFF_RUNS ?? 3_000);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x2fa);
 
-/** mulberry32: tiny, seedable, good enough to make failures reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Rng = () => number;
-const int = (r: Rng, n: number): number => Math.floor(r() * n);
-const pick = <T>(r: Rng, xs: readonly T[]): T => xs[int(r, xs.length)];
-const chance = (r: Rng, p: number): boolean => r() < p;
 /** Byte strings: one char per byte, written out with Buffer.from(s, 'latin1'). */
 const bytes = (s: string): Buffer => Buffer.from(s, 'latin1');
 const utf8 = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
