@@ -280,6 +280,10 @@ describe('which clock is off', () => {
     expect(whichClock(90, 90)).toMatchObject({ culprit: 'server', serverAheadSeconds: -90 });
     expect(whichClock(0, 0)).toMatchObject({ culprit: 'neither' });
     expect(whichClock(-90, -200)).toMatchObject({ culprit: 'both' });
+    // One step of quantisation (a step turned between typing and checking) does not blame the device.
+    expect(whichClock(60, 90)).toMatchObject({ culprit: 'server' });
+    expect(whichClock(120, 90)).toMatchObject({ culprit: 'server' });
+    expect(whichClock(150, 90)).toMatchObject({ culprit: 'both' });
     expect(whichClock(null, null)).toMatchObject({ culprit: 'unknown' });
   });
 });

@@ -305,7 +305,9 @@ export function whichClock(codeOffsetSeconds: number | null, ntpOffset: number |
   }
   const device = codeOffsetSeconds + server;
   const serverOff = abs >= SERVER_TOLERANCE;
-  const deviceOff = Math.abs(device) >= 30;
+  // The step offset has 30 s resolution (and a step may turn between typing and checking), so
+  // only more than one step away says anything about the device.
+  const deviceOff = Math.abs(device) > 30;
   const dev = `${Math.abs(Math.round(device))} s ${device > 0 ? 'fast' : 'slow'}`;
   if (serverOff && deviceOff) return { serverAheadSeconds: server, deviceAheadSeconds: device, culprit: 'both', summary: `${serverText}, and the device's clock is about ${dev} — fix both (NTP on the server, automatic time on the device)` };
   if (serverOff) return { serverAheadSeconds: server, deviceAheadSeconds: device, culprit: 'server', summary: `${serverText} and the device looks right — fix the server's time (NTP); every user's codes are affected` };
