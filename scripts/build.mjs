@@ -60,6 +60,21 @@ const knexDiet = {
   },
 };
 
+// Optional packages libraries try to require at load, inside try/catch, for debug output only
+// (mysql2: cardinal for highlighting SQL; debug: supports-color). Neither is installed, and the
+// failing lookup walks every node_modules up the tree (~2 ms a run): settle it at build time.
+const ABSENT_OPTIONAL = /^(cardinal|supports-color)$/;
+const absentOptional = {
+  name: 'absent-optional',
+  setup(b) {
+    b.onResolve({ filter: ABSENT_OPTIONAL }, (args) => ({ path: args.path, namespace: 'absent-optional' }));
+    b.onLoad({ filter: /.*/, namespace: 'absent-optional' }, (args) => ({
+      contents: `throw Object.assign(new Error(${JSON.stringify(`Cannot find module '${args.path}'`)}), { code: 'MODULE_NOT_FOUND' });`,
+      loader: 'js',
+    }));
+  },
+};
+
 // commander requires child_process at load time, only to run git-style executable subcommands,
 // which this program has none of. Loading it lazily keeps child_process, net, dgram and the
 // stream modules out of `--help`.
@@ -124,12 +139,17 @@ const compactErrors = {
   },
 };
 
-// mysql2 preallocates LRU caches — generated row parsers (15 000 entries, at load) and prepared
-// statements (16 000 per connection) — as four filled arrays each: ~4 ms apiece. A run issues a
-// handful of distinct queries through knex, which never prepares statements.
+// Small source edits to mysql2, each checked at build time:
+// - it preallocates LRU caches — generated row parsers (15 000 entries, at load) and prepared
+//   statements (16 000 per connection) — as four filled arrays each: ~4 ms apiece. A run issues a
+//   handful of distinct queries through knex, which never prepares statements;
+// - it decodes the server's version string in the handshake as CESU-8, which makes every connect
+//   load iconv-lite's code pages (~2 ms). A version string is ASCII, and for anything without
+//   characters beyond the BMP, CESU-8 and UTF-8 are the same bytes, so Node's own decoder does.
 const SMALL_CACHES = [
   { file: /[\\/]mysql2[\\/]lib[\\/]parsers[\\/]parser_cache\.js$/, from: 'max: 15000,', to: 'max: 256,' },
   { file: /[\\/]mysql2[\\/]lib[\\/]connection_config\.js$/, from: 'options.maxPreparedStatements || 16000', to: 'options.maxPreparedStatements || 64' },
+  { file: /[\\/]mysql2[\\/]lib[\\/]packets[\\/]handshake\.js$/, from: "args.serverVersion = packet.readNullTerminatedString('cesu8');", to: "args.serverVersion = packet.readNullTerminatedString('utf8');" },
 ];
 const smallCaches = {
   name: 'mysql2-small-caches',
@@ -297,7 +317,7 @@ async function buildVendors(vendors) {
         ...common,
         stdin: { contents: `module.exports = require(${JSON.stringify(spec)});`, resolveDir: root, sourcefile: `${spec}.js`, loader: 'js' },
         outfile,
-        plugins: [others, dataOnDemand, compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess],
+        plugins: [others, absentOptional, dataOnDemand, compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess],
       }),
     );
   }
@@ -320,7 +340,7 @@ async function buildOneFile() {
       stdin: { contents: `import { run } from ${JSON.stringify(ENTRY)};\nrun();\n`, resolveDir: root, sourcefile: 'whmcs-2fa.js', loader: 'js' },
       outfile,
       banner: { js: `#!/usr/bin/env node\n${requireShim}` },
-      plugins: [compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess],
+      plugins: [absentOptional, compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess],
     }),
   );
   chmodSync(outfile, 0o755);

@@ -9,8 +9,8 @@ export function register(program: Command): void {
     .description('WHMCS version, security modules, enforcement, enrolment counts and warnings')
     .action(
       action(async (ctx) => {
-        const session = await ctx.session();
-        const { collectStatus } = await import('../whmcs/status.js');
+        // The report's code loads while the connection is being set up.
+        const [session, { collectStatus }] = await Promise.all([ctx.session(), import('../whmcs/status.js')]);
         const report = await collectStatus(session, { showSecrets: ctx.showSecrets });
         return { json: report, blocks: statusBlocks(report), warnings: report.warnings };
       }),

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { userInfo } from 'node:os';
 import type { Install } from './install.js';
-import { nowSql } from './schema/seed.js';
+import { nowSql } from './sql-time.js';
 
 export interface ActivityEntry {
   description: string;

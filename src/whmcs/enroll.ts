@@ -26,7 +26,7 @@ import {
   type Audience,
   type PhpArray,
 } from './settings.js';
-import { nowSql } from './schema/seed.js';
+import { nowSql } from './sql-time.js';
 import { moduleInfo } from '../services/catalog.js';
 import {
   analyzeCode,

@@ -38,7 +38,7 @@ import { applyChange, type ChangeOptions, type ChangeOutcome, type Plan } from '
 import { activityText } from './activity-log.js';
 import { whmcsEncrypt } from './crypto.js';
 import { decryptField, maskClientId, MASK } from './module-settings.js';
-import { nowSql } from './schema/seed.js';
+import { nowSql } from './sql-time.js';
 import { ADMINS, clientSideTable, type AccountTable } from './accounts-table.js';
 import {
   AUDIENCES,

@@ -4,6 +4,7 @@ import { duoNeedsUniversalPrompt } from './install.js';
 import { ADMINS, clientSideTable, moduleIsOn, type AccountTable } from './accounts-table.js';
 import { moduleInfo, moduleLabel } from '../services/catalog.js';
 import { revealModuleSettings, type RevealedSetting } from './module-settings.js';
+import { groupCounts } from './parallel-count.js';
 
 export interface ModuleStatus {
   name: string;
@@ -45,23 +46,21 @@ interface ModuleCount {
 }
 
 /**
- * Enrolment counts per module, in SQL: one GROUP BY per table, never loading the rows. `active`
- * counts accounts that can log in, which is what the lockout guards care about.
+ * Enrolment counts per module, in SQL: GROUP BY queries (in parallel id ranges on a large MySQL
+ * table), never loading the rows. `active` counts accounts that can log in, which is what the
+ * lockout guards care about.
  */
 async function countByModule(session: Session, t: AccountTable): Promise<ModuleCount[]> {
-  const { knex } = session.db;
   const activeExpr =
     t.table === 'tbladmins' ? 'SUM(CASE WHEN disabled = 0 THEN 1 ELSE 0 END)'
     : t.table === 'tblclients' ? "SUM(CASE WHEN status <> 'Closed' THEN 1 ELSE 0 END)"
     : 'COUNT(*)';
-  const rows = await knex(t.table)
-    .select(knex.raw(`${t.moduleColumn} AS module, COUNT(*) AS n, ${activeExpr} AS active`))
-    .groupBy(t.moduleColumn);
-  return rows.map((r: { module: unknown; n: unknown; active: unknown }) => ({
-    module: String(r.module ?? ''),
-    n: Number(r.n),
-    active: Number(r.active ?? 0),
-  }));
+  const groups = await groupCounts(
+    session.db,
+    { table: t.table, groupColumn: t.moduleColumn, aggregates: ['COUNT(*)', activeExpr] },
+    session.install.tableStats[t.table],
+  );
+  return groups.map((g) => ({ module: g.key, n: g.sums[0]!, active: g.sums[1]! }));
 }
 
 function summarize(counts: ModuleCount[]): AccountCounts {
@@ -77,7 +76,11 @@ function summarize(counts: ModuleCount[]): AccountCounts {
 export async function collectStatus(session: Session, opts: { showSecrets: boolean }): Promise<StatusReport> {
   const { install } = session;
   const warnings: string[] = [];
-  const row = await readSettingsRow(session.db.knex, session.limits);
+  // The settings row and the (small) admins table first, side by side on the connections that
+  // are already open; then the client side, whose full scan is most of the run, in parallel parts.
+  const clientTable = clientSideTable(install);
+  const [row, adminCounts] = await Promise.all([readSettingsRow(session.db.knex, session.limits), countByModule(session, ADMINS)]);
+  const clientCounts = await countByModule(session, clientTable);
   const s: PhpArray | null = row.parsed;
   if (!row.exists) {
     warnings.push('the 2fasettings row is missing: WHMCS runs with no two-factor authentication at all — run `whmcs-2fa activate totp` to create it');
@@ -85,8 +88,6 @@ export async function collectStatus(session: Session, opts: { showSecrets: boole
     warnings.push(`the 2fasettings row cannot be read (${row.error}): WHMCS treats it as empty, so no 2FA is offered or demanded — rebuild it with \`whmcs-2fa activate <service> --force\` (the old value is kept in the undo journal)`);
   }
 
-  const clientTable = clientSideTable(install);
-  const [adminCounts, clientCounts] = await Promise.all([countByModule(session, ADMINS), countByModule(session, clientTable)]);
   const clientKey = install.shape === '8' ? 'users' : 'clients';
 
   const names = new Set<string>(Object.keys(modulesOf(s)));

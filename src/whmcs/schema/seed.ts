@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { mysqlDdl, sqliteDdl, type Shape } from './ddl.js';
+import { nowSql } from '../sql-time.js';
 
 /**
  * Creates the WHMCS tables and the fresh-install rows (Version, the default 2fasettings row, the
@@ -31,9 +32,8 @@ export async function createWhmcsSchema(
 export const FRESH_INSTALL_2FA =
   'a:3:{s:7:"modules";a:1:{s:4:"totp";a:2:{s:13:"clientenabled";i:1;s:12:"adminenabled";i:1;}}s:11:"forceclient";i:0;s:10:"forceadmin";i:0;}';
 
-export function nowSql(d = new Date()): string {
-  return d.toISOString().slice(0, 19).replace('T', ' ');
-}
+// Kept here too for the seeding helpers' callers; defined where the runtime code can load it alone.
+export { nowSql };
 
 export interface AdminSeed {
   username: string;

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
+import { groupCounts, idRanges, MAX_PARTS, ROWS_PER_PART } from '../src/whmcs/parallel-count.js';
+import { inspectInstall } from '../src/whmcs/install.js';
+import { mulberry32 } from './helpers/fuzz.js';
+
+describe('idRanges', () => {
+  it('keeps a small or unknown table in one query', () => {
+    expect(idRanges({ rows: null, nextId: 500_000 })).toEqual([null]);
+    expect(idRanges({ rows: 10, nextId: null })).toEqual([null]);
+    expect(idRanges({ rows: ROWS_PER_PART, nextId: 10 * ROWS_PER_PART })).toEqual([null]);
+  });
+
+  it('cuts a large table into contiguous parts that cover every id, whatever the estimate', () => {
+    const rng = mulberry32(20261127);
+    for (let i = 0; i < 2000; i++) {
+      const rows = Math.floor(rng() * 2_000_000);
+      const nextId = 1 + Math.floor(rng() * 3_000_000);
+      const ranges = idRanges({ rows, nextId });
+      if (ranges[0] === null) {
+        expect(ranges).toHaveLength(1);
+        continue;
+      }
+      const rs = ranges as Array<{ from: number; to: number }>;
+      expect(rs.length).toBeGreaterThan(1);
+      expect(rs.length).toBeLessThanOrEqual(MAX_PARTS);
+      expect(rs[0]!.from).toBe(Number.MIN_SAFE_INTEGER);
+      expect(rs[rs.length - 1]!.to).toBe(Number.MAX_SAFE_INTEGER);
+      for (let k = 1; k < rs.length; k++) {
+        expect(rs[k]!.from).toBe(rs[k - 1]!.to + 1);
+        expect(rs[k]!.to).toBeGreaterThanOrEqual(rs[k]!.from);
+      }
+    }
+  });
+});
+
+describeBackends('groupCounts', (backend) => {
+  let t: TestDb;
+  const modules = ['', '0', 'totp', 'duosecurity', 'yubico', 'acme2fa'];
+  beforeAll(async () => {
+    t = await createTestDb(backend, '8', '8.12.1-release.1');
+    const rng = mulberry32(7);
+    const rows = [];
+    // Ids with gaps and some far beyond any estimate, so parts see uneven and out-of-range ids.
+    let id = 0;
+    for (let i = 0; i < 3000; i++) {
+      id += 1 + Math.floor(rng() * 3);
+      if (i === 2990) id += 1_000_000;
+      rows.push({ id, email: `u${id}@x.test`, second_factor: modules[Math.floor(rng() * modules.length)]!, second_factor_config: '' });
+    }
+    for (let i = 0; i < rows.length; i += 500) await t.knex('tblusers').insert(rows.slice(i, i + 500));
+  });
+  afterAll(() => t?.drop());
+
+  async function plain(): Promise<Map<string, number>> {
+    const r = (await t.knex('tblusers').select('second_factor').count({ n: '*' }).groupBy('second_factor')) as Array<{ second_factor: string; n: unknown }>;
+    return new Map(r.map((x) => [x.second_factor, Number(x.n)]));
+  }
+
+  it.each([
+    ['no estimate', undefined],
+    ['a right-sized estimate', { rows: 3000 * 40, nextId: 6000 }],
+    ['a stale, too-small id estimate', { rows: 10 * ROWS_PER_PART, nextId: 100 }],
+    ['an estimate far beyond the ids', { rows: 10 * ROWS_PER_PART, nextId: 50_000_000 }],
+  ])('equals one GROUP BY with %s', async (_label, stats) => {
+    const got = await groupCounts(t.db, { table: 'tblusers', groupColumn: 'second_factor', aggregates: ['COUNT(*)', "SUM(CASE WHEN second_factor = 'totp' THEN 1 ELSE 0 END)"] }, stats);
+    const want = await plain();
+    expect(new Map(got.map((g) => [g.key, g.sums[0]]))).toEqual(want);
+    expect(got.find((g) => g.key === 'totp')?.sums[1]).toBe(want.get('totp'));
+    expect(got.filter((g) => g.key !== 'totp').every((g) => g.sums[1] === 0)).toBe(true);
+  });
+
+  it('inspectInstall reports size estimates on MySQL only', async () => {
+    const i = await inspectInstall(t.db);
+    if (backend === 'mysql') {
+      expect(Object.keys(i.tableStats)).toEqual(expect.arrayContaining(['tblusers', 'tbladmins', 'tblconfiguration']));
+      expect(i.tableStats.tblusers!.nextId).toBeGreaterThan(1_000_000);
+    } else {
+      expect(i.tableStats).toEqual({});
+    }
+  });
+});
