@@ -16,6 +16,7 @@ import type { Session } from './session.js';
 import type { ActivityEntry } from './activity-log.js';
 import { writeActivity } from './activity-log.js';
 import { writeRows, type RowChange } from './change.js';
+import { journalLines, type JournalLines } from './journal.js';
 import { queryError } from './db.js';
 import { CliError, RefusedError } from '../errors.js';
 
@@ -83,6 +84,14 @@ export async function bulkSample(session: Session, job: Pick<BulkJob, 'table' | 
 
 class Stop extends Error {}
 
+/** Same columns, same values (the new values of a bulk change are usually one record for every row). */
+function sameValues(x: Record<string, string | null>, y: Record<string, string | null>): boolean {
+  const kx = Object.keys(x);
+  if (kx.length !== Object.keys(y).length) return false;
+  for (const k of kx) if (x[k] !== y[k] || !(k in y)) return false;
+  return true;
+}
+
 /**
  * Writes rows this transaction has just read under lock (FOR UPDATE, or SQLite's write lock taken
  * first), so their previous values cannot have changed since: rows that all get the same values go
@@ -91,14 +100,20 @@ class Stop extends Error {}
  */
 async function writeLocked(trx: Knex.Transaction, table: string, rows: RowChange[]): Promise<void> {
   const a = rows[0]!.a;
-  const same = JSON.stringify(a);
-  if (!a || !rows.every((r) => r.a && Object.keys(r.k).length === 1 && 'id' in r.k && JSON.stringify(r.a) === same)) {
+  if (!a || !rows.every((r) => r.a && Object.keys(r.k).length === 1 && 'id' in r.k && sameValues(r.a, a))) {
     await writeRows(trx, rows);
     return;
   }
-  for (let i = 0; i < rows.length; i += 1000) {
-    const ids = rows.slice(i, i + 1000).map((r) => Number(r.k.id));
-    const n = await trx(table).whereIn('id', ids).update(a);
+  // One statement per batch on MySQL (up to 5 000 ids; MySQL 8's range optimizer gives up on
+  // IN-lists past its 8 MB budget, some 35 000 values): the server then works through the whole
+  // batch while this process reads and serializes the next one. SQLite binds at most 32 766 values.
+  const chunk = isSqlite(trx) ? 1000 : 5000;
+  for (let i = 0; i < rows.length; i += chunk) {
+    const ids = rows.slice(i, i + chunk).map((r) => Number(r.k.id));
+    // Ids read back from the primary key, checked to be integers: written into the statement
+    // rather than bound one by one (binding 5 000 values costs more than the UPDATE's round trip).
+    if (!ids.every(Number.isSafeInteger)) throw new CliError(`${table}: a non-integer id in the batch — nothing in it was written`);
+    const n = await trx(table).whereRaw(`id IN (${ids.join(',')})`).update(a);
     if (Number(n) !== ids.length) {
       throw new RefusedError(`${table}: ${ids.length - Number(n)} of ids ${ids[0]}-${ids[ids.length - 1]} vanished while locked — this batch was rolled back; run the command again`);
     }
@@ -107,79 +122,118 @@ async function writeLocked(trx: Knex.Transaction, table: string, rows: RowChange
 
 const asStored = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
+/** A batch read under lock and ready to write: its transaction is open until committed or rolled back. */
+interface Prepared {
+  trx: Knex.Transaction;
+  rows: RowChange[];
+  lines: JournalLines;
+  info: BatchInfo;
+}
+
 /**
  * Runs the job to the end (or until `stopRequested`). Throws only for real failures, and then
  * with what was already committed in the message; an interrupted run returns normally with
  * `interrupted: true`.
+ *
+ * On MySQL the batches are pipelined on two connections: while batch n is journalled, written and
+ * committed, batch n+1 is already being read (under its own lock, ids above n's) and serialized,
+ * so the server's write work and this process's read work overlap. Batches still commit strictly
+ * in order, journal rows of n+1 are written only after n's commit marker, and a failure or a stop
+ * rolls back both open batches — the journal and the database keep the sequential guarantees.
  */
 export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks = {}): Promise<BulkOutcome> {
   const { knex } = session.db;
   const started = Date.now();
+  const stopNow = () => hooks.stopRequested?.() ?? false;
   const stop = () => {
-    if (hooks.stopRequested?.()) throw new Stop();
+    if (stopNow()) throw new Stop();
   };
+  const pipelined = !isSqlite(knex);
   const writer = await session.journal().begin({ command: job.command, summary: job.summary, reason: job.reason, operator: session.operator });
-  let cursor = 0;
   let done = 0;
   let batches = 0;
   let first: number | null = null;
+  let last = 0;
   let interrupted = false;
-  try {
-    for (;;) {
-      if (hooks.stopRequested?.()) {
-        interrupted = true;
-        break;
+
+  /** Opens batch `index` after id `after`: locks and reads its rows, computes and serializes the change. Null when none are left. */
+  const prepare = async (after: number, index: number): Promise<Prepared | null> => {
+    const trx = await knex.transaction();
+    try {
+      // SQLite: take the write lock first, so a concurrent writer makes this batch wait rather
+      // than fail when it upgrades from reading to writing (SQLITE_BUSY).
+      if (isSqlite(trx)) await trx.raw(`UPDATE ${job.table} SET id = id WHERE 0`);
+      let q = job.filter(trx(job.table)).select(['id', ...job.columns]).where('id', '>', after).orderBy('id').limit(job.batchSize);
+      if (!isSqlite(trx)) q = q.forUpdate();
+      const found = (await q) as Record<string, unknown>[];
+      if (!found.length) {
+        await trx.rollback();
+        return null;
       }
-      const trx = await knex.transaction();
-      let rows: RowChange[];
-      try {
-        // SQLite: take the write lock first, so a concurrent writer makes this batch wait rather
-        // than fail when it upgrades from reading to writing (SQLITE_BUSY).
-        if (isSqlite(trx)) await trx.raw(`UPDATE ${job.table} SET id = id WHERE 0`);
-        let q = job.filter(trx(job.table)).select(['id', ...job.columns]).where('id', '>', cursor).orderBy('id').limit(job.batchSize);
-        if (!isSqlite(trx)) q = q.forUpdate();
-        const found = (await q) as Record<string, unknown>[];
-        if (!found.length) {
-          await trx.rollback();
-          break;
-        }
-        rows = found.map((r) => {
-          const b: Record<string, string | null> = {};
-          for (const c of job.columns) b[c] = asStored(r[c]);
-          return { t: job.table, k: { id: Number(r.id) }, b, a: job.change(b) };
-        });
-        stop();
-        await writer.rows(rows);
-        stop();
-        await writeLocked(trx, job.table, rows);
-        const info: BatchInfo = { index: batches + 1, count: rows.length, firstId: Number(rows[0]!.k.id), lastId: Number(rows[rows.length - 1]!.k.id) };
-        await writeActivity(trx, session.install, job.activity(info));
-        stop();
-        await trx.commit();
-      } catch (e) {
-        await trx.rollback().catch(() => {});
-        if (e instanceof Stop) {
-          interrupted = true;
-          break;
-        }
-        throw e;
-      }
-      await writer.committed();
-      batches++;
-      done += rows.length;
-      first ??= Number(rows[0]!.k.id);
-      cursor = Number(rows[rows.length - 1]!.k.id);
-      hooks.onBatch?.({ done, batches, lastId: cursor });
+      const rows: RowChange[] = found.map((r) => {
+        const b: Record<string, string | null> = {};
+        for (const c of job.columns) b[c] = asStored(r[c]);
+        return { t: job.table, k: { id: Number(r.id) }, b, a: job.change(b) };
+      });
+      const info: BatchInfo = { index, count: rows.length, firstId: Number(rows[0]!.k.id), lastId: Number(rows[rows.length - 1]!.k.id) };
+      return { trx, rows, info, lines: journalLines(rows) };
+    } catch (e) {
+      await trx.rollback().catch(() => {});
+      throw e;
     }
+  };
+
+  /** Journals (fsynced first), writes and commits a prepared batch; rolls it back on a failure or a stop. */
+  const commit = async (p: Prepared): Promise<void> => {
+    try {
+      stop();
+      await writer.rows(p.lines);
+      stop();
+      await writeLocked(p.trx, job.table, p.rows);
+      await writeActivity(p.trx, session.install, job.activity(p.info));
+      stop();
+      await p.trx.commit();
+    } catch (e) {
+      await p.trx.rollback().catch(() => {});
+      throw e;
+    }
+    await writer.committed();
+    batches++;
+    done += p.rows.length;
+    first ??= p.info.firstId;
+    last = p.info.lastId;
+    hooks.onBatch?.({ done, batches, lastId: last });
+  };
+
+  try {
+    let next = stopNow() ? null : await prepare(0, 1);
+    while (next) {
+      const current: Prepared = next;
+      next = null;
+      const committing = commit(current);
+      const following = pipelined ? (stopNow() ? Promise.resolve(null) : prepare(current.info.lastId, current.info.index + 1)) : null;
+      const [c, f] = await Promise.allSettled([committing, following ?? Promise.resolve(null)]);
+      if (c.status === 'rejected') {
+        if (f.status === 'fulfilled' && f.value) await f.value.trx.rollback().catch(() => {});
+        throw c.reason;
+      }
+      if (f.status === 'rejected') throw f.reason;
+      next = pipelined ? f.value : stopNow() ? null : await prepare(current.info.lastId, current.info.index + 1);
+    }
+    if (stopNow()) interrupted = true;
   } catch (e) {
-    await finish();
-    const what = done
-      ? `${done} row${done === 1 ? ' was' : 's were'} already changed in ${batches} committed batch${batches === 1 ? '' : 'es'} — \`whmcs-2fa undo ${writer.id}\` restores them`
-      : 'nothing was changed';
-    // A driver error becomes its one-line message without the statement (values can be secrets).
-    const err = queryError(e);
-    const msg = (err as Error)?.message?.split('\n')[0] ?? String(err);
-    throw new CliError(`bulk change stopped: ${msg} — ${what}`, err instanceof CliError ? err.exitCode : 1, { journalId: done ? writer.id : null, rows: done, batches });
+    if (e instanceof Stop) {
+      interrupted = true;
+    } else {
+      await finish();
+      const what = done
+        ? `${done} row${done === 1 ? ' was' : 's were'} already changed in ${batches} committed batch${batches === 1 ? '' : 'es'} — \`whmcs-2fa undo ${writer.id}\` restores them`
+        : 'nothing was changed';
+      // A driver error becomes its one-line message without the statement (values can be secrets).
+      const err = queryError(e);
+      const msg = (err as Error)?.message?.split('\n')[0] ?? String(err);
+      throw new CliError(`bulk change stopped: ${msg} — ${what}`, err instanceof CliError ? err.exitCode : 1, { journalId: done ? writer.id : null, rows: done, batches });
+    }
   }
   await finish();
   return {
@@ -187,7 +241,7 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
     rows: done,
     batches,
     interrupted,
-    idRange: first === null ? null : { first, last: cursor },
+    idRange: first === null ? null : { first, last },
     durationMs: Date.now() - started,
   };
 

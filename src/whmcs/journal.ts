@@ -131,6 +131,28 @@ export class Journal {
   }
 }
 
+/** A batch of rows serialized ahead of writing (the bulk engine does it while the previous batch commits). */
+export interface JournalLines {
+  text: string;
+}
+
+/**
+ * One JSON line per row. V8 serializes one array of rows about twice as fast as each row on its
+ * own (a bulk run writes 30 000 of them), so the batch is serialized whole and cut at the
+ * separators between rows. `},{"t":` cannot occur inside a string (its quotes would be escaped)
+ * nor inside a row (values are flat); a row built with another first key would merge with the
+ * one before it, so the cut is checked — as many lines as rows — and else done row by row.
+ */
+export function journalLines(rows: JournalRow[]): JournalLines {
+  if (!rows.length) return { text: '' };
+  const whole = JSON.stringify(rows);
+  const lines = whole.slice(1, -1).split('},{"t":');
+  if (lines.length === rows.length) {
+    return { text: lines.join('}\n{"t":') + '\n' };
+  }
+  return { text: rows.map((r) => JSON.stringify(r)).join('\n') + '\n' };
+}
+
 export class JournalWriter {
   private batches = 0;
   constructor(private readonly handle: fs.FileHandle, readonly header: JournalHeader, readonly file: string) {}
@@ -140,10 +162,11 @@ export class JournalWriter {
   }
 
   /** Appends and fsyncs a batch of rows; must complete before the database transaction commits. */
-  async rows(rows: JournalRow[]): Promise<void> {
-    if (!rows.length) return;
+  async rows(rows: JournalRow[] | JournalLines): Promise<void> {
+    const text = Array.isArray(rows) ? journalLines(rows).text : rows.text;
+    if (!text) return;
     try {
-      await this.handle.write(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      await this.handle.write(text);
       await this.handle.sync();
     } catch (e) {
       throw new CliError(`cannot write the undo journal ${this.file}: ${(e as Error).message} — the batch was not applied`, 4);
