@@ -97,7 +97,11 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
   const { bulkScope, bulkSample, runBulk } = await import('../whmcs/bulk.js');
   const t = tableFor(kind!);
   const job = bulkResetJob(session, t, mf.name, reason, batchSize);
-  const scope = await bulkScope(session, job);
+  // Both at once: counting is a full scan; the consequences (a bulk reset's do not depend on the count) are not.
+  const [scope, consequences] = await Promise.all([
+    bulkScope(session, job),
+    resetConsequences(session, t, { label: `${t.plural} on ${moduleLabel(mf.name)}`, count: 0, module: mf.name }),
+  ]);
   const what = `${scope.count} ${scope.count === 1 ? t.kind : t.plural} on ${moduleLabel(mf.name)}`;
   const base = { mode: 'bulk' as const, kind: t.kind, table: t.table, module: mf.name, matched: scope.count, batchSize };
 
@@ -107,7 +111,6 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
       blocks: [{ kind: 'text', text: `No ${t.plural} on ${moduleLabel(mf.name)} — nothing to reset.` }],
     };
   }
-  const consequences = await resetConsequences(session, t, { label: what, count: scope.count, module: mf.name });
   const nameCol = t.kind === 'admin' ? 'username' : 'email';
   const sampleRows = async () =>
     (await bulkSample(session, job, [nameCol, t.moduleColumn], SAMPLE)).map((r) => ({ id: Number(r.id), name: String(r[nameCol] ?? ''), module: String(r[t.moduleColumn] ?? '') }));
