@@ -200,7 +200,7 @@ const common = {
   // import() → require(): lazy loading without the ESM loader.
   supported: { 'dynamic-import': false },
   external: EXTERNAL,
-  minify: true,
+  minify: !process.env.BUILD_NO_MINIFY,
   keepNames: true,
   legalComments: 'linked',
   sourcemap: 'linked',

@@ -100,7 +100,7 @@ function sameValues(x: Record<string, string | null>, y: Record<string, string |
  */
 async function writeLocked(trx: Knex.Transaction, table: string, rows: RowChange[]): Promise<void> {
   const a = rows[0]!.a;
-  if (!a || !rows.every((r) => r.a && Object.keys(r.k).length === 1 && 'id' in r.k && sameValues(r.a, a))) {
+  if (!a || !rows.every((r) => r.a && Object.keys(r.k).length === 1 && 'id' in r.k && (r.a === a || sameValues(r.a, a)))) {
     await writeRows(trx, rows);
     return;
   }
@@ -120,7 +120,7 @@ async function writeLocked(trx: Knex.Transaction, table: string, rows: RowChange
   }
 }
 
-const asStored = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+const asStored = (v: unknown): string | null => (typeof v === 'string' ? v : v === null || v === undefined ? null : String(v));
 
 /** A batch read under lock and ready to write: its transaction is open until committed or rolled back. */
 interface Prepared {
@@ -170,11 +170,14 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
         await trx.rollback();
         return null;
       }
-      const rows: RowChange[] = found.map((r) => {
+      const { table, columns } = job;
+      const rows: RowChange[] = new Array(found.length);
+      for (let i = 0; i < found.length; i++) {
+        const r = found[i]!;
         const b: Record<string, string | null> = {};
-        for (const c of job.columns) b[c] = asStored(r[c]);
-        return { t: job.table, k: { id: Number(r.id) }, b, a: job.change(b) };
-      });
+        for (const c of columns) b[c] = asStored(r[c]);
+        rows[i] = { t: table, k: { id: Number(r.id) }, b, a: job.change(b) };
+      }
       const info: BatchInfo = { index, count: rows.length, firstId: Number(rows[0]!.k.id), lastId: Number(rows[rows.length - 1]!.k.id) };
       return { trx, rows, info, lines: journalLines(rows) };
     } catch (e) {

@@ -145,11 +145,10 @@ export interface JournalLines {
  */
 export function journalLines(rows: JournalRow[]): JournalLines {
   if (!rows.length) return { text: '' };
-  const whole = JSON.stringify(rows);
-  const lines = whole.slice(1, -1).split('},{"t":');
-  if (lines.length === rows.length) {
-    return { text: lines.join('}\n{"t":') + '\n' };
-  }
+  const text = JSON.stringify(rows).slice(1, -1).replaceAll('},{"t":', '}\n{"t":') + '\n';
+  let lines = 0;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines++;
+  if (lines === rows.length) return { text };
   return { text: rows.map((r) => JSON.stringify(r)).join('\n') + '\n' };
 }
 

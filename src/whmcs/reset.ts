@@ -163,6 +163,7 @@ export async function resetAccount(session: Session, sel: Selector, reason: stri
  * per account would put 100 000 rows into tblactivitylog, and the journal already has every id.
  */
 export function bulkResetJob(session: Session, t: AccountTable, module: string, reason: string | undefined, batchSize: number): BulkJob {
+  const cleared = Object.freeze({ [t.moduleColumn]: '', [t.dataColumn]: '' });
   return {
     command: 'reset',
     summary: `bulk reset of every ${t.kind} on ${module}`,
@@ -170,7 +171,8 @@ export function bulkResetJob(session: Session, t: AccountTable, module: string, 
     table: t.table,
     columns: [t.moduleColumn, t.dataColumn],
     filter: (q) => q.where(t.moduleColumn, module),
-    change: () => ({ [t.moduleColumn]: '', [t.dataColumn]: '' }),
+    // One record for every row: the bulk engine then writes the batch as one set-based UPDATE.
+    change: () => cleared,
     activity: (b) => [
       {
         description: activityText(
