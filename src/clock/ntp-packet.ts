@@ -41,20 +41,31 @@ export function buildRequest(t1Unix: number): ClientRequest {
  * Unpredictable bits for the request timestamp, which an off-path attacker must guess to forge an
  * answer. Read from /dev/urandom where it exists: loading node:crypto costs a clock check more
  * start-up time than a whole exchange with a LAN server. Elsewhere Web Crypto (node:crypto inside).
+ * Read for many requests at once: a check sends up to 32 per server, one after another.
  */
+const randomPool = new Uint16Array(64);
+let randomLeft = 0;
+
 function randomUint16(): number {
-  const b = new Uint16Array(1);
+  if (randomLeft === 0) {
+    fillRandom(randomPool);
+    randomLeft = randomPool.length;
+  }
+  return randomPool[--randomLeft]!;
+}
+
+function fillRandom(b: Uint16Array): void {
   try {
     const fd = openSync('/dev/urandom', 'r');
     try {
-      if (readSync(fd, b) === b.byteLength) return b[0]!;
+      if (readSync(fd, b) === b.byteLength) return;
     } finally {
       closeSync(fd);
     }
   } catch {
     // no /dev/urandom
   }
-  return globalThis.crypto.getRandomValues(b)[0]!;
+  globalThis.crypto.getRandomValues(b);
 }
 
 export interface NtpHeader {
