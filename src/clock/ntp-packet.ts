@@ -1,5 +1,4 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { isZeroTimestamp, readTimestamp, unixToNtp, writeTimestamp, type NtpTimestamp } from './ntp-time.js';
 
 /** Size of an NTP header without extension fields or MAC. */
@@ -117,8 +116,8 @@ export function asciiRefid(raw: Buffer): string | null {
  */
 export function formatRefid(stratum: number, raw: Buffer): string {
   if (stratum <= 1) return asciiRefid(raw) ?? raw.toString('hex');
-  const dotted = `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}`;
-  return isIP(dotted) === 4 && raw.readUInt32BE(0) !== 0 ? dotted : raw.toString('hex');
+  // Four bytes in decimal are always a well-formed IPv4 address; all zeros means none.
+  return raw.readUInt32BE(0) !== 0 ? `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}` : raw.toString('hex');
 }
 
 export type ReplyClass =
