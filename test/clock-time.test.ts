@@ -1,5 +1,5 @@
 import { isIPv4 as netIsIPv4 } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { buildRequest, classifyReply, formatRefid, parseHeader } from '../src/clock/ntp-packet.js';
 import { ERA1_START_UNIX, createLocalClock, ntpToUnix, unixToNtp } from '../src/clock/ntp-time.js';
@@ -51,6 +51,19 @@ describe('NTP timestamps and the 2036 era rollover', () => {
     let b = clock();
     while (b === a) b = clock();
     expect(b - a).toBeLessThan(0.0005);
+  });
+
+  it('after the wall clock was stepped since start, the local clock follows the new wall clock', () => {
+    const real = Date.now.bind(Date);
+    for (const stepMs of [5000, -5000, 1.5]) {
+      const step = vi.spyOn(Date, 'now').mockImplementation(() => Math.floor(real() + stepMs));
+      try {
+        const clock = createLocalClock();
+        expect(Math.abs(clock() * 1000 - Date.now())).toBeLessThan(1.1);
+      } finally {
+        step.mockRestore();
+      }
+    }
   });
 });
 
