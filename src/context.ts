@@ -26,8 +26,17 @@ export class Context {
     readonly opts: GlobalOptions,
     readonly out: Output,
     readonly env: NodeJS.ProcessEnv = process.env,
-    readonly interactive: boolean = Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    private interactiveOverride?: boolean,
   ) {}
+
+  /**
+   * Both stdin and stdout are terminals. Asked on first use: creating process.stdin loads Node's
+   * file-stream machinery, start-up time that a command which never prompts should not pay.
+   */
+  get interactive(): boolean {
+    this.interactiveOverride ??= Boolean(process.stdin.isTTY && process.stdout.isTTY);
+    return this.interactiveOverride;
+  }
 
   get showSecrets(): boolean {
     return Boolean(this.opts.showSecrets);

@@ -1,9 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { isIPv4 as netIsIPv4 } from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../src/errors.js';
 import { buildRequest, classifyReply, formatRefid, parseHeader } from '../src/clock/ntp-packet.js';
 import { ERA1_START_UNIX, createLocalClock, ntpToUnix, unixToNtp } from '../src/clock/ntp-time.js';
-import { parseServerSpec, smearNote } from '../src/clock/servers.js';
+import { isIPv4, parseServerSpec, smearNote } from '../src/clock/servers.js';
 import { encodeNtp } from './helpers/ntp-fake.js';
+import { chance, int, mulberry32, pick } from './helpers/fuzz.js';
 
 const decodeWire = (b: Buffer) => ({ seconds: b.readUInt32BE(0), fraction: b.readUInt32BE(4) });
 
@@ -49,6 +51,19 @@ describe('NTP timestamps and the 2036 era rollover', () => {
     let b = clock();
     while (b === a) b = clock();
     expect(b - a).toBeLessThan(0.0005);
+  });
+
+  it('after the wall clock was stepped since start, the local clock follows the new wall clock', () => {
+    const real = Date.now.bind(Date);
+    for (const stepMs of [5000, -5000, 1.5]) {
+      const step = vi.spyOn(Date, 'now').mockImplementation(() => Math.floor(real() + stepMs));
+      try {
+        const clock = createLocalClock();
+        expect(Math.abs(clock() * 1000 - Date.now())).toBeLessThan(1.1);
+      } finally {
+        step.mockRestore();
+      }
+    }
   });
 });
 
@@ -121,6 +136,18 @@ describe('server specs', () => {
   it('refuses malformed specs with a usage error', () => {
     for (const bad of ['', 'host:', 'host:70000', 'host:x', '[::1', '[example.com]:1', 'a:b:c:1']) {
       expect(() => parseServerSpec(bad)).toThrow(UsageError);
+    }
+  });
+
+  it('recognises IPv4 addresses exactly as net.isIPv4 does', () => {
+    const fixed = ['1.2.3.4', '0.0.0.0', '255.255.255.255', '01.2.3.4', '1.2.3.04', '00.0.0.0', '256.1.1.1', '1.2.3',
+      '1.2.3.4.', '.1.2.3.4', '1..2.3', '1.2.3.4.5', '', 'a.b.c.d', ' 1.2.3.4', '1.2.3.4 ', '１.2.3.4', '1.2.3.-4', '1000.1.1.1'];
+    for (const s of fixed) expect([s, isIPv4(s)]).toEqual([s, netIsIPv4(s)]);
+    const r = mulberry32(0x1b4);
+    const part = () => (chance(r, 0.05) ? '' : chance(r, 0.05) ? pick(r, ['x', ' ', '-1', '+1', '0x1']) : String(int(r, 300)).padStart(chance(r, 0.1) ? 3 : 0, '0'));
+    for (let i = 0; i < 20_000; i++) {
+      const s = Array.from({ length: 1 + int(r, 5) }, part).join('.');
+      expect([s, isIPv4(s)]).toEqual([s, netIsIPv4(s)]);
     }
   });
 

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN } from './helpers/cli.js';
+import { freeUdpPort } from './helpers/ntp-peers.js';
 
 /**
  * What a run loads, not how long it takes (timings belong to `npm run bench`). Runs the BUILT cli
@@ -51,6 +52,18 @@ describe('start-up', () => {
     expect(r.stdout).toContain('Usage: whmcs-2fa status');
     expect(r.files.filter((f) => f.includes('node_modules/') || f.startsWith('dist/lib/') || f.startsWith('dist/vendor/'))).toEqual([]);
     expect(r.builtins.filter((b) => DRIVER_BUILTINS.includes(b))).toEqual([]);
+  });
+
+  it('clock-check --no-db --format json loads the SNTP client in one file: no database, colour, crypto or resolver', async () => {
+    // A port nobody listens on: loopback answers with ICMP port unreachable at once.
+    const port = await freeUdpPort();
+    const r = loadedBy(['clock-check', '--no-db', '--server', `127.0.0.1:${port}`, '--timeout', '2', '--format', 'json']);
+    expect(r.status).toBe(2);
+    expect(JSON.parse(r.stdout).servers[0].error.code).toBe('ECONNREFUSED');
+    expect(r.files.sort()).toEqual(['bin/compile-cache.js', 'bin/whmcs-2fa.js', 'dist/cli.cjs', 'dist/lib/clock/verdict.cjs', 'dist/lib/errors.cjs']);
+    // dns: the address is used as given; internal/fs/streams: process.stdin was never created.
+    const unneeded = ['crypto', 'tls', 'zlib', 'dns', 'dns/promises', 'tty', 'internal/fs/streams'];
+    expect(r.builtins.filter((b) => unneeded.includes(b))).toEqual([]);
   });
 
   it('--version does not even load the program', () => {

@@ -1,5 +1,4 @@
 import { closeSync, openSync, readSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { isZeroTimestamp, readTimestamp, unixToNtp, writeTimestamp, type NtpTimestamp } from './ntp-time.js';
 
 /** Size of an NTP header without extension fields or MAC. */
@@ -41,20 +40,31 @@ export function buildRequest(t1Unix: number): ClientRequest {
  * Unpredictable bits for the request timestamp, which an off-path attacker must guess to forge an
  * answer. Read from /dev/urandom where it exists: loading node:crypto costs a clock check more
  * start-up time than a whole exchange with a LAN server. Elsewhere Web Crypto (node:crypto inside).
+ * Read for many requests at once: a check sends up to 32 per server, one after another.
  */
+const randomPool = new Uint16Array(64);
+let randomLeft = 0;
+
 function randomUint16(): number {
-  const b = new Uint16Array(1);
+  if (randomLeft === 0) {
+    fillRandom(randomPool);
+    randomLeft = randomPool.length;
+  }
+  return randomPool[--randomLeft]!;
+}
+
+function fillRandom(b: Uint16Array): void {
   try {
     const fd = openSync('/dev/urandom', 'r');
     try {
-      if (readSync(fd, b) === b.byteLength) return b[0]!;
+      if (readSync(fd, b) === b.byteLength) return;
     } finally {
       closeSync(fd);
     }
   } catch {
     // no /dev/urandom
   }
-  return globalThis.crypto.getRandomValues(b)[0]!;
+  globalThis.crypto.getRandomValues(b);
 }
 
 export interface NtpHeader {
@@ -106,8 +116,8 @@ export function asciiRefid(raw: Buffer): string | null {
  */
 export function formatRefid(stratum: number, raw: Buffer): string {
   if (stratum <= 1) return asciiRefid(raw) ?? raw.toString('hex');
-  const dotted = `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}`;
-  return isIP(dotted) === 4 && raw.readUInt32BE(0) !== 0 ? dotted : raw.toString('hex');
+  // Four bytes in decimal are always a well-formed IPv4 address; all zeros means none.
+  return raw.readUInt32BE(0) !== 0 ? `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}` : raw.toString('hex');
 }
 
 export type ReplyClass =

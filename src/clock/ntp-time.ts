@@ -63,34 +63,46 @@ export function isZeroTimestamp(ts: NtpTimestamp): boolean {
 /** Returns Unix time in seconds with sub-microsecond resolution. */
 export type LocalClock = () => number;
 
-/**
- * Monotonic milliseconds, like `performance.now()` but from an arbitrary origin. The global
- * `performance` loads Node's perf_hooks on first use, a measurable share of a clock check's run.
- */
+/** Monotonic milliseconds (since process start). */
 export function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
+  return performance.now();
 }
 
 /**
  * A monotonic clock anchored to the wall clock. `Date.now()` only has millisecond resolution, which
  * alone would put up to 1 ms of noise into T1/T4; the monotonic clock is fine-grained but relative.
- * The anchor is the instant `Date.now()` ticks over to a new millisecond, bracketed by monotonic
- * reads. A preemption inside the bracket (common on a busy machine) would shift the anchor by
- * milliseconds, so a few edges are measured and the narrowest bracket wins (~3 ms of spinning).
  * The monotonic part keeps one exchange consistent even if something steps the system clock.
- * `performance.timeOrigin` is not used: it is fixed at process start, so a clock step since then
- * (or a long-lived process) would skew every stamp.
+ *
+ * The anchor is `performance.timeOrigin`: the wall clock in microseconds, read when the process
+ * started together with the monotonic clock behind `performance.now()` (they agree with a measured
+ * anchor to a few µs). NTP slewing changes the rate of both clocks alike on Linux, so the pair holds
+ * until the wall clock is stepped; a step shows against `Date.now()`, which the anchored clock then
+ * leads by less than 0 or by 1 ms or more (steps below 1 ms can pass unseen, and cost less).
  */
 export function createLocalClock(): LocalClock {
+  const origin = performance.timeOrigin;
+  // Date.now() truncates to the millisecond: without a step since start this is within [0, 1).
+  const lead = origin + performance.now() - Date.now();
+  const anchorMs = lead > -0.05 && lead < 1.05 ? origin : measureAnchor();
+  return () => (anchorMs + performance.now()) / 1000;
+}
+
+/**
+ * The anchor measured instead, after a step: the instant `Date.now()` ticks over to a new
+ * millisecond, bracketed by monotonic reads. A preemption inside the bracket (common on a busy
+ * machine) would shift it by milliseconds, so a few edges are measured and the narrowest bracket
+ * wins (up to ~3 ms of spinning, longer on a busy machine — why this is not the first choice).
+ */
+function measureAnchor(): number {
   let bestWidth = Infinity;
-  let anchorMs = Date.now() - monotonicMs();
+  let anchorMs = Date.now() - performance.now();
   for (let edge = 0; edge < 3 && bestWidth > 0.02; edge++) {
-    let prevBefore = monotonicMs();
+    let prevBefore = performance.now();
     let prevWall = Date.now();
     for (;;) {
-      const before = monotonicMs();
+      const before = performance.now();
       const wall = Date.now();
-      const after = monotonicMs();
+      const after = performance.now();
       if (wall !== prevWall) {
         // The tick fell between the previous Date.now() call and this one.
         const width = after - prevBefore;
@@ -104,5 +116,5 @@ export function createLocalClock(): LocalClock {
       prevWall = wall;
     }
   }
-  return () => (anchorMs + monotonicMs()) / 1000;
+  return anchorMs;
 }

@@ -326,7 +326,13 @@ class Session {
     private readonly clock: LocalClock,
     private readonly ignored: IgnoredPackets,
   ) {
-    this.socket = createSocket(target.family === 6 ? 'udp6' : 'udp4');
+    const family = target.family;
+    this.socket = createSocket({
+      type: family === 6 ? 'udp6' : 'udp4',
+      // The socket only ever sees addresses: the one resolve() found, and the wildcard it binds to.
+      // dgram's default lookup would load node:dns at every start just to hand them back.
+      lookup: (address, _options, callback) => process.nextTick(callback, null, address, family),
+    });
     this.socket.on('message', (msg) => this.onMessage(msg, this.clock()));
     this.socket.on('error', (err: NodeJS.ErrnoException) => {
       // ECONNREFUSED arrives here from an ICMP port-unreachable on the connected socket.

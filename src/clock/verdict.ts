@@ -11,7 +11,7 @@ import { DEFAULT_SERVERS, parseServerSpec } from './servers.js';
 import { DEFAULT_SAMPLES, DEFAULT_TIMEOUT_MS, querySntp, type ServerResult } from './sntp.js';
 import { DUO_LEEWAY_SECONDS, duoVerdict, totpVerdict, type DuoVerdict, type TotpVerdict } from './windows.js';
 
-export { DEFAULT_SERVERS } from './servers.js';
+export { DEFAULT_SERVERS, parseServerSpec } from './servers.js';
 
 export const STATUS = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
 export type ClockStatus = (typeof STATUS)[keyof typeof STATUS];

@@ -92,8 +92,7 @@ function wholeNumber(name: string, text: string | undefined): number | undefined
 async function clockCheck(ctx: Context, opts: ClockCheckCliOptions): Promise<View> {
   let source: DatabaseClockSource | null = null;
   try {
-    const { checkClock, validateOptions } = await import('../clock/verdict.js');
-    const { parseServerSpec } = await import('../clock/servers.js');
+    const { checkClock, parseServerSpec, validateOptions } = await import('../clock/verdict.js');
     const warning = seconds('--warning', opts.warning);
     const critical = seconds('--critical', opts.critical);
     const timeout = seconds('--timeout', opts.timeout) ?? 10;
@@ -131,13 +130,13 @@ async function clockCheck(ctx: Context, opts: ClockCheckCliOptions): Promise<Vie
       dbClock: source?.read,
     });
     if (source?.skipped) report.notes.push(`database clock not checked: ${source.skipped}`);
-    const { formatNagios } = await import('../clock/nagios.js');
     const json = reportJson(report, source);
     return {
       json,
       blocks: reportBlocks(report, json.database, opts.db === false),
       rows: report.servers.map(serverRow),
-      raw: { nagios: formatNagios(report) },
+      // Loaded only for the format that prints it.
+      ...(ctx.out.format === 'nagios' ? { raw: { nagios: (await import('../clock/nagios.js')).formatNagios(report) } } : {}),
       exitCode: report.status,
     };
   } catch (e) {

@@ -47,7 +47,8 @@ export function makeOutput(opts: GlobalOptions, spec: RunSpec = {}): Output {
   const allowed: Format[] = ['table', 'json', 'yaml', ...(spec.formats ?? [])];
   const requested = (opts.format ?? (process.stdout.isTTY ? 'table' : 'json')).toLowerCase() as Format;
   const format: Format = FORMATS.includes(requested) && allowed.includes(requested) ? requested : 'table';
-  const color = opts.color !== false && !('NO_COLOR' in env && env.NO_COLOR !== '') && Boolean(process.stderr.isTTY || process.stdout.isTTY) && format === 'table';
+  // The TTY test last: asking creates process.stderr and process.stdout, which machine formats may never need.
+  const color = format === 'table' && opts.color !== false && !('NO_COLOR' in env && env.NO_COLOR !== '') && Boolean(process.stderr.isTTY || process.stdout.isTTY);
   const out = new Output({ format, color, quiet: Boolean(opts.quiet) });
   if (format !== requested) {
     throw new UsageError(`--format ${requested} is not available for this command — use one of: ${allowed.join(', ')}`);

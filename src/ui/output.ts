@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import type { Block, View } from './view.js';
 import { toYaml } from './yaml.js';
 import { toCsv } from './csv.js';
@@ -23,16 +24,26 @@ export class Output {
   readonly format: Format;
   readonly color: boolean;
   readonly quiet: boolean;
-  private readonly out: NodeJS.WritableStream;
-  private readonly err: NodeJS.WritableStream;
+  private stdout?: Pick<NodeJS.WritableStream, 'write'>;
+  private stderr?: NodeJS.WritableStream;
   private paint: Paint = (_t, s) => s;
 
   constructor(opts: OutputOptions) {
     this.format = opts.format;
     this.color = opts.color;
     this.quiet = opts.quiet;
-    this.out = opts.stdout ?? process.stdout;
-    this.err = opts.stderr ?? process.stderr;
+    this.stdout = opts.stdout;
+    this.stderr = opts.stderr;
+  }
+
+  // Created on first use: process.stderr costs start-up time (stream machinery, a pipe or TTY
+  // handle) that a run which never warns should not pay. Standard output goes to the descriptor.
+  private get out(): Pick<NodeJS.WritableStream, 'write'> {
+    return (this.stdout ??= new StdoutDescriptor());
+  }
+
+  private get err(): NodeJS.WritableStream {
+    return (this.stderr ??= process.stderr);
   }
 
   /** chalk is loaded only when colour is really used, to keep start-up light. */
@@ -130,6 +141,28 @@ export class Output {
     const line = (cells: string[]) =>
       '  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c)))).join('  ');
     return [this.paint('dim', line(columns)), ...rows.map(line)].join('\n');
+  }
+}
+
+/**
+ * Standard output written to file descriptor 1 directly, as help and usage errors are (src/cli.ts):
+ * creating process.stdout costs a short run like clock-check more than printing its answer. If a
+ * write fails (EAGAIN on a full non-blocking pipe, …), it and every later one go through
+ * process.stdout instead, which queues what it cannot write yet: the order never changes.
+ */
+class StdoutDescriptor {
+  private stream: NodeJS.WritableStream | null = null;
+
+  write(s: string | Uint8Array): boolean {
+    if (this.stream) return this.stream.write(s);
+    let buf = typeof s === 'string' ? Buffer.from(s) : s;
+    try {
+      while (buf.length) buf = buf.subarray(writeSync(1, buf));
+      return true;
+    } catch {
+      this.stream = process.stdout;
+      return this.stream.write(buf);
+    }
   }
 }
 
