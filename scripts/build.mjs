@@ -37,7 +37,10 @@ const ENTRY = join(src, 'cli.ts');
 // The bundle is written as the entry's own dist/lib file and holds the src modules the entry
 // imports statically, except those already in dist/cli.cjs; their own dist/lib files become stubs
 // handing out the bundle's instances, so every module still exists once.
-const LAZY_BUNDLES = [join(src, 'clock/verdict.ts')];
+// `status` loads the connection path (connect.ts: configuration.php reader, URL parser, session,
+// journal, install inspection — twelve files) and then its report (seven more); a bundle listed
+// later leaves out what an earlier one already holds.
+const LAZY_BUNDLES = [join(src, 'clock/verdict.ts'), join(src, 'whmcs/connect.ts'), join(src, 'whmcs/status.ts')];
 
 // Native addon: cannot be bundled, loads from node_modules when a SQLite database is opened.
 const NATIVE = ['better-sqlite3'];
@@ -295,14 +298,15 @@ function sharedModule(entry, modules) {
 }
 
 /** The src modules a lazy bundle holds: its entry's static imports, minus what dist/cli.cjs has. */
-async function lazyBundleGraph(entry, shared) {
+async function lazyBundleGraph(entry, shared, owned = new Map()) {
   const leave = {
     name: 'leave',
     setup: (b) =>
       b.onResolve({ filter: /.*/ }, async (a) => {
         if (a.kind === 'entry-point' || a.pluginData === 'inner' || isBuiltin(a.path)) return undefined;
         if (a.kind === 'dynamic-import' || isBare(a.path) || EXTERNAL.includes(a.path)) return { path: a.path, external: true };
-        return shared.has(await resolveReal(b, a)) ? { path: a.path, external: true } : undefined;
+        const target = await resolveReal(b, a);
+        return shared.has(target) || owned.has(target) ? { path: a.path, external: true } : undefined;
       }),
   };
   const r = await build({ ...common, entryPoints: [entry], write: false, outdir: tmp, sourcemap: false, plugins: [leave] });
@@ -314,7 +318,7 @@ async function lazyBundleGraph(entry, shared) {
 async function buildLazyBundles(shared, vendors) {
   const owner = new Map();
   for (const entry of LAZY_BUNDLES) {
-    const modules = await lazyBundleGraph(entry, shared);
+    const modules = await lazyBundleGraph(entry, shared, owner);
     for (const p of modules) {
       if (owner.has(p)) throw new Error(`${relative(root, p)} is in two lazy bundles`);
       owner.set(p, entry);
