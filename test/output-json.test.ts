@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { writeJson } from '../src/ui/output.js';
+import { JSON_BATCH, writeJson } from '../src/ui/output.js';
 import { StreamedList } from '../src/ui/view.js';
 
 /** writeJson must be byte-identical to `JSON.stringify(v, null, 2) + '\n'`, however it splits the work. */
@@ -40,8 +40,10 @@ describe('writeJson', () => {
     ['a listing of 30 000 accounts', { users: Array.from({ length: 30_000 }, (_, i) => account(i)), admins: [account(1)], skipped: undefined }],
     ['a top-level long array', Array.from({ length: 1500 }, (_, i) => (i % 2 ? account(i) : i))],
     ['long arrays two levels down', { a: { b: { c: Array.from({ length: 2000 }, (_, i) => [i, String(i)]) }, d: [] }, e: {} }],
-    ['an array just over one batch', { rows: Array.from({ length: 513 }, (_, i) => ({ i })) }],
-    ['an array of exactly one batch', { rows: Array.from({ length: 512 }, (_, i) => ({ i })) }],
+    ['an array just over one batch', { rows: Array.from({ length: JSON_BATCH + 1 }, (_, i) => ({ i })) }],
+    ['an array of exactly one batch', { rows: Array.from({ length: JSON_BATCH }, (_, i) => ({ i })) }],
+    ['an array of exactly two batches', { rows: Array.from({ length: 2 * JSON_BATCH }, (_, i) => ({ i })) }],
+    ['arrays of 512 and 513', { a: Array.from({ length: 512 }, (_, i) => ({ i })), b: Array.from({ length: 513 }, (_, i) => [i]) }],
     ['small values', { a: 1, b: [1, 2, 3], c: 'x', d: null }],
     ['scalars', 42],
     ['an empty object', {}],
@@ -66,7 +68,7 @@ describe('writeJson', () => {
 describe('writeJson with StreamedLists', () => {
   const users = Array.from({ length: 5_000 }, (_, i) => account(i));
   const cases: Array<[string, () => { value: unknown; same: unknown }]> = [
-    ['pages of uneven sizes, some empty, some over a batch', () => ({ value: { users: streamed(users, [2000, 0, 1, 513, 511, 700]) }, same: { users } })],
+    ['pages of uneven sizes, some empty, some over a batch', () => ({ value: { users: streamed(users, [2000, 0, 1, JSON_BATCH + 1, JSON_BATCH - 1, JSON_BATCH, 700]) }, same: { users } })],
     ['next to other keys and a second list', () => ({ value: { admins: streamed(users.slice(0, 3), [2]), users: streamed(users, [2000]), n: 1, skip: undefined }, same: { admins: users.slice(0, 3), users, n: 1 } })],
     ['an empty list', () => ({ value: { users: streamed([], [0]) }, same: { users: [] } })],
     ['only empty pages', () => ({ value: { users: streamed([], [0, 0, 0]) }, same: { users: [] } })],

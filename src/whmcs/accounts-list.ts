@@ -81,20 +81,19 @@ function applyFilter(q: Knex.QueryBuilder, col: string, f: ListFilter): Knex.Que
   return q;
 }
 
-/** The ids > `after` of one page, in order: the keyset page the other queries are about. */
-function pageIds(k: Knex.Transaction, t: AccountTable, f: ListFilter, after: number): Knex.QueryBuilder {
-  return applyFilter(k({ a: t.table }), `a.${t.moduleColumn}`, f).where('a.id', '>', after).orderBy('a.id').limit(LIST_PAGE);
-}
-
 function pageQuery(k: Knex.Transaction, t: AccountTable, f: ListFilter, after: number): Knex.QueryBuilder {
-  const q = pageIds(k, t, f, after);
+  const mod = `a.${t.moduleColumn}`;
+  let q: Knex.QueryBuilder;
   if (t === ADMINS) {
-    return q
+    q = k({ a: 'tbladmins' })
       .leftJoin({ r: 'tbladminroles' }, 'r.id', 'a.roleid')
       .select('a.id', 'a.username', 'a.email', 'a.roleid', 'r.name as role', 'a.disabled', 'a.authmodule', 'a.authdata');
+  } else if (t === USERS) {
+    q = k({ a: 'tblusers' }).select('a.id', 'a.email', 'a.second_factor', 'a.second_factor_config');
+  } else {
+    q = k({ a: 'tblclients' }).select('a.id', 'a.email', 'a.status', 'a.authmodule', 'a.authdata');
   }
-  if (t === USERS) return q.select('a.id', 'a.email', 'a.second_factor', 'a.second_factor_config');
-  return q.select('a.id', 'a.email', 'a.status', 'a.authmodule', 'a.authdata');
+  return applyFilter(q, mod, f).where('a.id', '>', after).orderBy('a.id').limit(LIST_PAGE);
 }
 
 interface ClientLinks {
@@ -103,17 +102,20 @@ interface ClientLinks {
 }
 
 /**
- * The tblusers_clients links of the users on the page after `after`, grouped by user: one indexed
- * join per page instead of a correlated GROUP_CONCAT per user (which costs the server several times
- * what the page itself does, and is cut off at group_concat_max_len). It names the page by `after`
- * rather than by the ids read, so it is sent together with the page and costs no round trip.
+ * The tblusers_clients links of a page's users (ids ascending), grouped by user: one indexed read
+ * per page instead of two correlated GROUP_CONCATs per user (which cost the server more than the
+ * page itself does, and are cut off at group_concat_max_len). A dense page — nearly
+ * contiguous ids, as an unfiltered listing has — is one range read; a sparse one (a filter) names
+ * its ids, so the links of users it does not list are not read.
  */
-async function clientLinks(k: Knex.Transaction, f: ListFilter, after: number): Promise<Map<number, ClientLinks>> {
-  const rows = (await k
-    .from(pageIds(k, USERS, f, after).select('a.id').as('p'))
-    .join({ uc: 'tblusers_clients' }, 'uc.auth_user_id', 'p.id')
-    .select('uc.auth_user_id', 'uc.client_id', 'uc.owner')
-    .orderBy([{ column: 'uc.auth_user_id' }, { column: 'uc.client_id' }])) as Array<Record<string, unknown>>;
+async function clientLinks(k: Knex.Transaction, ids: number[]): Promise<Map<number, ClientLinks>> {
+  const first = ids[0]!;
+  const last = ids[ids.length - 1]!;
+  const q = k('tblusers_clients').select('auth_user_id', 'client_id', 'owner');
+  const rows = (await (last - first < 2 * ids.length ? q.whereBetween('auth_user_id', [first, last]) : q.whereIn('auth_user_id', ids)).orderBy([
+    { column: 'auth_user_id' },
+    { column: 'client_id' },
+  ])) as Array<Record<string, unknown>>;
   const byUser = new Map<number, ClientLinks>();
   for (const r of rows) {
     const user = Number(r.auth_user_id);
@@ -189,13 +191,14 @@ function toListed(t: AccountTable, r: Record<string, unknown>, cfg: ConfigSummar
   return { id, email, status: String(r.status ?? ''), module, enrolled, configFormat: cfg.configFormat, backupCode: cfg.backupCode, flags: cfg.flags };
 }
 
-function toListedPage(t: AccountTable, rows: Array<Record<string, unknown>>, session: Session, links: Map<number, ClientLinks> | null): Listed[] {
-  const raws = rows.map((r) => {
-    const v = r[t.dataColumn];
-    return v === null || v === undefined ? null : String(v);
-  });
-  const cfgs = inspectConfigs(raws, session);
-  return rows.map((r, i) => toListed(t, r, cfgs[i], links));
+function configsOf(t: AccountTable, rows: Array<Record<string, unknown>>, session: Session): ConfigSummary[] {
+  return inspectConfigs(
+    rows.map((r) => {
+      const v = r[t.dataColumn];
+      return v === null || v === undefined ? null : String(v);
+    }),
+    session,
+  );
 }
 
 export type Listed = ListedAdmin | ListedUser | ListedClient;
@@ -216,19 +219,31 @@ export async function* listedPages(session: Session, kind: Kind, filter: ListFil
     p.catch(() => {});
     return p;
   };
-  // A page and (users) its links, sent together on the one connection.
-  const page = (after: number) => ({
-    // then() once: every then() of a knex builder runs its query again.
-    rows: inFlight(pageQuery(trx, t, filter, after).then((r: Array<Record<string, unknown>>) => r)),
-    links: t === USERS ? inFlight(clientLinks(trx, filter, after)) : null,
-  });
-  let next: ReturnType<typeof page> | null = page(0);
+  // then() once: every then() of a knex builder runs its query again.
+  const query = (after: number) => inFlight(pageQuery(trx, t, filter, after).then((r: Array<Record<string, unknown>>) => r));
+  let next: Promise<Array<Record<string, unknown>>> | null = query(0);
+  /**
+   * The page `next` brings, as listed accounts; asks for the one after it on the way. Its own
+   * function so that the rows and decoded configs are garbage once the page is built, not kept
+   * alive by this generator while the consumer writes the page.
+   */
+  const listNext = async (): Promise<Listed[]> => {
+    const rows = await next!;
+    next = null;
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => Number(r.id));
+    // Queued on the one connection in this order: this page's links, then the next page. The
+    // configs are decoded while the server answers.
+    const links = t === USERS ? inFlight(clientLinks(trx, ids)) : null;
+    next = rows.length === LIST_PAGE ? query(ids[ids.length - 1]!) : null;
+    const cfgs = configsOf(t, rows, session);
+    const byUser = links ? await links : null;
+    return rows.map((r, i) => toListed(t, r, cfgs[i]!, byUser));
+  };
   try {
     while (next) {
-      const rows: Array<Record<string, unknown>> = await next.rows;
-      const links = next.links;
-      next = rows.length === LIST_PAGE ? page(Number(rows[rows.length - 1]!.id)) : null;
-      if (rows.length) yield toListedPage(t, rows, session, links ? await links : null);
+      const page = await listNext();
+      if (page.length) yield page;
     }
   } finally {
     await trx.rollback().catch(() => {});
