@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { decodeAccountConfig, encodeAccountConfig, type AccountConfigTarget } from '../src/whmcs/account-config.js';
+import { decodeAccountConfig, decodeAccountConfigs, encodeAccountConfig, type AccountConfigTarget } from '../src/whmcs/account-config.js';
 import { aesEncryptBytes, aesEncryptConfig } from '../src/whmcs/crypto.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { phpMap } from './helpers/php.js';
+import { int, mulberry32 } from './helpers/fuzz.js';
 
 const H = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab';
 const TOTP = { secret: 'JBSWY3DPEHPK3PXP', backupcode: 'fe5567e8d769550852182cdf69d74bb16dff8e29' };
@@ -18,6 +19,43 @@ const TOKENDATA = Buffer.from(TOKEN).toString('base64');
 const LEGACY = { tokendata: TOKENDATA, backupcode: '8e4c59f8b49b0d0163a73e765e7be2169ac15614' };
 const LEGACY_SERIALIZED = `a:2:{s:9:"tokendata";s:${TOKENDATA.length}:"${TOKENDATA}";s:10:"backupcode";s:40:"8e4c59f8b49b0d0163a73e765e7be2169ac15614";}`;
 const ABANDONED_SERIALIZED = `a:1:{s:9:"tokendata";s:${TOKENDATA.length}:"${TOKENDATA}";}`;
+
+describe('decodeAccountConfigs (a page of values at once)', () => {
+  const values: Array<string | null | undefined> = [
+    TOTP_AES,
+    TOTP_AES.toUpperCase(),
+    TOTP_JSON,
+    DUO_ADMIN_JSON,
+    LEGACY_SERIALIZED,
+    ABANDONED_SERIALIZED,
+    encodeAccountConfig(DUO_ADMIN, 'aes', H),
+    encodeAccountConfig(DUO_ADMIN, 'aes', 'another-hash'),
+    aesEncryptConfig('', H, { strPad: 0 }),
+    aesEncryptConfig('', H, { strPad: 3 }),
+    aesEncryptConfig('"a string"', H),
+    aesEncryptConfig('["a","b"]', H),
+    aesEncryptBytes('{"a":1}', H),
+    '[1,2]',
+    ' \n{"backupcode":"x"}',
+    '"json string"',
+    'a:1:{i:0;s:1:"x";}',
+    'garbage{',
+    'abc',
+    '0',
+    '',
+    null,
+    undefined,
+  ];
+
+  it('decodes each value as decodeAccountConfig does, in any order and batch size (seeded)', () => {
+    const r = mulberry32(0xacc0);
+    for (let run = 0; run < 200; run++) {
+      const batch = Array.from({ length: int(r, 40) }, () => values[int(r, values.length)]);
+      expect(decodeAccountConfigs(batch, H), `run ${run}`).toEqual(batch.map((v) => decodeAccountConfig(v, H)));
+    }
+    expect(decodeAccountConfigs(values, H)[0]).toEqual({ format: 'aes', config: TOTP, undecryptable: false });
+  });
+});
 
 describe('decodeAccountConfig', () => {
   it.each([[''], [null], [undefined]])('%j is the empty format', (raw) => {

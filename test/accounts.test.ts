@@ -73,6 +73,8 @@ function suite8(backend: Backend) {
     expect(await names('--module', 'none', '--admins')).toEqual(['legacy', 'orphan']);
     expect(await names('--enrolled')).toEqual(['root', 'sales', 'alice@x.test', 'bob@x.test', 'dave@x.test']);
     expect(await names('--not-enrolled', '--users')).toEqual(['carol@x.test']);
+    const none = await cli(t, 'accounts', '--users', '--module', 'webauthn', '--format', 'json');
+    expect(none.stdout).toBe('{\n  "users": []\n}\n');
   });
 
   it('one account by selector; ambiguous/unknown → exit 3; bad flag combinations → exit 2', async () => {
@@ -169,8 +171,16 @@ describeBackends(
       expect(r.json.users[4].clientIds).toEqual([104]);
       expect(r.json.users[0].clientIds).toEqual([100, ...Array.from({ length: 400 }, (_, i) => 1_000_000 + i)]);
       expect(r.json.users[0].ownedClientIds).toEqual([100]);
+      // Written page by page, yet exactly what JSON.stringify of the whole listing gives.
+      expect(r.stdout).toBe(JSON.stringify(r.json, null, 2) + '\n');
       const e = await cli(t, 'accounts', '--users', '--enrolled', '--format', 'json');
       expect(e.json.users).toHaveLength(Math.ceil(N / 3));
+      // Links of users a filter leaves out do not end up on the users it lists.
+      expect(e.json.users[0].clientIds).toEqual(r.json.users[0].clientIds);
+      expect(e.json.users[1]).toMatchObject({ id: r.json.users[3].id, clientIds: [103], ownedClientIds: [103] });
+      expect(e.json.users[2]).toMatchObject({ id: r.json.users[6].id, clientIds: [], ownedClientIds: [] });
+      const one = await cli(t, 'accounts', '--user', String(r.json.users[4].id), '--format', 'json');
+      expect(one.json.users).toEqual([r.json.users[4]]);
     });
   },
 );

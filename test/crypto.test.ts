@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   aesConfigKey,
   aesDecryptConfig,
+  aesDecryptConfigs,
   aesEncryptBytes,
   aesEncryptConfig,
   formatBackupCode,
@@ -21,6 +22,7 @@ import {
 } from '../src/whmcs/crypto.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { php, phpMap } from './helpers/php.js';
+import { chance, int, mulberry32, pick, type Rng } from './helpers/fuzz.js';
 
 // §12 of the data model.
 const H = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab';
@@ -206,6 +208,80 @@ describe('AES second-factor config (§2.2, §4.2)', () => {
     [12, false],
   ])('isAesDecryptable(%j) = %s', (s, out) => {
     expect(isAesDecryptable(s)).toBe(out);
+  });
+});
+
+/** aesDecryptConfig one value at a time, with undefined for what is not AES hex: the batch's contract. */
+const oneByOne = (values: readonly unknown[], hash: string) => values.map((v) => (isAesDecryptable(v) ? aesDecryptConfig(v, hash) : undefined));
+
+describe('aesDecryptConfigs (one decipher for many values)', () => {
+  const fixed: unknown[] = [
+    AES_VECTOR,
+    AES_VECTOR.toUpperCase(),
+    aesEncryptConfig('', H, { strPad: 0 }),
+    aesEncryptConfig('', H, { strPad: 5 }),
+    aesEncryptBytes(' \t\n\r\0\x0B{}\x0B\0\r\n\t ', H),
+    aesEncryptConfig('\u00a0{"a":"é"}\u00a0', H),
+    aesEncryptConfig(TOTP_JSON, 'another-hash'),
+    '00',
+    'ab'.repeat(17),
+    'ff'.repeat(31),
+    '00'.repeat(16),
+    'abc',
+    '',
+    'zz',
+    '{"a":1}',
+    'a:0:{}',
+    null,
+    undefined,
+    12,
+  ];
+
+  it('gives what aesDecryptConfig gives for each data-model vector and odd value, in any order', () => {
+    expect(aesDecryptConfigs(fixed, H)).toEqual(oneByOne(fixed, H));
+    expect(aesDecryptConfigs([...fixed].reverse(), H)).toEqual(oneByOne([...fixed].reverse(), H));
+    expect(aesDecryptConfigs(fixed, H)[0]).toBe(TOTP_JSON);
+    for (const v of fixed) expect(aesDecryptConfigs([v], H)).toEqual(oneByOne([v], H));
+    expect(aesDecryptConfigs([], H)).toEqual([]);
+    expect(aesDecryptConfigs(['zz', null], H)).toEqual([undefined, undefined]);
+  });
+
+  /** A value a config column might hold: real AES under this or another hash, random hex, or not hex. */
+  function randomValue(r: Rng): unknown {
+    const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(r, 256)));
+    switch (int(r, 7)) {
+      case 0:
+        return aesEncryptConfig(JSON.stringify({ secret: bytes(int(r, 40)).toString('base64'), backupcode: bytes(20).toString('hex') }), H, { strPad: int(r, 17) });
+      case 1:
+        // Any plaintext bytes: multi-byte and invalid UTF-8, trim characters at both ends.
+        return aesEncryptBytes(Buffer.concat([bytes(int(r, 3)).map((b) => pick(r, [0x20, 0x00, 0x0b, b])), bytes(int(r, 70))]), H);
+      case 2:
+        return aesEncryptConfig(JSON.stringify({ backupcode: 'x' }), `other-${int(r, 1000)}`);
+      case 3: {
+        // Random ciphertext of any byte length, so also not a whole number of blocks.
+        const hex = bytes(1 + int(r, 100)).toString('hex');
+        return chance(r, 0.3) ? hex.toUpperCase() : hex;
+      }
+      case 4:
+        return pick(r, ['', null, undefined, 'abc', 'zz', '{"backupcode":"1"}', 'a:1:{s:1:"a";i:1;}', ' ab', 'ab ', 'ab\u0130']);
+      case 5: {
+        // Almost AES hex: one character off.
+        const hex = aesEncryptConfig('{"a":1}', H);
+        const i = int(r, hex.length);
+        return hex.slice(0, i) + pick(r, ['g', ' ', 'é', '\u0130', '']) + hex.slice(i + 1);
+      }
+      default:
+        return aesEncryptConfig(pick(r, ['', '[]', '{}', '"text"', '[1,2]', '{"backupcode":""}']), H, { strPad: int(r, 17) });
+    }
+  }
+
+  it('agrees with aesDecryptConfig on random batches (seeded)', () => {
+    const r = mulberry32(0x5eed);
+    for (let run = 0; run < 400; run++) {
+      const values = Array.from({ length: 1 + int(r, 60) }, () => randomValue(r));
+      const hash = chance(r, 0.9) ? H : 'another-hash';
+      expect(aesDecryptConfigs(values, hash), `run ${run}`).toEqual(oneByOne(values, hash));
+    }
   });
 });
 

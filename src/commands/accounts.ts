@@ -1,10 +1,8 @@
 import type { Command } from 'commander';
 import { action } from './run.js';
-import type { Block } from '../ui/view.js';
-import type { AccountListing, ListFilter, ListedAdmin, ListedClient, ListedUser } from '../whmcs/accounts-list.js';
+import { StreamedList, type Block } from '../ui/view.js';
+import type { AccountListing, ListFilter, Listed } from '../whmcs/accounts-list.js';
 import type { Kind } from '../whmcs/accounts-table.js';
-
-type Listed = ListedAdmin | ListedUser | ListedClient;
 import { UsageError } from '../errors.js';
 
 interface AccountsOptions {
@@ -57,6 +55,15 @@ export function register(program: Command): void {
           const countFlags = (a: Listed) => {
             for (const f of a.flags) flags.set(f, (flags.get(f) ?? 0) + 1);
           };
+          const warnings = () => listingWarnings(flags, Boolean(session.ccHash));
+          const format = ctx.out.format;
+          if (format === 'json') {
+            // Written while it is read, page by page: memory stays flat however many accounts there
+            // are. The problem counts are complete only at the end, so the warnings come after.
+            const streamed: Record<string, StreamedList<Listed>> = {};
+            for (const kind of kinds) streamed[KEY[kind]] = new StreamedList(() => counted(list.listedPages(session, kind, scope), countFlags));
+            return { json: streamed, blocks: [], warningsAfter: warnings };
+          }
           const listing: AccountListing = {};
           for (const kind of kinds) {
             const rows: Listed[] = [];
@@ -66,14 +73,20 @@ export function register(program: Command): void {
             });
             listing[KEY[kind]] = rows as never;
           }
-          const warnings = listingWarnings(flags, Boolean(session.ccHash));
           // Only the chosen format is built: at 100 000 accounts each rendering costs real time.
-          const format = ctx.out.format;
-          return { json: listing, blocks: format === 'table' ? accountBlocks(listing) : [], rows: format === 'csv' ? csvRows(listing) : undefined, warnings };
+          return { json: listing, blocks: format === 'table' ? accountBlocks(listing) : [], rows: format === 'csv' ? csvRows(listing) : undefined, warnings: warnings() };
         },
         { formats: ['csv'] },
       ),
     );
+}
+
+/** The pages, passing each account to `see` on the way (the warnings count problems). */
+async function* counted(pages: AsyncIterable<Listed[]>, see: (a: Listed) => void): AsyncGenerator<Listed[]> {
+  for await (const page of pages) {
+    for (const a of page) see(a);
+    yield page;
+  }
 }
 
 const yn = (b: boolean | null): string => (b === null ? '?' : b ? 'yes' : 'no');

@@ -31,7 +31,7 @@ export function action<O>(handler: Handler<O>, spec: RunSpec = {}) {
     try {
       await out.init();
       const v = await handler(ctx, cmd.opts() as O, cmd.args);
-      out.print(v);
+      await out.print(v);
       process.exitCode = v.exitCode ?? EXIT.OK;
     } catch (e) {
       // A driver error that escaped a command: one line without the statement (values can be secrets).

@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import { writeSync } from 'node:fs';
-import type { Block, View } from './view.js';
+import { StreamedList, type Block, type View } from './view.js';
 import { toYaml } from './yaml.js';
 import { toCsv } from './csv.js';
 
@@ -79,8 +80,13 @@ export class Output {
     }
   }
 
-  print(v: View): void {
+  async print(v: View): Promise<void> {
     for (const w of v.warnings ?? []) this.warn(w);
+    await this.printBody(v);
+    for (const w of v.warningsAfter?.() ?? []) this.warn(w);
+  }
+
+  private async printBody(v: View): Promise<void> {
     const raw = v.raw?.[this.format];
     if (raw !== undefined) {
       this.out.write(raw.endsWith('\n') ? raw : raw + '\n');
@@ -88,7 +94,7 @@ export class Output {
     }
     switch (this.format) {
       case 'json':
-        writeJson(v.json, (s) => this.out.write(s));
+        await writeJson(v.json, (s) => this.writeDrained(s));
         return;
       case 'yaml':
         this.out.write(toYaml(v.json));
@@ -105,6 +111,15 @@ export class Output {
         if (this.quiet) return;
         this.out.write(this.renderBlocks(v.blocks));
     }
+  }
+
+  /** Writes and, when the stream buffers (a slow pipe or socket), waits until it has drained. */
+  private writeDrained(s: string): Promise<void> | undefined {
+    const out = this.out;
+    if (out.write(s)) return undefined;
+    // A StdoutDescriptor's writes are synchronous until one fails; then process.stdout buffers.
+    const emitter = out instanceof StdoutDescriptor ? out.stream : (out as NodeJS.WritableStream);
+    return emitter ? once(emitter, 'drain').then(() => undefined) : undefined;
   }
 
   renderBlocks(blocks: Block[]): string {
@@ -151,7 +166,8 @@ export class Output {
  * process.stdout instead, which queues what it cannot write yet: the order never changes.
  */
 class StdoutDescriptor {
-  private stream: NodeJS.WritableStream | null = null;
+  /** process.stdout, once a direct write has failed. */
+  stream: NodeJS.WritableStream | null = null;
 
   write(s: string | Uint8Array): boolean {
     if (this.stream) return this.stream.write(s);
@@ -166,9 +182,14 @@ class StdoutDescriptor {
   }
 }
 
-/** Elements stringified at a time, and the size of the pieces handed to `write`. */
-const JSON_BATCH = 512;
-const JSON_PIECE = 1 << 20;
+/**
+ * Elements stringified at a time, each batch one write: about 40 KB of JSON for an account listing.
+ * Batches of 512 (150 KB strings, and Buffers of that size made from them) raised the peak RSS of a
+ * 100 000-account listing by ~10 MB and cost no less time. JSON_PIECE: the size at which the small
+ * structural text between them is written.
+ */
+export const JSON_BATCH = 128;
+const JSON_PIECE = 1 << 16;
 
 type Plain = Record<string, unknown>;
 const isPlain = (v: unknown): v is Plain => {
@@ -177,55 +198,88 @@ const isPlain = (v: unknown): v is Plain => {
   return proto === Object.prototype || proto === null;
 };
 const hasLongArray = (v: unknown, depth: number): boolean =>
-  Array.isArray(v)
+  v instanceof StreamedList ||
+  (Array.isArray(v)
     ? v.length > JSON_BATCH || (depth > 0 && v.some((x) => hasLongArray(x, depth - 1)))
-    : isPlain(v) && depth > 0 && Object.values(v).some((x) => hasLongArray(x, depth - 1));
+    : isPlain(v) && depth > 0 && Object.values(v).some((x) => hasLongArray(x, depth - 1)));
 const skipped = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
 
 /**
- * Exactly `JSON.stringify(value, null, 2) + '\n'`, but a value holding long arrays (a 100 000-account
- * listing) is written in pieces of about 1 MB: it never exists as one 30 MB string plus its copy
- * as a Buffer, which costs memory and garbage-collection time. Long arrays are stringified
- * JSON_BATCH elements at a time and re-indented (JSON strings hold no raw newlines).
+ * `list[from, to)` of an array `depth` containers deep, as `JSON.stringify(…, null, 2)` of the whole
+ * value writes it: opened by "[\n" for the first elements, by ",\n" after earlier ones, without the
+ * closing bracket. Wrapping the batch in `depth` one-element arrays makes JSON.stringify indent it
+ * for that depth itself (re-indenting its output would cost as much again), and a leading 0 in a
+ * later batch makes it write the ",\n" too. The text is then one slice of JSON.stringify's result:
+ * written as is, without being copied into a bigger string first.
  */
-export function writeJson(value: unknown, write: (s: string) => void): void {
+function elementsText(list: readonly unknown[], from: number, to: number, depth: number, first: boolean): string {
+  let wrapped: unknown = first && from === 0 && to === list.length ? list : first ? list.slice(from, to) : [0, ...list.slice(from, to)];
+  for (let i = 0; i < depth; i++) wrapped = [wrapped];
+  const s = JSON.stringify(wrapped, null, 2);
+  // The opening lines "[\n", "  [\n", …: depth + 1 brackets, each after 2·level spaces; closing alike.
+  const cut = (depth + 1) * (depth + 2);
+  // First: from the innermost "[\n". Later: from the "," after the leading 0 and its indentation.
+  return s.slice(first ? cut - 2 : cut + 2 * (depth + 1) + 1, s.length - cut);
+}
+
+/**
+ * Exactly `JSON.stringify(value, null, 2) + '\n'` — with every StreamedList written as the array of
+ * all its pages' elements — but a value holding long arrays (a 100 000-account listing) is written
+ * a batch of JSON_BATCH elements at a time: it never exists as one 30 MB string plus its copy as a
+ * Buffer, which costs memory and garbage-collection time. `write` may return a promise
+ * (backpressure): it is awaited before anything else is written.
+ */
+export async function writeJson(value: unknown, write: (s: string) => void | Promise<void>): Promise<void> {
   if (!hasLongArray(value, 3)) {
-    write(JSON.stringify(value, null, 2) + '\n');
+    await write(JSON.stringify(value, null, 2) + '\n');
     return;
   }
+  // Structural text (keys, brackets, small values) gathers here; batches are written on their own.
   let piece = '';
-  const put = (s: string) => {
+  const put = async (s: string) => {
     piece += s;
-    if (piece.length >= JSON_PIECE) {
-      write(piece);
-      piece = '';
-    }
+    if (piece.length >= JSON_PIECE) await flush();
+  };
+  const flush = async () => {
+    const p = piece;
+    piece = '';
+    if (p) await write(p);
   };
   const nested = (s: string, indent: string) => (indent ? s.replaceAll('\n', '\n' + indent) : s);
-  const emit = (v: unknown, indent: string): void => {
-    if (Array.isArray(v) && v.length > 0 && hasLongArray(v, 2)) {
-      put('[\n');
-      for (let i = 0; i < v.length; i += JSON_BATCH) {
-        // "[\n  a,\n  b\n]" → "  a,\n  b", then indented to this depth.
-        const batch = JSON.stringify(v.slice(i, i + JSON_BATCH), null, 2);
-        put((i ? ',\n' : '') + indent + nested(batch.slice(2, -2), indent));
-      }
-      put('\n' + indent + ']');
+  /** The elements of an array, after `count` already written; returns the new count. */
+  const elements = async (list: readonly unknown[], depth: number, count: number): Promise<number> => {
+    for (let i = 0; i < list.length; i += JSON_BATCH) {
+      const to = Math.min(i + JSON_BATCH, list.length);
+      await flush();
+      await write(elementsText(list, i, to, depth, count === 0));
+      count += to - i;
+    }
+    return count;
+  };
+  const emit = async (v: unknown, depth: number): Promise<void> => {
+    const indent = '  '.repeat(depth);
+    if (v instanceof StreamedList) {
+      let count = 0;
+      for await (const page of v.pages()) count = await elements(page, depth, count);
+      await put(count ? '\n' + indent + ']' : '[]');
+    } else if (Array.isArray(v) && v.length > 0 && hasLongArray(v, 2)) {
+      await elements(v, depth, 0);
+      await put('\n' + indent + ']');
     } else if (isPlain(v) && hasLongArray(v, 2)) {
       const keys = Object.keys(v).filter((k) => !skipped(v[k]));
-      put('{');
-      keys.forEach((k, i) => {
-        put((i ? ',\n' : '\n') + indent + '  ' + JSON.stringify(k) + ': ');
-        emit(v[k], indent + '  ');
-      });
-      put(keys.length ? '\n' + indent + '}' : '}');
+      await put('{');
+      for (let i = 0; i < keys.length; i++) {
+        await put((i ? ',\n' : '\n') + indent + '  ' + JSON.stringify(keys[i]) + ': ');
+        await emit(v[keys[i]], depth + 1);
+      }
+      await put(keys.length ? '\n' + indent + '}' : '}');
     } else {
-      put(nested(String(JSON.stringify(v, null, 2)), indent));
+      await put(nested(String(JSON.stringify(v, null, 2)), indent));
     }
   };
-  emit(value, '');
-  put('\n');
-  if (piece) write(piece);
+  await emit(value, 0);
+  await put('\n');
+  await flush();
 }
 
 function visibleLength(s: string): number {

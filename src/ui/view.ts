@@ -17,11 +17,25 @@ export interface DiffLine {
   after: string;
 }
 
+/**
+ * A list in `View.json` that the JSON renderer writes while it is being read, a page at a time: a
+ * listing of 100 000 accounts then never exists in memory as a whole. `pages` is iterated once.
+ * Only for `--format json`; the other formats need the whole list (column widths, csv rows).
+ */
+export class StreamedList<T = unknown> {
+  constructor(readonly pages: () => AsyncIterable<readonly T[]>) {}
+}
+
 export interface View {
   json: unknown;
   blocks: Block[];
   rows?: Array<Record<string, unknown>>;
   warnings?: string[];
+  /**
+   * Warnings known only once the StreamedLists in `json` have been read (counts over a listing);
+   * printed after the output, where `warnings` are printed before it.
+   */
+  warningsAfter?: () => string[];
   /** Process exit code when the command succeeded but wants a non-zero status (verify, clock-check). */
   exitCode?: number;
   /** Preformatted text that replaces everything else for a format (e.g. `--format nagios`). */

@@ -5,7 +5,7 @@
  * different formats coexist because WHMCS converts lazily on read, so every format is read on
  * every version.
  */
-import { aesDecryptConfig, aesEncryptConfig, isAesDecryptable, phpJsonEncode } from './crypto.js';
+import { aesDecryptConfig, aesDecryptConfigs, aesEncryptConfig, isAesDecryptable, phpJsonEncode } from './crypto.js';
 import { phpSerialize, phpUnserialize, type UnserializeLimits } from './php-serialize.js';
 
 export type AccountConfigFormat = 'empty' | 'aes' | 'json' | 'serialized' | 'unreadable';
@@ -31,6 +31,11 @@ function asConfig(v: object): Record<string, unknown> {
 
 /** json_decode($s, true), keeping only arrays (objects or lists), as WHMCS's `is_array` check does. */
 function jsonArray(s: string): Record<string, unknown> | null {
+  // Only text opening with { or [ (after JSON whitespace) can decode to an array: anything else is
+  // settled without a parse, and without a thrown SyntaxError for every PHP-serialized value.
+  let i = 0;
+  while (i < s.length && (s[i] === ' ' || s[i] === '\t' || s[i] === '\n' || s[i] === '\r')) i++;
+  if (s[i] !== '{' && s[i] !== '[') return null;
   try {
     const v: unknown = JSON.parse(s);
     return isArrayLike(v) ? asConfig(v) : null;
@@ -49,12 +54,32 @@ export function decodeAccountConfig(
   ccHash: string,
   limits?: Partial<UnserializeLimits>,
 ): DecodedAccountConfig {
+  return decodeWith(raw, isAesDecryptable(raw) ? aesDecryptConfig(raw, ccHash) : undefined, limits);
+}
+
+/**
+ * `decodeAccountConfig` for many values at once, one result per value: the AES ones are decrypted
+ * together (see `aesDecryptConfigs`), which is what makes listing 100 000 accounts affordable.
+ */
+export function decodeAccountConfigs(
+  raws: ReadonlyArray<string | null | undefined>,
+  ccHash: string,
+  limits?: Partial<UnserializeLimits>,
+): DecodedAccountConfig[] {
+  const plains = aesDecryptConfigs(raws, ccHash);
+  return raws.map((raw, i) => decodeWith(raw, plains[i], limits));
+}
+
+/**
+ * The §11 decodeCfg decisions, given what `raw` decrypts to when it is AES hex (undefined: it is
+ * not, so the hex test is made once).
+ */
+function decodeWith(raw: string | null | undefined, aesPlain: string | null | undefined, limits?: Partial<UnserializeLimits>): DecodedAccountConfig {
   if (raw === null || raw === undefined || raw === '') return { format: 'empty', config: {}, undecryptable: false };
 
-  if (isAesDecryptable(raw)) {
-    const plain = aesDecryptConfig(raw, ccHash);
-    if (plain === '') return { format: 'aes', config: {}, undecryptable: false };
-    const config = plain === null ? null : jsonArray(plain);
+  if (aesPlain !== undefined) {
+    if (aesPlain === '') return { format: 'aes', config: {}, undecryptable: false };
+    const config = aesPlain === null ? null : jsonArray(aesPlain);
     return config ? { format: 'aes', config, undecryptable: false } : { format: 'aes', config: {}, undecryptable: true };
   }
 

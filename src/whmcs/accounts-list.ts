@@ -1,10 +1,9 @@
 import type { Knex } from 'knex';
 import type { Session } from './session.js';
 import { ADMINS, USERS, moduleIsOn, tableFor, type AccountTable, type Kind } from './accounts-table.js';
-import { decodeAccountConfig, type AccountConfigFormat } from './account-config.js';
+import { decodeAccountConfigs, type AccountConfigFormat } from './account-config.js';
 import { isAesDecryptable } from './crypto.js';
 import { phpTruthy } from './php-serialize.js';
-import { readOnly } from './change.js';
 import { resolveModuleName } from '../services/catalog.js';
 import { UsageError } from '../errors.js';
 
@@ -90,48 +89,71 @@ function pageQuery(k: Knex.Transaction, t: AccountTable, f: ListFilter, after: n
       .leftJoin({ r: 'tbladminroles' }, 'r.id', 'a.roleid')
       .select('a.id', 'a.username', 'a.email', 'a.roleid', 'r.name as role', 'a.disabled', 'a.authmodule', 'a.authdata');
   } else if (t === USERS) {
-    // One aggregate per page instead of one query per user; GROUP_CONCAT order is not portable
-    // (SQLite), so the ids are sorted after splitting.
-    q = k({ a: 'tblusers' }).select(
-      'a.id',
-      'a.email',
-      'a.second_factor',
-      'a.second_factor_config',
-      k.raw('(SELECT GROUP_CONCAT(uc.client_id) FROM tblusers_clients uc WHERE uc.auth_user_id = a.id) AS client_ids'),
-      k.raw('(SELECT GROUP_CONCAT(uc.client_id) FROM tblusers_clients uc WHERE uc.auth_user_id = a.id AND uc.owner = 1) AS owned_ids'),
-    );
+    q = k({ a: 'tblusers' }).select('a.id', 'a.email', 'a.second_factor', 'a.second_factor_config');
   } else {
     q = k({ a: 'tblclients' }).select('a.id', 'a.email', 'a.status', 'a.authmodule', 'a.authdata');
   }
   return applyFilter(q, mod, f).where('a.id', '>', after).orderBy('a.id').limit(LIST_PAGE);
 }
 
-function idList(v: unknown): number[] {
-  if (v === null || v === undefined || v === '') return [];
-  const s = String(v);
-  if (!s.includes(',')) return [Number(s)];
-  return s.split(',').map(Number).sort((a, b) => a - b);
+interface ClientLinks {
+  all: number[];
+  owned: number[];
 }
 
 /**
- * Reads the data column only as far as the listing needs: its format and whether a backup code is
- * in it. Decryption happens per row and the decoded config is dropped at once — nothing but the
- * summary is kept, so 100 000 AES rows cost the time of 100 000 small decrypts, not their memory.
+ * The tblusers_clients links of a page's users (ids ascending), grouped by user: one indexed read
+ * per page instead of two correlated GROUP_CONCATs per user (which cost the server more than the
+ * page itself does, and are cut off at group_concat_max_len). A dense page — nearly
+ * contiguous ids, as an unfiltered listing has — is one range read; a sparse one (a filter) names
+ * its ids, so the links of users it does not list are not read.
  */
-function inspectConfig(raw: string | null, session: Session): Pick<ListedBase, 'configFormat' | 'backupCode' | 'flags'> {
-  if (raw === null || raw === '') return { configFormat: 'empty', backupCode: false, flags: [] };
-  if (!session.ccHash && isAesDecryptable(raw)) return { configFormat: 'unknown', backupCode: null, flags: ['needs-cc-hash'] };
-  const d = decodeAccountConfig(raw, session.ccHash ?? '', session.limits);
-  if (d.undecryptable) return { configFormat: 'undecryptable', backupCode: null, flags: ['undecryptable'] };
-  if (d.format === 'unreadable') return { configFormat: 'unreadable', backupCode: null, flags: ['unreadable'] };
-  return { configFormat: d.format, backupCode: phpTruthy(d.config.backupcode), flags: [] };
+async function clientLinks(k: Knex.Transaction, ids: number[]): Promise<Map<number, ClientLinks>> {
+  const first = ids[0]!;
+  const last = ids[ids.length - 1]!;
+  const q = k('tblusers_clients').select('auth_user_id', 'client_id', 'owner');
+  const rows = (await (last - first < 2 * ids.length ? q.whereBetween('auth_user_id', [first, last]) : q.whereIn('auth_user_id', ids)).orderBy([
+    { column: 'auth_user_id' },
+    { column: 'client_id' },
+  ])) as Array<Record<string, unknown>>;
+  const byUser = new Map<number, ClientLinks>();
+  for (const r of rows) {
+    const user = Number(r.auth_user_id);
+    let l = byUser.get(user);
+    if (!l) byUser.set(user, (l = { all: [], owned: [] }));
+    const client = Number(r.client_id);
+    l.all.push(client);
+    if (Number(r.owner) === 1) l.owned.push(client);
+  }
+  return byUser;
 }
 
+type ConfigSummary = Pick<ListedBase, 'configFormat' | 'backupCode' | 'flags'>;
+
+/**
+ * Reads the data column only as far as the listing needs: its format and whether a backup code is
+ * in it. A page's configs are decoded together (one decipher for all its AES values) and the
+ * decoded configs are dropped at once — nothing but the summary is kept.
+ */
+function inspectConfigs(raws: Array<string | null>, session: Session): ConfigSummary[] {
+  const hash = session.ccHash;
+  // Without the hash AES values are not decrypted at all: their contents are unknown.
+  const decoded = decodeAccountConfigs(hash ? raws : raws.map((raw) => (isAesDecryptable(raw) ? null : raw)), hash ?? '', session.limits);
+  return raws.map((raw, i): ConfigSummary => {
+    if (raw === null || raw === '') return { configFormat: 'empty', backupCode: false, flags: [] };
+    if (!hash && isAesDecryptable(raw)) return { configFormat: 'unknown', backupCode: null, flags: ['needs-cc-hash'] };
+    const d = decoded[i];
+    if (d.undecryptable) return { configFormat: 'undecryptable', backupCode: null, flags: ['undecryptable'] };
+    if (d.format === 'unreadable') return { configFormat: 'unreadable', backupCode: null, flags: ['unreadable'] };
+    return { configFormat: d.format, backupCode: phpTruthy(d.config.backupcode), flags: [] };
+  });
+}
+
+const NO_LINKS: ClientLinks = { all: [], owned: [] };
+
 /** Built field by field (no spreads): this runs once per account, 100 000 times for a big install. */
-function toListed(t: AccountTable, r: Record<string, unknown>, session: Session): ListedAdmin | ListedUser | ListedClient {
+function toListed(t: AccountTable, r: Record<string, unknown>, cfg: ConfigSummary, links: Map<number, ClientLinks> | null): Listed {
   const module = String(r[t.moduleColumn] ?? '');
-  const rawValue = r[t.dataColumn];
-  const cfg = inspectConfig(rawValue === null || rawValue === undefined ? null : String(rawValue), session);
   if (module === '0') cfg.flags.unshift('module-zero');
   const id = Number(r.id);
   const email = String(r.email ?? '');
@@ -152,6 +174,7 @@ function toListed(t: AccountTable, r: Record<string, unknown>, session: Session)
     };
   }
   if (t === USERS) {
+    const l = links?.get(id) ?? NO_LINKS;
     return {
       id,
       email,
@@ -160,42 +183,76 @@ function toListed(t: AccountTable, r: Record<string, unknown>, session: Session)
       configFormat: cfg.configFormat,
       backupCode: cfg.backupCode,
       flags: cfg.flags,
-      clientIds: idList(r.client_ids),
-      ownedClientIds: idList(r.owned_ids),
+      // Each user gets lists of its own: NO_LINKS is shared and must not be handed out.
+      clientIds: l === NO_LINKS ? [] : l.all,
+      ownedClientIds: l === NO_LINKS ? [] : l.owned,
     };
   }
   return { id, email, status: String(r.status ?? ''), module, enrolled, configFormat: cfg.configFormat, backupCode: cfg.backupCode, flags: cfg.flags };
 }
 
+function configsOf(t: AccountTable, rows: Array<Record<string, unknown>>, session: Session): ConfigSummary[] {
+  return inspectConfigs(
+    rows.map((r) => {
+      const v = r[t.dataColumn];
+      return v === null || v === undefined ? null : String(v);
+    }),
+    session,
+  );
+}
+
+export type Listed = ListedAdmin | ListedUser | ListedClient;
+
 /**
- * Walks one account table in keyset pages of LIST_PAGE ids, calling `onRow` per account. One
- * read-only transaction pins one connection, which gives a consistent snapshot on InnoDB and lets
- * the GROUP_CONCAT length limit be raised for users linked to many clients.
+ * One account table in keyset pages of LIST_PAGE ids, yielded a page at a time in id order. One
+ * read-only transaction pins one connection for the whole walk (a consistent snapshot on InnoDB);
+ * it is rolled back when the walk ends, fails, or the consumer stops early. The next page is asked
+ * for before the current one is decoded and handed out, so the server works while we decrypt and
+ * the consumer writes.
  */
-export async function eachListedAccount(
-  session: Session,
-  kind: Kind,
-  filter: ListFilter,
-  onRow: (a: ListedAdmin | ListedUser | ListedClient) => void,
-): Promise<void> {
+export async function* listedPages(session: Session, kind: Kind, filter: ListFilter): AsyncGenerator<Listed[], void, undefined> {
   const t = tableFor(kind);
-  const mysql = session.db.dialect === 'mysql';
-  await readOnly(session.db.knex, async (trx) => {
-    if (mysql && t === USERS) await trx.raw('SET SESSION group_concat_max_len = 4194304');
-    const page = (after: number) => pageQuery(trx, t, filter, after) as Promise<Record<string, unknown>[]>;
-    let next: Promise<Record<string, unknown>[]> | null = page(0);
-    try {
-      while (next) {
-        const rows: Record<string, unknown>[] = await next;
-        // Ask for the following page before decoding this one: the server works while we decrypt.
-        next = rows.length === LIST_PAGE ? page(Number(rows[rows.length - 1]!.id)) : null;
-        for (const r of rows) onRow(toListed(t, r, session));
-      }
-    } finally {
-      // A failure mid-page must not leave the prefetch to reject unobserved after the rollback.
-      next?.catch(() => {});
+  const trx = await session.db.knex.transaction();
+  // Queries in flight while the consumer holds a page: a failure must not surface as an unhandled
+  // rejection before we await it (the await still throws).
+  const inFlight = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {});
+    return p;
+  };
+  // then() once: every then() of a knex builder runs its query again.
+  const query = (after: number) => inFlight(pageQuery(trx, t, filter, after).then((r: Array<Record<string, unknown>>) => r));
+  let next: Promise<Array<Record<string, unknown>>> | null = query(0);
+  /**
+   * The page `next` brings, as listed accounts; asks for the one after it on the way. Its own
+   * function so that the rows and decoded configs are garbage once the page is built, not kept
+   * alive by this generator while the consumer writes the page.
+   */
+  const listNext = async (): Promise<Listed[]> => {
+    const rows = await next!;
+    next = null;
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => Number(r.id));
+    // Queued on the one connection in this order: this page's links, then the next page. The
+    // configs are decoded while the server answers.
+    const links = t === USERS ? inFlight(clientLinks(trx, ids)) : null;
+    next = rows.length === LIST_PAGE ? query(ids[ids.length - 1]!) : null;
+    const cfgs = configsOf(t, rows, session);
+    const byUser = links ? await links : null;
+    return rows.map((r, i) => toListed(t, r, cfgs[i]!, byUser));
+  };
+  try {
+    while (next) {
+      const page = await listNext();
+      if (page.length) yield page;
     }
-  });
+  } finally {
+    await trx.rollback().catch(() => {});
+  }
+}
+
+/** `listedPages`, one account at a time. */
+export async function eachListedAccount(session: Session, kind: Kind, filter: ListFilter, onRow: (a: Listed) => void): Promise<void> {
+  for await (const p of listedPages(session, kind, filter)) for (const a of p) onRow(a);
 }
 
 export async function listAccounts(session: Session, kinds: Kind[], filter: ListFilter): Promise<AccountListing> {

@@ -127,14 +127,7 @@ export function isAesDecryptable(s: unknown): s is string {
 }
 
 /** PHP trim()'s default set: space, \t, \n, \r, \0, \x0B — narrower than String#trim. */
-function phpTrimBytes(b: Buffer): Buffer {
-  const ws = (x: number) => x === 0x20 || x === 0x09 || x === 0x0a || x === 0x0d || x === 0x00 || x === 0x0b;
-  let s = 0;
-  let e = b.length;
-  while (s < e && ws(b[s])) s++;
-  while (e > s && ws(b[e - 1])) e--;
-  return b.subarray(s, e);
-}
+const isPhpTrimmed = (x: number) => x === 0x20 || x === 0x09 || x === 0x0a || x === 0x0d || x === 0x00 || x === 0x0b;
 
 /**
  * Decrypt a stored AES config and trim() it like WHMCS does before json_decode. Follows phpseclib
@@ -149,9 +142,61 @@ export function aesDecryptConfig(hex: string, ccHash: string): string | null {
   if (rem) ct = Buffer.concat([ct, Buffer.alloc(AES_BLOCK - rem)]);
   const decipher = createDecipheriv('aes-256-cbc', aesConfigKey(ccHash), ZERO_IV).setAutoPadding(false);
   const pt = Buffer.concat([decipher.update(ct), decipher.final()]);
-  const pad = pt[pt.length - 1];
+  return unpadConfigPlaintext(pt, 0, pt.length);
+}
+
+/**
+ * phpseclib v2's unpadding (last byte only, 1…16) and PHP's trim() of the plaintext in
+ * `pt[start, end)`; null where phpseclib fails.
+ */
+function unpadConfigPlaintext(pt: Buffer, start: number, end: number): string | null {
+  const pad = pt[end - 1];
   if (pad === 0 || pad > AES_BLOCK) return null;
-  return phpTrimBytes(pt.subarray(0, pt.length - pad)).toString('utf8');
+  end -= pad;
+  while (start < end && isPhpTrimmed(pt[start])) start++;
+  while (end > start && isPhpTrimmed(pt[end - 1])) end--;
+  return pt.toString('utf8', start, end);
+}
+
+/**
+ * `aesDecryptConfig` for many values at once, one result per value: its result where the value is
+ * AES hex (`isAesDecryptable`), undefined where it is not (aesDecryptConfig gives null for those).
+ * A listing decrypts tens of thousands of small configs, and creating a decipher costs more than
+ * running it: here one decipher runs over all the ciphertexts laid end to end. CBC then chains each
+ * value's first block to the last block of the value before it instead of to the zero IV; XORing
+ * that block back out gives exactly what decrypting each value alone gives.
+ */
+export function aesDecryptConfigs(hexes: readonly unknown[], ccHash: string): Array<string | null | undefined> {
+  const out = new Array<string | null | undefined>(hexes.length).fill(undefined);
+  // Each value's ciphertext length, NUL-padded to whole blocks as phpseclib does; 0 = not AES hex.
+  const sizes = new Array<number>(hexes.length).fill(0);
+  let total = 0;
+  for (let i = 0; i < hexes.length; i++) {
+    const h = hexes[i];
+    if (!isAesDecryptable(h)) continue;
+    const n = h.length / 2;
+    sizes[i] = n + ((AES_BLOCK - (n % AES_BLOCK)) % AES_BLOCK);
+    total += sizes[i];
+  }
+  if (total === 0) return out;
+  const ct = Buffer.alloc(total);
+  let at = 0;
+  for (let i = 0; i < hexes.length; i++) {
+    if (!sizes[i]) continue;
+    ct.write(hexes[i] as string, at, 'hex');
+    at += sizes[i];
+  }
+  const decipher = createDecipheriv('aes-256-cbc', aesConfigKey(ccHash), ZERO_IV).setAutoPadding(false);
+  const pt = Buffer.concat([decipher.update(ct), decipher.final()]);
+  at = 0;
+  for (let i = 0; i < hexes.length; i++) {
+    const size = sizes[i];
+    if (!size) continue;
+    if (at > 0) for (let k = 0; k < AES_BLOCK; k++) pt[at + k] ^= ct[at - AES_BLOCK + k];
+    out[i] = unpadConfigPlaintext(pt, at, at + size);
+    at += size;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
