@@ -37,4 +37,28 @@ describe('standard output', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(Array.from({ length: 40000 }, (_, i) => `line ${i}\n`).join('') + 'end\n');
   });
+
+  it.each([
+    ['blocking (direct writes)', ''],
+    ['non-blocking (process.stdout)', 'process.stdout;'],
+  ])('a reader that goes away (… | head) ends the run quietly with exit 0 — %s', async (_label, prelude) => {
+    const script = `
+      const { Output } = require(process.env.OUTPUT);
+      ${prelude}
+      const out = new Output({ format: 'json', color: false, quiet: false });
+      const line = 'x'.repeat(1023) + '\\n';
+      let n = 0;
+      const tick = () => { for (let i = 0; i < 64; i++) out.write(line); if (++n > 2000) { process.stderr.write('still running\\n'); process.exit(3); } setImmediate(tick); };
+      tick();`;
+    const r = await new Promise<{ code: number | null; signal: string | null; stderr: string }>((res, rej) => {
+      const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPUT } });
+      let stderr = '';
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', rej);
+      child.on('close', (code, signal) => res({ code, signal, stderr }));
+    });
+    expect(r.stderr).toBe('');
+    expect(r).toMatchObject({ code: 0, signal: null });
+  });
 });

@@ -175,11 +175,26 @@ class StdoutDescriptor {
     try {
       while (buf.length) buf = buf.subarray(writeSync(1, buf));
       return true;
-    } catch {
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EPIPE') readerGone();
       this.stream = process.stdout;
+      this.stream.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE') readerGone();
+        throw err;
+      });
       return this.stream.write(buf);
     }
   }
+}
+
+/**
+ * The reader of standard output has gone (`whmcs-2fa accounts --format json | head`): whatever is
+ * left to print has no one to read it, so stop now, quietly and successfully, as `git log | head`
+ * does. Output comes after the work it reports — a change is already committed — except for
+ * streamed listings, which only read.
+ */
+function readerGone(): never {
+  process.exit(0);
 }
 
 /**
