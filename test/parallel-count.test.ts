@@ -1,35 +1,38 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
-import { groupCounts, idRanges, MAX_PARTS, ROWS_PER_PART } from '../src/whmcs/parallel-count.js';
+import { groupCounts, idRanges, partsFor, MAX_PARTS, ROWS_PER_PART } from '../src/whmcs/parallel-count.js';
 import { inspectInstall } from '../src/whmcs/install.js';
 import { mulberry32 } from './helpers/fuzz.js';
 
-describe('idRanges', () => {
+describe('partsFor / idRanges', () => {
   it('keeps a small or unknown table in one query', () => {
-    expect(idRanges({ rows: null, nextId: 500_000 })).toEqual([null]);
-    expect(idRanges({ rows: 10, nextId: null })).toEqual([null]);
-    expect(idRanges({ rows: ROWS_PER_PART, nextId: 10 * ROWS_PER_PART })).toEqual([null]);
+    expect(partsFor({ rows: null, nextId: 500_000 })).toBe(1);
+    expect(partsFor({ rows: ROWS_PER_PART, nextId: null })).toBe(1);
+    expect(partsFor({ rows: 10 * ROWS_PER_PART, nextId: null })).toBe(MAX_PARTS);
+    expect(idRanges(1, 1, 2)).toEqual([null]);
+    expect(idRanges(5, 100, 1)).toEqual([null]);
   });
 
-  it('cuts a large table into contiguous parts that cover every id, whatever the estimate', () => {
+  it('cuts lo..hi into contiguous, even parts that cover every id', () => {
     const rng = mulberry32(20261127);
     for (let i = 0; i < 2000; i++) {
-      const rows = Math.floor(rng() * 2_000_000);
-      const nextId = 1 + Math.floor(rng() * 3_000_000);
-      const ranges = idRanges({ rows, nextId });
+      const lo = Math.floor(rng() * 1_000_000) - 10;
+      const hi = lo + Math.floor(rng() * 3_000_000);
+      const n = 1 + Math.floor(rng() * MAX_PARTS);
+      const ranges = idRanges(lo, hi, n);
       if (ranges[0] === null) {
-        expect(ranges).toHaveLength(1);
+        expect(n === 1 || hi - lo + 1 < n).toBe(true);
         continue;
       }
       const rs = ranges as Array<{ from: number; to: number }>;
-      expect(rs.length).toBeGreaterThan(1);
-      expect(rs.length).toBeLessThanOrEqual(MAX_PARTS);
+      expect(rs).toHaveLength(n);
       expect(rs[0]!.from).toBe(Number.MIN_SAFE_INTEGER);
-      expect(rs[rs.length - 1]!.to).toBe(Number.MAX_SAFE_INTEGER);
-      for (let k = 1; k < rs.length; k++) {
-        expect(rs[k]!.from).toBe(rs[k - 1]!.to + 1);
-        expect(rs[k]!.to).toBeGreaterThanOrEqual(rs[k]!.from);
-      }
+      expect(rs[n - 1]!.to).toBe(Number.MAX_SAFE_INTEGER);
+      for (let k = 1; k < n; k++) expect(rs[k]!.from).toBe(rs[k - 1]!.to + 1);
+      // Even: every part but the open ends holds the same number of ids in lo..hi (±1 part's rounding).
+      const inside = rs.map((r) => Math.min(r.to, hi) - Math.max(r.from, lo) + 1);
+      expect(Math.max(...inside) - Math.min(...inside)).toBeLessThanOrEqual(Math.ceil((hi - lo + 1) / n));
+      expect(inside.reduce((x, y) => x + y, 0)).toBe(hi - lo + 1);
     }
   });
 });

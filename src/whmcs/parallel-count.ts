@@ -34,14 +34,21 @@ export interface GroupCountQuery {
 }
 
 /**
- * `stats` is the server's size estimate from connecting (Install.tableStats): it decides the cut
- * without a query of its own. Without it (SQLite, or a server that keeps no statistics) the table
- * is one query. The parts cover every id whatever the estimate says — the first starts below any
- * id, the last has no end — so a stale estimate costs balance, never rows.
+ * `stats` is the server's size estimate from connecting (Install.tableStats): it decides whether
+ * and into how many parts to cut, without a query of its own. Without it (SQLite, or a server that
+ * keeps no statistics) the table is one query. The cut itself is made between MIN(id) and MAX(id)
+ * (two dives into the primary key): AUTO_INCREMENT can run far ahead of the ids after bulk
+ * inserts and would leave one part with most of the rows. The parts cover every id whatever
+ * happens meanwhile — the first starts below any id, the last has no end.
  */
 export async function groupCounts(db: Db, q: GroupCountQuery, stats?: TableStats): Promise<GroupCount[]> {
   const { knex } = db;
-  const ranges = db.dialect === 'mysql' && stats ? idRanges(stats) : [null];
+  const n = db.dialect === 'mysql' && stats ? partsFor(stats) : 1;
+  let ranges: Range[] = [null];
+  if (n > 1) {
+    const b = (await knex(q.table).select(knex.raw('MIN(id) AS lo, MAX(id) AS hi')).first()) as { lo: unknown; hi: unknown } | undefined;
+    if (b && b.lo !== null && b.hi !== null) ranges = idRanges(Number(b.lo), Number(b.hi), n);
+  }
   const parts = await Promise.all(ranges.map((r) => groupQuery(knex, q, r)));
   const merged = new Map<string, number[]>();
   for (const rows of parts) {
@@ -56,18 +63,21 @@ export async function groupCounts(db: Db, q: GroupCountQuery, stats?: TableStats
 
 type Range = { from: number; to: number } | null;
 
-/** Contiguous id ranges, together covering every possible id. */
-export function idRanges(stats: TableStats): Range[] {
-  const { rows, nextId } = stats;
-  if (rows === null || nextId === null || nextId < 2) return [null];
-  const n = Math.min(MAX_PARTS, Math.ceil(rows / ROWS_PER_PART));
-  if (n <= 1) return [null];
-  const size = Math.ceil((nextId - 1) / n);
+/** How many parts a table of this estimated size is cut into (1: one query). */
+export function partsFor(stats: TableStats): number {
+  if (stats.rows === null || !(stats.rows > ROWS_PER_PART)) return 1;
+  return Math.min(MAX_PARTS, Math.ceil(stats.rows / ROWS_PER_PART));
+}
+
+/** `n` contiguous id ranges splitting lo..hi evenly, together covering every possible id. */
+export function idRanges(lo: number, hi: number, n: number): Range[] {
+  if (!Number.isSafeInteger(lo) || !Number.isSafeInteger(hi) || hi - lo + 1 < n || n <= 1) return [null];
+  const size = Math.ceil((hi - lo + 1) / n);
   const ranges: Range[] = [];
   for (let i = 0; i < n; i++) {
     ranges.push({
-      from: i === 0 ? Number.MIN_SAFE_INTEGER : 1 + i * size,
-      to: i === n - 1 ? Number.MAX_SAFE_INTEGER : (i + 1) * size,
+      from: i === 0 ? Number.MIN_SAFE_INTEGER : lo + i * size,
+      to: i === n - 1 ? Number.MAX_SAFE_INTEGER : lo + (i + 1) * size - 1,
     });
   }
   return ranges;

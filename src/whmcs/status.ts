@@ -76,11 +76,14 @@ function summarize(counts: ModuleCount[]): AccountCounts {
 export async function collectStatus(session: Session, opts: { showSecrets: boolean }): Promise<StatusReport> {
   const { install } = session;
   const warnings: string[] = [];
-  // The settings row and the (small) admins table first, side by side on the connections that
-  // are already open; then the client side, whose full scan is most of the run, in parallel parts.
+  // All at once: the client side's full scan (in parallel parts) is most of the run; the settings
+  // row and the small admins table are read beside it.
   const clientTable = clientSideTable(install);
-  const [row, adminCounts] = await Promise.all([readSettingsRow(session.db.knex, session.limits), countByModule(session, ADMINS)]);
-  const clientCounts = await countByModule(session, clientTable);
+  const [row, clientCounts, adminCounts] = await Promise.all([
+    readSettingsRow(session.db.knex, session.limits),
+    countByModule(session, clientTable),
+    countByModule(session, ADMINS),
+  ]);
   const s: PhpArray | null = row.parsed;
   if (!row.exists) {
     warnings.push('the 2fasettings row is missing: WHMCS runs with no two-factor authentication at all — run `whmcs-2fa activate totp` to create it');
