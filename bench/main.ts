@@ -22,6 +22,8 @@ import { startChronyd, type ChronyPeer } from '../test/helpers/ntp-peers.js';
 const ROOT = resolve(import.meta.dirname, '../..');
 const PRELOAD = join(ROOT, 'bench/maxrss.cjs');
 const SNTP_ONCE = join(ROOT, 'bench/sntp-once.mjs');
+const FLOOR_STATUS = join(ROOT, 'bench/floor-status.cjs');
+const FLOOR_RESET = join(ROOT, 'bench/floor-reset.cjs');
 const RESULTS = join(ROOT, 'bench/results.json');
 const NODE = process.execPath;
 const MB = 1024 * 1024;
@@ -285,6 +287,13 @@ async function main(): Promise<void> {
       unavailable: noClient,
       info: true,
     });
+    // What no Node program on this stack can go below (see bench/floor-status.cjs), for the record.
+    await pair('status-floor', 'floor: Node + mysql2, the same aggregates (info)', 1.5, {
+      baseline: mariadb('mariadb: the same aggregates', statusSql),
+      ours: { label: 'node + mysql2: the same aggregates', argv: [NODE, FLOOR_STATUS, pkg, srv.host, String(srv.port), srv.user, dbName] },
+      unavailable: noClient,
+      info: true,
+    });
     await rss('status-rss', '`status` peak RSS', oursDb('whmcs-2fa status', 'status', '--format', 'json'));
 
     // --- accounts ---
@@ -312,7 +321,7 @@ async function main(): Promise<void> {
     // --- bulk reset: every run starts from the same rows ---
     const resetMissing = noClient ?? missing('reset', ['--module', '--users']);
     let restore: (() => Promise<void>) | undefined;
-    if (!resetMissing && (want('reset') || want('reset-rss'))) restore = await resettable(knex, stateHome);
+    if (!resetMissing && (want('reset') || want('reset-floor') || want('reset-rss'))) restore = await resettable(knex, stateHome);
     await pair('reset', 'bulk `reset --module duosecurity --users --yes` (~30k rows)', 1.5, {
       baseline: mariadb('mariadb: one UPDATE', "UPDATE tblusers SET second_factor = '', second_factor_config = '', updated_at = NOW() WHERE second_factor = 'duosecurity'"),
       ours: oursDb('whmcs-2fa reset --module duosecurity --users --yes', 'reset', '--module', 'duosecurity', '--users', '--yes', '--format', 'json'),
@@ -323,6 +332,19 @@ async function main(): Promise<void> {
         if (side === 'baseline') return null;
         const n = JSON.parse(r.stdout)?.rowsReset;
         return n === counts.duoUsers ? null : `reset ${n} rows, expected ${counts.duoUsers}`;
+      },
+    });
+    await pair('reset-floor', 'floor: Node + mysql2, one journalled UPDATE (info)', 1.5, {
+      baseline: mariadb('mariadb: one UPDATE', "UPDATE tblusers SET second_factor = '', second_factor_config = '', updated_at = NOW() WHERE second_factor = 'duosecurity'"),
+      ours: { label: 'node + mysql2: read, journal, fsync, UPDATE', argv: [NODE, FLOOR_RESET, pkg, srv.host, String(srv.port), srv.user, dbName, join(work, 'floor-journal.jsonl')] },
+      unavailable: resetMissing,
+      runs: Math.min(args.runs, 5),
+      before: restore,
+      info: true,
+      check: (side, r) => {
+        if (side === 'baseline') return null;
+        const n = JSON.parse(r.stdout)?.rows;
+        return n === counts.duoUsers ? null : `journalled ${n} rows, expected ${counts.duoUsers}`;
       },
     });
     await rss(
