@@ -16,7 +16,7 @@ interface ResetOptions {
   batchSize?: string;
 }
 
-export const DEFAULT_BATCH_SIZE = 5000;
+export const DEFAULT_BATCH_SIZE = 2500;
 const SAMPLE = 10;
 
 export function register(program: Command): void {
