@@ -8,7 +8,30 @@ const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   // Scripts and monitoring ask this often; the answer needs neither the parser nor the program.
   process.stdout.write(`${require('../package.json').version}\n`);
-} else {
+} else if (!(args.length === 1 && (args[0] === '--help' || args[0] === '-h') && printedHelpText())) {
   require('./compile-cache.js');
   require('../dist/cli.cjs').run();
+}
+
+/**
+ * `--help` into a pipe or a file is always the same text (80 columns, no colour): the build renders
+ * it once (dist/help.txt, scripts/build.mjs). At a terminal, or if anything is amiss, commander
+ * renders it as usual.
+ */
+function printedHelpText() {
+  const fs = require('node:fs');
+  let buf;
+  try {
+    if (fs.fstatSync(1).isCharacterDevice()) return false;
+    buf = fs.readFileSync(require('node:path').join(__dirname, '..', 'dist', 'help.txt'));
+  } catch {
+    return false;
+  }
+  try {
+    while (buf.length) buf = buf.subarray(fs.writeSync(1, buf));
+  } catch (e) {
+    // The reader has gone (… | head): nothing more to say. A full non-blocking pipe: the stream queues the rest.
+    if (e.code !== 'EPIPE') process.stdout.write(buf);
+  }
+  return true;
 }

@@ -20,6 +20,7 @@
 // The build goes to a temporary directory and is swapped in with renames, so a CLI started by a
 // concurrent test run never sees a half-written dist/. BUILD_ANALYZE=1 prints what each output holds.
 import { analyzeMetafile, build } from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { builtinModules, createRequire } from 'node:module';
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -420,10 +421,28 @@ try {
   await buildLib(shared, bundled, vendors);
   await buildVendors(vendors);
   await buildOneFile();
+  writeHelpText();
   if (process.env.BUILD_ANALYZE) for (const m of report) process.stdout.write(await analyzeMetafile(m));
   swapInto(tmp, dist);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
+}
+
+/**
+ * Pass 6: dist/help.txt, the program's `--help` as the built CLI prints it when standard output is
+ * not a terminal (commander's 80 columns, no colour: nothing else goes into it). bin/whmcs-2fa.js
+ * prints it in that case without loading the program, as it answers `--version` from package.json;
+ * at a terminal, where the width and colours vary, commander renders help as usual.
+ */
+function writeHelpText() {
+  const runner = join(tmp, 'help-text.cjs');
+  writeFileSync(runner, `require(${JSON.stringify(join(tmp, 'cli.cjs'))}).run();\n`);
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('WHMCS_') || k === 'NODE_OPTIONS') delete env[k];
+  const r = spawnSync(process.execPath, [runner, '--help'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  rmSync(runner);
+  if (r.status !== 0 || !r.stdout.startsWith('Usage: whmcs-2fa')) throw new Error(`rendering --help failed (exit ${r.status}): ${r.stderr}`);
+  writeFileSync(join(tmp, 'help.txt'), r.stdout);
 }
 
 /** Replaces `dest` by `from` with two renames; retries if a concurrent build swapped in between. */

@@ -37,8 +37,22 @@ function loadedBy(args: string[]): { status: number | null; stdout: string; file
 const DRIVER_BUILTINS = ['net', 'tls', 'crypto', 'zlib', 'child_process', 'dgram', 'readline'];
 
 describe('start-up', () => {
-  it('--help loads only the entry bundle: no npm package, no lazy module, no driver', () => {
-    const r = loadedBy(['--help']);
+  it('--help into a pipe prints the help the build rendered — commander\'s own text — and loads nothing else', () => {
+    const runner = join(dir, 'run-cli.cjs');
+    writeFileSync(runner, `require(${JSON.stringify(join(ROOT, 'dist/cli.cjs'))}).run();\n`);
+    const commander = spawnSync(process.execPath, [runner, '--help'], { encoding: 'utf8' });
+    expect(commander.status).toBe(0);
+    expect(commander.stdout).toContain('Usage: whmcs-2fa');
+    for (const flag of ['--help', '-h']) {
+      const r = loadedBy([flag]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(commander.stdout);
+      expect(r.files).toEqual(['bin/whmcs-2fa.js']);
+    }
+  });
+
+  it('help rendered by commander loads only the entry bundle: no npm package, no lazy module, no driver', () => {
+    const r = loadedBy(['help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('Usage: whmcs-2fa');
     expect(r.stdout).toMatch(/\n {2}status\b/);
