@@ -52,9 +52,11 @@ export async function openDb(target: DbTarget): Promise<Db> {
   const label = describeTarget(target);
   const knex = target.kind === 'sqlite' ? await openSqlite(target) : await openMysql(target);
   try {
-    // Taking a connection from the pool connects, authenticates and runs the pool's setup
-    // statement: that proves the database is reachable without a round trip of its own.
-    await knex.client.releaseConnection(await knex.client.acquireConnection());
+    // MySQL: taking a connection from the pool connects, authenticates and runs the pool's setup
+    // statement, which proves the database is reachable without a round trip of its own. SQLite
+    // opens files lazily: a statement (in-process) is what finds a file that is not a database.
+    if (target.kind === 'sqlite') await knex.raw('SELECT 1');
+    else await knex.client.releaseConnection(await knex.client.acquireConnection());
   } catch (e) {
     await knex.destroy().catch(() => {});
     throw explainDbError(e, target);
