@@ -7,8 +7,8 @@
 import type { Knex } from 'knex';
 import { createWhmcsSchema, adminRow, clientRow, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { encodeAccountConfig, type AccountConfigTarget } from '../src/whmcs/account-config.js';
-import { generateBackupCode, hashBackupCode, whmcsEncrypt } from '../src/whmcs/crypto.js';
-import { phpSerialize } from '../src/whmcs/php-serialize.js';
+import { generateBackupCode, hashBackupCode } from '../src/whmcs/crypto.js';
+import { sample2faSettings } from '../src/whmcs/sandbox.js';
 import { encodeTokendata, generateTotpSecret, sonataBase32Decode } from '../src/services/totp.js';
 import { yubicoPrefixHash } from '../src/services/yubico-client.js';
 
@@ -102,25 +102,7 @@ function selectList(row: Record<string, unknown>, generated: Record<string, stri
 export async function seedBenchData(knex: Knex, opts: { users: number; admins: number }): Promise<SeedCounts> {
   await createWhmcsSchema(knex, 'mysql', '8', '8.12.1-release.1');
   const H = BENCH_CC_HASH;
-  await setConfigValue(
-    knex,
-    '2fasettings',
-    phpSerialize({
-      modules: {
-        totp: { clientenabled: 1, adminenabled: 1 },
-        duosecurity: {
-          integrationKey: whmcsEncrypt('DIWJ8X6AEYOR5OMC6TQ1', H),
-          secretKey: whmcsEncrypt('Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep', H),
-          apiHostname: 'api-e4c9863e.duosecurity.com',
-          clientenabled: 1,
-          adminenabled: 1,
-        },
-        yubico: { clientid: '85097', secretkey: 'dGhpc2lzYXNhbmRib3hrZXkhIQ==', clientenabled: 1, adminenabled: 1 },
-      },
-      forceclient: 0,
-      forceadmin: 1,
-    }),
-  );
+  await setConfigValue(knex, '2fasettings', sample2faSettings(H, { duoClients: true, yubico: true }));
 
   await knex.raw('CREATE TABLE bench_pool (module VARCHAR(32) NOT NULL, fmt VARCHAR(16) NOT NULL, k INT NOT NULL, cfg TEXT NOT NULL, PRIMARY KEY (module, fmt, k))');
   const pool: Array<{ module: string; fmt: string; k: number; cfg: string }> = [];

@@ -13,6 +13,29 @@ import { RefusedError } from '../errors.js';
 
 import { SANDBOX_DB_FILE, SQLITE_CONFIG_VAR } from './sandbox-constants.js';
 
+/**
+ * A 2fasettings value with all three stock services configured (Duo's keys encrypted with `ccHash`
+ * as WHMCS stores them), admins forced to enrol. The sandbox and the benchmark both seed it.
+ */
+export function sample2faSettings(ccHash: string, on: { duoClients: boolean; yubico: boolean }): string {
+  const flag = (b: boolean) => (b ? 1 : 0);
+  return phpSerialize({
+    modules: {
+      totp: { clientenabled: 1, adminenabled: 1 },
+      duosecurity: {
+        integrationKey: whmcsEncrypt('DIWJ8X6AEYOR5OMC6TQ1', ccHash),
+        secretKey: whmcsEncrypt('Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep', ccHash),
+        apiHostname: 'api-e4c9863e.duosecurity.com',
+        clientenabled: flag(on.duoClients),
+        adminenabled: 1,
+      },
+      yubico: { clientid: '85097', secretkey: 'dGhpc2lzYXNhbmRib3hrZXkhIQ==', clientenabled: flag(on.yubico), adminenabled: flag(on.yubico) },
+    },
+    forceclient: 0,
+    forceadmin: 1,
+  });
+}
+
 const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 function randomString(n: number, alphabet = ALNUM): string {
   let s = '';
@@ -65,25 +88,7 @@ $${SQLITE_CONFIG_VAR} = '${SANDBOX_DB_FILE}';
   try {
     const k = db.knex;
     await createWhmcsSchema(k, 'sqlite', '8');
-    await setConfigValue(
-      k,
-      '2fasettings',
-      phpSerialize({
-        modules: {
-          totp: { clientenabled: 1, adminenabled: 1 },
-          duosecurity: {
-            integrationKey: whmcsEncrypt('DIWJ8X6AEYOR5OMC6TQ1', H),
-            secretKey: whmcsEncrypt('Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep', H),
-            apiHostname: 'api-e4c9863e.duosecurity.com',
-            clientenabled: 0,
-            adminenabled: 1,
-          },
-          yubico: { clientid: '85097', secretkey: 'dGhpc2lzYXNhbmRib3hrZXkhIQ==', clientenabled: 0, adminenabled: 0 },
-        },
-        forceclient: 0,
-        forceadmin: 1,
-      }),
-    );
+    await setConfigValue(k, '2fasettings', sample2faSettings(H, { duoClients: false, yubico: false }));
     const aes = (cfg: Record<string, unknown>) => encodeAccountConfig(cfg, 'aes', H);
     const backup = () => hashBackupCode(generateBackupCode());
     const admins: SandboxResult['admins'] = [];
