@@ -120,7 +120,7 @@ async function main(): Promise<void> {
   execFileSync('cp', ['-R', join(ROOT, 'bin'), join(ROOT, 'dist'), join(ROOT, 'package.json'), pkg]);
   symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
   const BIN = join(pkg, 'bin/whmcs-2fa.js');
-  const ONE_FILE = join(pkg, 'dist/whmcs-2fa.mjs');
+  const ONE_FILE = join(pkg, 'dist/whmcs-2fa.cjs');
   // A private cache directory: the warm-up run fills the V8 code cache, as a user's first run does.
   const env = cleanEnv({ XDG_STATE_HOME: stateHome, XDG_CACHE_HOME: join(work, 'cache'), ...(srv.password ? { MYSQL_PWD: srv.password } : {}) });
 
@@ -381,12 +381,12 @@ async function main(): Promise<void> {
     // --- the one-file artefact, for information ---
     if (want('one-file')) {
       if (existsSync(ONE_FILE)) {
-        const p = await measurePair({ baseline: nodeE0, ours: { label: 'node dist/whmcs-2fa.mjs --help', argv: [NODE, ONE_FILE, '--help'] }, warmup: args.warmup, runs: args.runs, env, cwd });
+        const p = await measurePair({ baseline: nodeE0, ours: { label: 'node dist/whmcs-2fa.cjs --help', argv: [NODE, ONE_FILE, '--help'] }, warmup: args.warmup, runs: args.runs, env, cwd });
         const b = median(p.baseline);
         const o = median(p.ours);
-        rows.push({ id: 'one-file', measure: 'one-file artefact `--help` (info)', kind: 'info', available: true, baseline: { label: nodeE0.label, medianMs: b, samplesMs: p.baseline }, ours: { label: 'node dist/whmcs-2fa.mjs --help', medianMs: o, samplesMs: p.ours }, ratio: o / b, target: '—' });
+        rows.push({ id: 'one-file', measure: 'one-file artefact `--help` (info)', kind: 'info', available: true, baseline: { label: nodeE0.label, medianMs: b, samplesMs: p.baseline }, ours: { label: 'node dist/whmcs-2fa.cjs --help', medianMs: o, samplesMs: p.ours }, ratio: o / b, target: '—' });
       } else {
-        rows.push({ id: 'one-file', measure: 'one-file artefact `--help` (info)', kind: 'info', available: false, note: 'dist/whmcs-2fa.mjs was not built', target: '—' });
+        rows.push({ id: 'one-file', measure: 'one-file artefact `--help` (info)', kind: 'info', available: false, note: 'dist/whmcs-2fa.cjs was not built', target: '—' });
       }
     }
   } finally {

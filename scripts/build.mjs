@@ -9,13 +9,15 @@
 //                   so are the modules of a lazy bundle (LAZY_BUNDLES), which live in its entry's file.
 // dist/vendor/*.cjs each npm package the lazy code imports, bundled with its dependencies: knex
 //                   with lodash and tarn is one file instead of ~330.
-// dist/whmcs-2fa.mjs
-//                   the same program as one self-contained file to copy onto a server. Only
-//                   better-sqlite3 (a native addon) stays outside: SQLite then needs
-//                   `npm install better-sqlite3` next to it; MySQL/MariaDB needs nothing.
+// dist/whmcs-2fa.cjs
+//                   the same program as one self-contained file: what the standalone executables
+//                   carry (scripts/release.mjs), and a file to copy onto a server that has Node
+//                   (`node whmcs-2fa.cjs`). SQLite then uses Node's built-in node:sqlite (22.16+),
+//                   or better-sqlite3 installed next to it; MySQL/MariaDB needs nothing.
 //
-// Everything but the one-file artefact is CommonJS, and dynamic import() becomes require(): Node's
-// ESM loader costs a tenth of Node's own start-up time and is never started. Everything is minified
+// Everything is CommonJS, and dynamic import() becomes require(): Node's ESM loader costs a tenth
+// of Node's own start-up time and is never started (and a standalone executable's main must be
+// CommonJS). Everything is minified
 // with names kept (errors are recognised by name) and has source maps (`node --enable-source-maps`).
 // The build goes to a temporary directory and is swapped in with renames, so a CLI started by a
 // concurrent test run never sees a half-written dist/. BUILD_ANALYZE=1 prints what each output holds.
@@ -390,18 +392,15 @@ async function buildVendors(vendors) {
   for (const file of iconvTables) copyFileSync(file, join(tmp, 'vendor', 'iconv-lite-tables', file.split(/[\\/]/).pop()));
 }
 
-/** Pass 5: the one-file artefact (ESM: a bundled CommonJS package then needs a require of its own). */
+/** Pass 5: the one-file artefact, every npm package inside (CommonJS, like the rest). */
 async function buildOneFile() {
-  const requireShim = "import { createRequire as __whmcs2faRequire } from 'node:module'; const require = __whmcs2faRequire(import.meta.url);";
-  const outfile = join(tmp, 'whmcs-2fa.mjs');
+  const outfile = join(tmp, 'whmcs-2fa.cjs');
   keep(
     await build({
       ...common,
-      format: 'esm',
-      supported: {},
-      stdin: { contents: `import { run } from ${JSON.stringify(ENTRY)};\nrun();\n`, resolveDir: root, sourcefile: 'whmcs-2fa.js', loader: 'js' },
+      stdin: { contents: `require(${JSON.stringify(ENTRY)}).run();\n`, resolveDir: root, sourcefile: 'whmcs-2fa.js', loader: 'js' },
       outfile,
-      banner: { js: `#!/usr/bin/env node\n${requireShim}` },
+      banner: { js: '#!/usr/bin/env node' },
       plugins: [absentOptional, compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess],
     }),
   );

@@ -123,7 +123,7 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   await program.parseAsync(argv);
 }
 
-/** The process entry (bin/whmcs-2fa.js, dist/whmcs-2fa.mjs): anything escaping main is one line, exit 1. */
+/** The process entry (bin/whmcs-2fa.js, dist/whmcs-2fa.cjs): anything escaping main is one line, exit 1. */
 export function run(): void {
   main().catch((e: Error | undefined) => {
     process.stderr.write(`Error: ${e?.message ?? e}\n`);

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isSqlite } from './sqlite-driver.js';
 import type { Session } from './session.js';
 import { ADMINS, CLIENTS, USERS, moduleIsOn, tableFor, type AccountTable, type Kind } from './accounts-table.js';
 import { NotFoundError, UsageError } from '../errors.js';
@@ -111,7 +112,7 @@ export async function accountById(k: Knex | Knex.Transaction, kind: Kind, id: nu
   const t = tableFor(kind);
   if (lock) await lockForWrite(k, t);
   const q = k(t.table).select(columnsFor(t)).where({ id });
-  if (lock && k.client.config.client !== 'better-sqlite3') q.forUpdate();
+  if (lock && !isSqlite(k)) q.forUpdate();
   const r = (await q.first()) as Record<string, unknown> | undefined;
   if (!r) throw new NotFoundError(`${kind} #${id} no longer exists`);
   return toAccount(t, r);
@@ -124,5 +125,5 @@ export async function accountById(k: Knex | Knex.Transaction, kind: Kind, id: nu
  * committed values. MySQL locks the rows with FOR UPDATE instead.
  */
 async function lockForWrite(k: Knex | Knex.Transaction, t: AccountTable): Promise<void> {
-  if (k.client.config.client === 'better-sqlite3') await k.raw(`UPDATE ${t.table} SET id = id WHERE 0`);
+  if (isSqlite(k)) await k.raw(`UPDATE ${t.table} SET id = id WHERE 0`);
 }

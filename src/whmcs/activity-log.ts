@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { userInfo } from 'node:os';
 import type { Install } from './install.js';
 import { nowSql } from './sql-time.js';
+import { isSqlite } from './sqlite-driver.js';
 
 export interface ActivityEntry {
   description: string;
@@ -43,8 +44,7 @@ export function activityText(what: string, operator: string, reason?: string, su
  */
 export async function writeActivity(trx: Knex | Knex.Transaction, install: Install, entries: ActivityEntry[]): Promise<void> {
   if (!entries.length) return;
-  const isSqlite = trx.client.config.client === 'better-sqlite3';
-  const date = isSqlite ? nowSql() : trx.raw('NOW()');
+  const date = isSqlite(trx) ? nowSql() : trx.raw('NOW()');
   const rows = entries.map((e) => ({
     date,
     description: e.description,

@@ -5,6 +5,7 @@
  * config is written back in this database's format.
  */
 import type { Knex } from 'knex';
+import { isSqlite } from './sqlite-driver.js';
 import type { Session } from './session.js';
 import { accountById, findAccount, toAccount, type Account, type Selector } from './accounts.js';
 import { ADMINS, tableFor } from './accounts-table.js';
@@ -79,7 +80,7 @@ function activityFor(session: Session, a: Account, reason: string | undefined, c
 /** Every enrolled admin, locked when asked (the plan's second pass runs inside the write). */
 async function enrolledAdmins(k: Knex | Knex.Transaction, lock: boolean): Promise<Account[]> {
   let q = k('tbladmins').select(['id', 'username', 'email', 'authmodule', 'authdata', 'disabled', 'roleid']).whereNotIn('authmodule', ['', '0']).orderBy('id');
-  if (lock && k.client.config.client !== 'better-sqlite3') q = q.forUpdate();
+  if (lock && !isSqlite(k)) q = q.forUpdate();
   return ((await q) as Record<string, unknown>[]).map((r) => toAccount(ADMINS, r));
 }
 

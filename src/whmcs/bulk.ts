@@ -18,6 +18,7 @@ import { writeActivity } from './activity-log.js';
 import { writeRows, type RowChange } from './change.js';
 import { journalLines, type JournalLines } from './journal.js';
 import { queryError } from './db.js';
+import { isSqlite } from './sqlite-driver.js';
 import { CliError, RefusedError } from '../errors.js';
 
 export interface BatchInfo {
@@ -65,7 +66,6 @@ export interface BulkScope {
   idRange: { first: number; last: number } | null;
 }
 
-const isSqlite = (k: Knex | Knex.Transaction): boolean => k.client.config.client === 'better-sqlite3';
 
 /** How many rows match, and their id range — one aggregate query, nothing loaded. */
 export async function bulkScope(session: Session, job: Pick<BulkJob, 'table' | 'filter'>): Promise<BulkScope> {

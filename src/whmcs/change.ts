@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isSqlite } from './sqlite-driver.js';
 import { RefusedError } from '../errors.js';
 import type { Block, DiffLine } from '../ui/view.js';
 import { writeActivity, type ActivityEntry } from './activity-log.js';
@@ -130,7 +131,7 @@ export async function writeRows(trx: Knex.Transaction, rows: RowChange[], journa
 const CHUNK = 500;
 
 function isMysql(trx: Knex | Knex.Transaction): boolean {
-  return trx.client.config.client !== 'better-sqlite3';
+  return !isSqlite(trx);
 }
 
 function conflict(r: RowChange): RefusedError {

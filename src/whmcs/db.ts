@@ -75,8 +75,8 @@ async function openSqlite(t: SqliteTarget): Promise<Knex> {
     throw new DatabaseError(`SQLite database ${t.file} does not exist — check the path, or create a sandbox with \`whmcs-2fa sandbox <dir>\``);
   }
   const { default: knexFactory } = await import('knex');
-  return knexFactory({
-    client: 'better-sqlite3',
+  const { sqliteClientConfig } = await import('./sqlite-driver.js');
+  const config = await sqliteClientConfig(knexFactory, {
     log: SILENT_LOG,
     ...NO_VALUES_IN_ERRORS,
     connection: { filename: t.file },
@@ -94,6 +94,7 @@ async function openSqlite(t: SqliteTarget): Promise<Knex> {
       },
     },
   });
+  return knexFactory(config);
 }
 
 async function openMysql(t: MysqlTarget): Promise<Knex> {

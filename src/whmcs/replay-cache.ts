@@ -4,6 +4,7 @@
  * adds the key and drops entries older than 300 s. An unparseable row reads as an empty list.
  */
 import type { Knex } from 'knex';
+import { isSqlite } from './sqlite-driver.js';
 import type { Install, SerializeLimits } from './install.js';
 import type { Account } from './accounts.js';
 import type { RowChange } from './change.js';
@@ -24,7 +25,7 @@ export interface UsedOtpsRow {
 
 export async function readUsedOtps(k: Knex | Knex.Transaction, limits: SerializeLimits, forUpdate = false): Promise<UsedOtpsRow> {
   let q = k('tblconfiguration').where({ setting: USED_OTPS_SETTING }).orderBy('id').first('id', 'value');
-  if (forUpdate && k.client.config.client !== 'better-sqlite3') q = q.forUpdate();
+  if (forUpdate && !isSqlite(k)) q = q.forUpdate();
   const row = (await q) as { id: number; value: unknown } | undefined;
   if (!row) return { exists: false, id: null, raw: null, map: null, error: null };
   const raw = row.value === null || row.value === undefined ? '' : String(row.value);

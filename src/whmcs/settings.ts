@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isSqlite } from './sqlite-driver.js';
 import { phpSerialize, phpUnserialize, phpTruthy } from './php-serialize.js';
 import type { SerializeLimits } from './install.js';
 import { moduleInfo } from '../services/catalog.js';
@@ -31,7 +32,7 @@ export async function readSettingsRow(
 ): Promise<SettingsRow> {
   let q = knex('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('id', 'value', 'updated_at');
   if (opts.forUpdate) {
-    if (knex.client.config.client === 'better-sqlite3') {
+    if (isSqlite(knex)) {
       // SQLite has no FOR UPDATE, and a deferred transaction that only read cannot later upgrade to a
       // writer while another process writes (SQLITE_BUSY, no waiting). A no-op write as the first
       // statement takes the write lock now, so a concurrent run waits (busy_timeout) and then reads

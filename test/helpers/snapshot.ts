@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import { isSqlite } from '../../src/whmcs/sqlite-driver.js';
 
 /**
  * A byte-level picture of a whole database: every table, every row ordered by its primary key,
@@ -18,9 +19,6 @@ export interface DbSnapshot {
   tables: Record<string, { rows: number; hash: string }>;
 }
 
-function isSqlite(k: Knex): boolean {
-  return k.client.config.client === 'better-sqlite3';
-}
 
 function encodeValue(v: unknown): string {
   if (v === null || v === undefined) return 'N';

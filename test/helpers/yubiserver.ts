@@ -19,6 +19,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { openDb } from '../../src/whmcs/db.js';
 
 const run = promisify(execFile);
 
@@ -131,10 +132,10 @@ export async function startYubiserver(): Promise<YubiserverPeer> {
   const db = join(dir, 'yubiserver.sqlite');
   const log = join(dir, 'yubiserver.log');
 
-  const { default: Database } = await import('better-sqlite3');
-  const handle = new Database(db);
-  handle.exec(SCHEMA);
-  handle.close();
+  // Through the tool's own SQLite opener: node:sqlite or better-sqlite3, whichever this Node has.
+  const handle = await openDb({ kind: 'sqlite', file: db, create: true });
+  for (const statement of SCHEMA.split(';').filter((s) => s.trim())) await handle.knex.raw(statement);
+  await handle.close();
   chmodSync(db, 0o666);
 
   const key: YubiKeyIdentity = {
