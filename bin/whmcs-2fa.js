@@ -10,7 +10,19 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.stdout.write(`${require('../package.json').version}\n`);
 } else if (!(args.length === 1 && (args[0] === '--help' || args[0] === '-h') && printedHelpText())) {
   require('./compile-cache.js');
-  require('../dist/cli.cjs').run();
+  loadProgram().run();
+}
+
+/** dist/ is the build: a clone has none until `npm run build` (a package always has it). */
+function loadProgram() {
+  try {
+    return require('../dist/cli.cjs');
+  } catch (e) {
+    if (e.code !== 'MODULE_NOT_FOUND' || !String(e.message).includes('dist/cli.cjs')) throw e;
+    const dir = require('node:path').join(__dirname, '..');
+    process.stderr.write(`Error: whmcs-2fa is not built in ${dir} — run \`npm ci && npm run build\` there (a clone needs it once)\n`);
+    process.exit(1);
+  }
 }
 
 /**
