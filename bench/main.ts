@@ -3,13 +3,15 @@
  * admins), then measures the built CLI against baselines that do the same work with the least
  * possible machinery, side by side in the same run, and reports ratios against the targets.
  *
+ * The standalone-executable rows need `npm run release` first (they say so when it is missing).
+ *
  *   npm run bench -- [--runs N] [--warmup N] [--only id,id] [--users N] [--admins N] [--keep-db] [--strict]
  *
  * Children get a clean environment: NODE_OPTIONS, NODE_EXTRA_CA_CERTS and WHMCS_* are removed, so
  * a CA bundle Node would read on every start (or a stray preload) cannot blur the ratios.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -376,6 +378,31 @@ async function main(): Promise<void> {
           return j?.validServers === 3 ? null : `validServers ${j?.validServers}, expected 3`;
         },
       });
+    }
+
+    // --- the standalone executable (npm run release), against node -e 0 and the npm-installed command ---
+    if (want('executable')) {
+      const version = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
+      const exe = join(ROOT, 'release', `whmcs-2fa-${version}-linux-${process.arch}`);
+      const measure = async (id: string, what: string, baseline: Cmd, mine: Cmd) => {
+        const p = await measurePair({ baseline, ours: mine, warmup: args.warmup, runs: args.runs, env, cwd });
+        const b = median(p.baseline);
+        const o = median(p.ours);
+        rows.push({ id, measure: what, kind: 'info', available: true, baseline: { label: baseline.label, medianMs: b, samplesMs: p.baseline }, ours: { label: mine.label, medianMs: o, samplesMs: p.ours }, ratio: o / b, target: '—' });
+      };
+      if (existsSync(exe)) {
+        const mb = (statSync(exe).size / MB).toFixed(0);
+        const sandbox = join(work, 'sandbox');
+        runOnce({ label: 'sandbox', argv: [exe, 'sandbox', sandbox] }, { env, cwd, capture: true });
+        const exeCmd = (label: string, ...cli: string[]): Cmd => ({ label, argv: [exe, ...cli] });
+        await measure('exe-version', `executable \`--version\` (${mb} MB)`, nodeE0, exeCmd('executable --version', '--version'));
+        await measure('exe-version-npm', 'executable `--version` vs the npm-installed command', ours('npm-installed --version', '--version'), exeCmd('executable --version', '--version'));
+        const status = ['--whmcs-dir', sandbox, 'status', '--format', 'json'];
+        await measure('exe-status', 'executable `status` on the sandbox', nodeE0, exeCmd('executable status (sandbox)', ...status));
+        await measure('exe-status-npm', '`status` on the sandbox vs the npm-installed command', ours('npm-installed status (sandbox)', ...status), exeCmd('executable status (sandbox)', ...status));
+      } else {
+        rows.push({ id: 'executable', measure: 'standalone executable (info)', kind: 'info', available: false, note: `${exe} was not built (npm run release)`, target: '—' });
+      }
     }
 
     // --- the one-file artefact, for information ---
