@@ -31,15 +31,20 @@ interface NodeSqliteModule {
   DatabaseSync: new (file: string, options?: { readOnly?: boolean }) => NodeDatabase;
 }
 
-let builtIn: NodeSqliteModule | null | undefined;
+let builtIn: NodeSqliteModule | null = null;
+let probing: Promise<NodeSqliteModule | null> | undefined;
 /**
  * node:sqlite if this runtime has a complete one: knex needs to know whether a statement returns
  * rows before running it, which `StatementSync#columns()` (Node 22.16+, 23.11+) answers.
  * WHMCS_2FA_SQLITE=better-sqlite3 prefers the addon (to test that path on a newer Node).
+ * One probe per process, shared by concurrent openers (each must see its answer, not a guess).
  */
-async function nodeSqlite(): Promise<NodeSqliteModule | null> {
-  if (builtIn !== undefined) return builtIn;
-  builtIn = null;
+function nodeSqlite(): Promise<NodeSqliteModule | null> {
+  probing ??= probeNodeSqlite().then((m) => (builtIn = m));
+  return probing;
+}
+
+async function probeNodeSqlite(): Promise<NodeSqliteModule | null> {
   if (process.env.WHMCS_2FA_SQLITE === 'better-sqlite3') return null;
   // Node 22 announces the module as experimental on first load; that note is not for our users.
   const emitWarning = process.emitWarning;
@@ -53,13 +58,12 @@ async function nodeSqlite(): Promise<NodeSqliteModule | null> {
     const probe = new m.DatabaseSync(':memory:');
     const ok = typeof probe.prepare('SELECT 1').columns === 'function';
     probe.close();
-    if (ok) builtIn = m;
+    return ok ? m : null;
   } catch {
-    // no built-in SQLite on this runtime
+    return null; // no built-in SQLite on this runtime
   } finally {
     process.emitWarning = emitWarning;
   }
-  return builtIn;
 }
 
 /** The engine this process uses for SQLite, or null when neither is available. */
