@@ -24,13 +24,11 @@
 import { analyzeMetafile, build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { builtinModules } from 'node:module';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { absentOptional } from './build/absent-optional.mjs';
-import { dataOnDemand, ICONV_ENCODINGS } from './build/data-on-demand.mjs';
 import { knexDiet } from './build/knex-diet.mjs';
-import { lazyBuiltins } from './build/lazy-builtins.mjs';
 import { lazyChildProcess } from './build/lazy-child-process.mjs';
 import { compactErrors } from './build/mysql2-compact-errors.mjs';
 import { smallCaches } from './build/mysql2-small-caches.mjs';
@@ -62,11 +60,11 @@ const isBare = (p) => !p.startsWith('.') && !p.startsWith('/') && !isBuiltin(p);
 const inSrc = (p) => p.startsWith(src + '/');
 
 // Plugins that rewrite or leave out parts of dependencies, one file each in scripts/build/ (each
-// says what it saves and why it is safe; docs/build.md has what each one measured).
+// says what it saves and why it is safe; docs/build.md has what each one measured, and which
+// were dropped because they no longer paid).
 // BUILD_WITHOUT=name,name builds without some of them, to measure what each still pays.
 const without = new Set((process.env.BUILD_WITHOUT ?? '').split(',').filter(Boolean));
 const use = (...plugins) => plugins.filter((p) => !without.has(p.name));
-const onDemand = dataOnDemand();
 
 const common = {
   bundle: true,
@@ -242,15 +240,10 @@ async function buildVendors(vendors) {
         ...common,
         stdin: { contents: `module.exports = require(${JSON.stringify(spec)});`, resolveDir: root, sourcefile: `${spec}.js`, loader: 'js' },
         outfile,
-        plugins: [others, ...use(absentOptional, onDemand.plugin, compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess)],
+        plugins: [others, ...use(absentOptional, compactErrors, smallCaches, knexDiet, lazyChildProcess)],
       }),
     );
   }
-  if (onDemand.found.encodings) {
-    keep(await build({ ...common, entryPoints: [onDemand.found.encodings], outfile: join(tmp, 'vendor', ICONV_ENCODINGS), plugins: [onDemand.plugin] }));
-  }
-  mkdirSync(join(tmp, 'vendor', 'iconv-lite-tables'), { recursive: true });
-  for (const file of onDemand.found.tables) copyFileSync(file, join(tmp, 'vendor', 'iconv-lite-tables', file.split(/[\\/]/).pop()));
 }
 
 /** Pass 5: the one-file artefact, every npm package inside (CommonJS, like the rest). */
@@ -262,7 +255,7 @@ async function buildOneFile() {
       stdin: { contents: `require(${JSON.stringify(ENTRY)}).run();\n`, resolveDir: root, sourcefile: 'whmcs-2fa.js', loader: 'js' },
       outfile,
       banner: { js: '#!/usr/bin/env node' },
-      plugins: use(absentOptional, compactErrors, smallCaches, lazyBuiltins, knexDiet, lazyChildProcess),
+      plugins: use(absentOptional, compactErrors, smallCaches, knexDiet, lazyChildProcess),
     }),
   );
   chmodSync(outfile, 0o755);
