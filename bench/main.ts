@@ -8,13 +8,15 @@
  * interleaved in the same run, and reports wall time, each process's own CPU, the database server's
  * CPU, peak RSS, ratios against the targets and, across scales, how each cost grows.
  *
- *   npm run bench -- [--scale 100k|1m|100k,1m | --users N] [--admins N] [--runs N] [--warmup N]
- *                    [--only id,id] [--keep-db] [--strict] [--readme] [--out FILE]
+ *   npm run bench -- [--scale 100k|1m|100k,1m | --users N[,N…]] [--admins N] [--runs N] [--warmup N]
+ *                    [--only id,id] [--keep-db] [--strict] [--readme] [--out FILE] [--buffer-pool MiB]
  *   node bench/run.mjs --from bench/results.json [--readme]     (render a finished run again)
  *
  * stdout is the README's Performance block in markdown (the machine/load line, one table per scale,
  * the CPU split, the growth across scales); progress goes to stderr. --readme also writes the block
- * into README.md between the bench markers. The standalone-executable rows need `npm run release`
+ * into README.md between the bench markers. --buffer-pool sets the server's innodb_buffer_pool_size
+ * for the run and puts it back after: at 1 000 000 users the tables (~1 GiB) outgrow MariaDB's
+ * default 128 MiB pool, and every scan would then measure the disk rather than the work. The standalone-executable rows need `npm run release`
  * first (they say so when it is missing).
  *
  * Children get a clean environment: NODE_OPTIONS, NODE_EXTRA_CA_CERTS and WHMCS_* are removed, so
@@ -53,6 +55,8 @@ interface Args {
   readme: boolean;
   from: string | null;
   out: string;
+  /** Sets the server's InnoDB buffer pool for the run (restored after); null: leave it. */
+  bufferPoolMiB: number | null;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -67,6 +71,7 @@ function parseArgs(argv: string[]): Args {
     readme: false,
     from: null,
     out: join(ROOT, 'bench/results.json'),
+    bufferPoolMiB: null,
   };
   const count = (k: string, x: string, min: number) => {
     const n = Number(x.replace(/_/g, ''));
@@ -92,9 +97,11 @@ function parseArgs(argv: string[]): Args {
           return { name: s.toLowerCase(), users };
         });
     } else if (k === '--users') {
-      const users = count(k, v(), 10);
-      a.scales = [{ name: String(users), users }];
-    } else if (k === '--admins') a.admins = count(k, v(), 1);
+      // A list compares sizes as --scale 100k,1m does, e.g. --users 1000,10000 for a quick check.
+      a.scales = v()
+        .split(',')
+        .map((x) => ({ name: x, users: count(k, x, 10) }));
+    } else if (k === '--buffer-pool') a.bufferPoolMiB = count(k, v(), 64); else if (k === '--admins') a.admins = count(k, v(), 1);
     else if (k === '--keep-db') a.keepDb = true;
     else if (k === '--strict') a.strict = true;
     else if (k === '--readme') a.readme = true;
@@ -136,6 +143,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   if (args.from) {
     const report = JSON.parse(readFileSync(args.from, 'utf8')) as BenchReport;
+    if (report.scales.length > 1) report.growth = growthOf(report.scales[0]!, report.scales[report.scales.length - 1]!);
     finish(report, args);
     return;
   }
@@ -162,6 +170,7 @@ async function main(): Promise<void> {
   let admin: Db | null = null;
   let db: Db | null = null;
   let dbName = '';
+  let restorePool: (() => Promise<void>) | null = null;
   const peers: ChronyPeer[] = [];
   const report: BenchReport = {
     date: new Date().toISOString(),
@@ -192,6 +201,7 @@ async function main(): Promise<void> {
   const stop = async () => {
     for (const p of peers) await p.stop().catch(() => {});
     await dropDb();
+    if (restorePool) await restorePool().catch((e) => log(`could not restore innodb_buffer_pool_size: ${(e as Error).message}\n`));
     if (admin) await admin.close().catch(() => {});
     rmSync(work, { recursive: true, force: true });
   };
@@ -271,7 +281,13 @@ async function main(): Promise<void> {
     admin = await openDb({ kind: 'mysql', ...srv, database: '', connectTimeoutMs: 5000 });
     const [[info]] = (await admin.knex.raw('SELECT VERSION() AS v, @@pid_file AS pidFile, @@innodb_buffer_pool_size AS pool')) as [Array<{ v: string; pidFile: string | null; pool: unknown }>];
     report.machine.mariadb = String(info!.v);
-    report.machine.bufferPoolMiB = Math.round(Number(info!.pool) / MiB);
+    if (args.bufferPoolMiB !== null && args.bufferPoolMiB * MiB !== Number(info!.pool)) {
+      const original = Number(info!.pool);
+      await setBufferPool(admin.knex, args.bufferPoolMiB * MiB);
+      const a = admin;
+      restorePool = () => setBufferPool(a.knex, original);
+    }
+    report.machine.bufferPoolMiB = Math.round(Number(((await admin.knex.raw('SELECT @@innodb_buffer_pool_size AS p')) as [[{ p: unknown }]])[0][0].p) / MiB);
     // Only a server on this machine can be watched; a remote one reports no server CPU.
     const loopback = /^(127\.|localhost$|::1$)/.test(srv.host);
     report.serverCpu = loopback ? watchServer(info!.pidFile) : `the server (${srv.host}) is not on this machine`;
@@ -523,6 +539,22 @@ function finish(report: BenchReport, args: Args): void {
   }
   const rows = [...report.startup, ...report.scales.flatMap((s) => s.rows)];
   if (args.strict && rows.some((r) => r.pass === false)) process.exitCode = 1;
+}
+
+/** SET GLOBAL innodb_buffer_pool_size, and wait (≤ 60 s) until the resize, which runs in the background, has finished. */
+async function setBufferPool(knex: Knex, bytes: number): Promise<void> {
+  const status = async () => {
+    const [rows] = (await knex.raw("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_resize_status'")) as [Array<{ Value: string }>];
+    return rows[0]?.Value ?? '';
+  };
+  await knex.raw(`SET GLOBAL innodb_buffer_pool_size = ${Math.round(bytes)}`);
+  for (let i = 0; i < 600; i++) {
+    // Empty (builds that resize at once), "Completed resizing buffer pool at …", "Size did not
+    // change …": done. "Resizing …", "Withdrawing blocks …" and the like: still under way.
+    const now = await status();
+    if (now === '' || /completed|did not change|nothing to do/i.test(now)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**

@@ -91,21 +91,34 @@ export const README_END = '<!-- bench:end -->';
 
 const ratioOf = (a: number | null | undefined, b: number | null | undefined) => (a == null || b == null || b === 0 ? null : a / b);
 
+/** The peak-RSS row that belongs to a timed row (`status` → `status-rss`, `accounts` → `accounts-rss-json`). */
+function rssOf(rows: Row[], id: string): Row | undefined {
+  return rows.find((r) => r.kind === 'rss' && r.available && (r.id === `${id}-rss` || r.id === `${id}-rss-json`));
+}
+
+/** RSS rows that are shown on their timed row instead of on their own. */
+function attachedRss(rows: Row[]): Set<string> {
+  return new Set(rows.filter((r) => r.kind === 'time' && r.available).flatMap((r) => rssOf(rows, r.id)?.id ?? []));
+}
+
 export function growthOf(small: ScaleReport, large: ScaleReport): Growth {
   const byId = new Map(small.rows.map((r) => [r.id, r]));
+  const attached = attachedRss(large.rows);
   const rows: Growth['rows'] = [];
   for (const r of large.rows) {
     const s = byId.get(r.id);
-    if (!s || !s.available || !r.available) continue;
+    if (!s || !s.available || !r.available || attached.has(r.id)) continue;
+    const rssLarge = r.kind === 'rss' ? r : rssOf(large.rows, r.id);
+    const rssSmall = r.kind === 'rss' ? s : rssOf(small.rows, s.id);
     rows.push({
       id: r.id,
-      measure: r.measure.replace(/ \([\d  ]+ (users|rows)\)/, ''),
+      measure: r.measure.replace(/ \([\d ]+ (users|rows)\)/, ''),
       ours: ratioOf(r.ours?.medianMs, s.ours?.medianMs),
       oursCpu: ratioOf(r.ours?.cpuMs, s.ours?.cpuMs),
       serverCpu: ratioOf(r.ours?.serverCpuMs, s.ours?.serverCpuMs),
       peer: ratioOf(r.peer?.medianMs, s.peer?.medianMs),
       floor: ratioOf(r.floor?.medianMs, s.floor?.medianMs),
-      rss: ratioOf(r.rss?.peakBytes, s.rss?.peakBytes),
+      rss: ratioOf(rssLarge?.rss?.peakBytes, rssSmall?.rss?.peakBytes),
     });
   }
   return { from: small.scale, to: large.scale, rows };
@@ -149,13 +162,15 @@ function timeTable(rows: Row[], withFloor: boolean): string {
   return table(head, body);
 }
 
-/** Wall time against each process's own CPU and the server's, and the peak RSS rows. */
+/** Wall time against each process's own CPU and the server's; the tool's peak RSS on its line. */
 function resourceTable(rows: Row[]): string {
+  const attached = attachedRss(rows);
+  const peak = (r: Row | undefined) => (r ? `${mib(r.rss!.peakBytes)} (${result(r)})` : '');
   const body: string[][] = [];
   for (const r of rows) {
-    if (!r.available) continue;
+    if (!r.available || attached.has(r.id)) continue;
     if (r.kind === 'rss') {
-      body.push([r.measure.replace(/ peak RSS$/, ''), 'whmcs-2fa', '', '', '', `${mib(r.rss!.peakBytes)} (${result(r)}, ${r.target})`]);
+      body.push([r.measure.replace(/ peak RSS$/, ''), 'whmcs-2fa', '', '', '', peak(r)]);
       continue;
     }
     const sides: Array<[string, SideStats | undefined]> = [
@@ -164,10 +179,10 @@ function resourceTable(rows: Row[]): string {
       ['whmcs-2fa', r.ours],
     ];
     for (const [name, s] of sides) {
-      if (s) body.push([r.measure, name === 'peer' ? `peer: ${s.label}` : name, ms(s.medianMs), ms(s.cpuMs), ms(s.serverCpuMs), '']);
+      if (s) body.push([r.measure, name === 'peer' ? `peer: ${s.label}` : name, ms(s.medianMs), ms(s.cpuMs), ms(s.serverCpuMs), name === 'whmcs-2fa' ? peak(rssOf(rows, r.id)) : '']);
     }
   }
-  return table(['measure', 'process', 'wall (median)', 'own CPU (mean)', 'server CPU (mean)', 'peak RSS'], body);
+  return table(['measure', 'process', 'wall (median)', 'own CPU (mean)', 'server CPU (mean)', 'peak RSS (≤ 120 MiB)'], body);
 }
 
 function growthTable(g: Growth): string {
@@ -204,7 +219,8 @@ export function renderMarkdown(rep: BenchReport): string {
   if (rep.growth) {
     const from = rep.scales[0]!;
     const to = rep.scales[rep.scales.length - 1]!;
-    out.push(`\nGrowth from ${num(from.users)} to ${num(to.users)} users (${rep.growth.to} ÷ ${rep.growth.from}; 10× the rows: linear work grows 10×, flat memory 1×):\n\n`);
+    const k = +(to.users / from.users).toFixed(1);
+    out.push(`\nGrowth from ${num(from.users)} to ${num(to.users)} users (${rep.growth.to} ÷ ${rep.growth.from}; ${k}× the rows: work linear in them grows ${k}×, flat memory stays 1×):\n\n`);
     out.push(growthTable(rep.growth));
   }
   return out.join('');
