@@ -54,9 +54,9 @@ export interface SeedCounts {
 }
 
 /** Rows per INSERT … SELECT. */
-const CHUNK = 100_000;
+export const CHUNK = 100_000;
 
-/** `SELECT n FROM (from … to)` (at most CHUNK numbers): a digits cross join, so no SEQUENCE engine is needed. */
+/** `SELECT n FROM (from … to)` (at most 10^6 numbers): a digits cross join, so no SEQUENCE engine is needed. */
 function numbers(from: number, to: number): string {
   const digits = '(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)';
   const places = Math.max(1, Math.ceil(Math.log10(to - from + 1)));
@@ -65,9 +65,9 @@ function numbers(from: number, to: number): string {
   return `(SELECT ${from} + ${num} AS n FROM ${tables}) s WHERE s.n <= ${to}`;
 }
 
-/** Calls `fill(from, to)` for 1 … total in chunks of CHUNK, in order (ids follow n). */
-async function inChunks(total: number, fill: (from: number, to: number) => Promise<unknown>): Promise<void> {
-  for (let from = 1; from <= total; from += CHUNK) await fill(from, Math.min(total, from + CHUNK - 1));
+/** Calls `fill(from, to)` for 1 … total in chunks of `chunk`, in order (ids follow n). */
+async function inChunks(total: number, chunk: number, fill: (from: number, to: number) => Promise<unknown>): Promise<void> {
+  for (let from = 1; from <= total; from += chunk) await fill(from, Math.min(total, from + chunk - 1));
 }
 
 function poolConfig(module: string, format: AccountConfigTarget, i: number): string {
@@ -109,7 +109,9 @@ function selectList(row: Record<string, unknown>, generated: Record<string, stri
   return { cols, exprs, bindings };
 }
 
-export async function seedBenchData(knex: Knex, opts: { users: number; admins: number }): Promise<SeedCounts> {
+/** `chunk`: rows per statement (default CHUNK; tests use small ones to cross chunk boundaries cheaply). */
+export async function seedBenchData(knex: Knex, opts: { users: number; admins: number; chunk?: number }): Promise<SeedCounts> {
+  const chunk = opts.chunk ?? CHUNK;
   await createWhmcsSchema(knex, 'mysql', '8', '8.12.1-release.1');
   const H = BENCH_CC_HASH;
   await setConfigValue(knex, '2fasettings', sample2faSettings(H, { duoClients: true, yubico: true }));
@@ -127,7 +129,7 @@ export async function seedBenchData(knex: Knex, opts: { users: number; admins: n
   // client n and admin n have id n at any size.
   // Users: module and format per row from n, config from the pool.
   const userCfg = `CASE f.fmt WHEN 'null' THEN NULL WHEN 'empty' THEN '' ELSE p.cfg END`;
-  await inChunks(opts.users, (from, to) =>
+  await inChunks(opts.users, chunk, (from, to) =>
     knex.raw(
       `INSERT INTO tblusers (id, first_name, last_name, email, password, language, second_factor, second_factor_config, created_at, updated_at)
        SELECT f.n, 'Bench', CONCAT('User ', f.n), CONCAT('user', f.n, '@example.net'), '', '', f.module, ${userCfg}, NOW(), NOW()
@@ -139,13 +141,13 @@ export async function seedBenchData(knex: Knex, opts: { users: number; admins: n
 
   // One client per user (same id), owned by it; every tenth user is also a member of the previous client.
   const client = selectList(clientRow({ email: '' }), { id: 's.n', email: "CONCAT('user', s.n, '@example.net')", lastname: "CONCAT('Client ', s.n)" });
-  await inChunks(opts.users, (from, to) =>
+  await inChunks(opts.users, chunk, (from, to) =>
     knex.raw(`INSERT INTO tblclients (${client.cols.join(', ')}) SELECT ${client.exprs.join(', ')} FROM ${numbers(from, to)} ORDER BY s.n`, client.bindings as Knex.RawBinding[]),
   );
-  await inChunks(opts.users, (from, to) =>
+  await inChunks(opts.users, chunk, (from, to) =>
     knex.raw('INSERT INTO tblusers_clients (auth_user_id, client_id, invite_id, owner, created_at, updated_at) SELECT id, id, 0, 1, NOW(), NOW() FROM tblusers WHERE id BETWEEN ? AND ? ORDER BY id', [from, to]),
   );
-  await inChunks(opts.users, (from, to) =>
+  await inChunks(opts.users, chunk, (from, to) =>
     knex.raw(
       'INSERT INTO tblusers_clients (auth_user_id, client_id, invite_id, owner, created_at, updated_at) SELECT id, id - 1, 0, 0, NOW(), NOW() FROM tblusers WHERE id BETWEEN ? AND ? AND id % 10 = 0 AND id > 1 ORDER BY id',
       [from, to],
@@ -164,7 +166,7 @@ export async function seedBenchData(knex: Knex, opts: { users: number; admins: n
     authmodule: 'f.module',
     authdata: adminCfg,
   });
-  await inChunks(opts.admins, (from, to) =>
+  await inChunks(opts.admins, chunk, (from, to) =>
     knex.raw(
       `INSERT INTO tbladmins (${admin.cols.join(', ')})
        SELECT ${admin.exprs.join(', ')}
