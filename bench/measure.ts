@@ -6,13 +6,14 @@
  *
  * CPU is counted by the kernel, not sampled: a child's user+sys time is what this process's
  * cumulative children's time (/proc/self/stat cutime+cstime, which spawnSync's wait adds it to)
- * grew by over the run, and the database server's is what mariadbd's own utime+stime
- * (/proc/<pid>/stat, every thread it ever had) grew by. Both are kept in nanoseconds by the kernel
- * and shown in clock ticks (1/100 s): one run's figure can be off by a tick, so rows report the
- * mean over all timed runs, whose error shrinks with their number.
+ * grew by over the run. The kernel keeps it in nanoseconds but shows it in clock ticks (1/100 s):
+ * one run's figure can be off by a tick, so rows report the mean over all timed runs, whose error
+ * shrinks with their number. The database server's is the growth of its threads' on-CPU time
+ * (each /proc/<pid>/task/<tid>/schedstat, nanoseconds), or of mariadbd's utime+stime in ticks when a thread
+ * ended during the run.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -82,8 +83,44 @@ export function watchServer(pidFile: string | null): string | null {
   return null;
 }
 
-export function serverCpuNowMs(): number | null {
-  return serverPid === null ? null : (procTimes(serverPid)?.self ?? null);
+export interface ServerCpu {
+  /** utime + stime of the whole process (threads that ended included), ms in 10 ms ticks. */
+  ticksMs: number;
+  /** Per live thread, on-CPU nanoseconds (/proc/<pid>/task/<tid>/schedstat): exact, but a thread that ends takes its share away. */
+  threads: Map<string, number>;
+}
+
+export function serverCpuNow(): ServerCpu | null {
+  if (serverPid === null) return null;
+  const ticks = procTimes(serverPid);
+  if (!ticks) return null;
+  const threads = new Map<string, number>();
+  try {
+    for (const tid of readdirSync(`/proc/${serverPid}/task`)) {
+      try {
+        threads.set(tid, Number(readFileSync(`/proc/${serverPid}/task/${tid}/schedstat`, 'latin1').split(' ')[0]));
+      } catch {
+        // Ended between the listing and the read.
+      }
+    }
+  } catch {
+    threads.clear();
+  }
+  return { ticksMs: ticks.self, threads };
+}
+
+/**
+ * The server's CPU between two readings, ms: the exact per-thread sum when every thread seen before
+ * is still there (mariadbd keeps connection threads in its thread cache), else the tick count.
+ */
+export function serverCpuBetween(a: ServerCpu | null, b: ServerCpu | null): number | null {
+  if (!a || !b) return null;
+  if (a.threads.size && [...a.threads.keys()].every((t) => b.threads.has(t))) {
+    let ns = 0;
+    for (const [t, v] of b.threads) ns += v - (a.threads.get(t) ?? 0);
+    return ns / 1e6;
+  }
+  return b.ticksMs - a.ticksMs;
 }
 
 /**
@@ -95,7 +132,7 @@ export function runOnce(cmd: Cmd, o: RunOptions): RunResult {
   const fd = openSync(outFile, 'w');
   let r;
   const cpu0 = childrenCpuMs();
-  const srv0 = serverCpuNowMs();
+  const srv0 = serverCpuNow();
   const t0 = process.hrtime.bigint();
   try {
     r = spawnSync(cmd.argv[0]!, cmd.argv.slice(1), {
@@ -109,13 +146,13 @@ export function runOnce(cmd: Cmd, o: RunOptions): RunResult {
     closeSync(fd);
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  const srv1 = serverCpuNowMs();
+  const srv1 = serverCpuNow();
   const cpuMs = childrenCpuMs() - cpu0;
   if (r.error) throw new Error(`${cmd.label}: ${r.error.message}`);
   return {
     ms,
     cpuMs,
-    serverCpuMs: srv0 === null || srv1 === null ? null : srv1 - srv0,
+    serverCpuMs: serverCpuBetween(srv0, srv1),
     status: r.status,
     stdout: o.capture ? readFileSync(outFile, 'utf8') : '',
     stderr: String(r.stderr ?? ''),
