@@ -37,7 +37,7 @@ c.query({ sql: 'SELECT auth_user_id, client_id, owner FROM tblusers_clients', ro
     if (!batch.length) return;
     const text = JSON.stringify(batch, null, 2);
     // The batch's elements, indented one level more, without its brackets.
-    out((first ? '' : ',\n') + text.slice(2, -2).replace(/\n/g, '\n  '));
+    out((first ? '' : ',\n') + '  ' + text.slice(2, -2).replace(/\n/g, '\n  '));
     first = false;
     batch = [];
   };

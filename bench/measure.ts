@@ -13,7 +13,7 @@
  * ended during the run.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,9 +30,15 @@ export interface RunResult {
   /** The database server's CPU time over the same interval, ms; null when it cannot be read. */
   serverCpuMs: number | null;
   status: number | null;
+  /** The output when asked for (capture) and under CAPTURE_LIMIT bytes; else ''. */
   stdout: string;
+  /** Where the output is, until the next run: checks of large outputs scan it with eachLine(). */
+  stdoutFile: string;
   stderr: string;
 }
+
+/** Larger outputs (a million accounts' listing: hundreds of MB) are not read into one string. */
+const CAPTURE_LIMIT = 16 * 1024 * 1024;
 
 export interface RunOptions {
   env: NodeJS.ProcessEnv;
@@ -154,7 +160,8 @@ export function runOnce(cmd: Cmd, o: RunOptions): RunResult {
     cpuMs,
     serverCpuMs: serverCpuBetween(srv0, srv1),
     status: r.status,
-    stdout: o.capture ? readFileSync(outFile, 'utf8') : '',
+    stdout: o.capture && statSync(outFile).size <= CAPTURE_LIMIT ? readFileSync(outFile, 'utf8') : '',
+    stdoutFile: outFile,
     stderr: String(r.stderr ?? ''),
   };
 }
@@ -240,6 +247,23 @@ export async function measurePeakRss(cmd: Cmd, o: RunOptions & { preload: string
     out.cpuMs.push((u.userCPUTime + u.systemCPUTime) / 1000);
   }
   return out;
+}
+
+/** Calls `fn` with each line of a file (without its newline), reading it 1 MiB at a time; `fn` returning false stops. */
+export function eachLine(file: string, fn: (line: string) => boolean | void): void {
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1024 * 1024);
+    let rest = '';
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) {
+      const lines = (rest + buf.toString('utf8', 0, n)).split('\n');
+      rest = lines.pop()!;
+      for (const line of lines) if (fn(line) === false) return;
+    }
+    if (rest) fn(rest);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function median(xs: number[]): number {
