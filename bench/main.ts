@@ -10,13 +10,17 @@
  *
  *   npm run bench -- [--scale 100k|1m|100k,1m | --users N[,N…]] [--admins N] [--runs N] [--warmup N]
  *                    [--only id,id] [--keep-db] [--strict] [--readme] [--out FILE] [--buffer-pool MiB]
+ *                    [--profile DIR]
  *   node bench/run.mjs --from bench/results.json [--readme]     (render a finished run again)
  *
  * stdout is the README's Performance block in markdown (the machine/load line, one table per scale,
  * the CPU split, the growth across scales); progress goes to stderr. --readme also writes the block
  * into README.md between the bench markers. --buffer-pool sets the server's innodb_buffer_pool_size
  * for the run and puts it back after: at 1 000 000 users the tables (~1 GiB) outgrow MariaDB's
- * default 128 MiB pool, and every scan would then measure the disk rather than the work. The standalone-executable rows need `npm run release`
+ * default 128 MiB pool, and every scan would then measure the disk rather than the work. --profile
+ * writes a V8 CPU profile (node --cpu-prof) of one extra, untimed run of the tool and of the floor
+ * for each timed row into DIR, named <scale>-<row>-<ours|floor>.cpuprofile (open them in Chrome
+ * DevTools or speedscope), and lists them in the results. The standalone-executable rows need `npm run release`
  * first (they say so when it is missing).
  *
  * Children get a clean environment: NODE_OPTIONS, NODE_EXTRA_CA_CERTS and WHMCS_* are removed, so
@@ -57,6 +61,8 @@ interface Args {
   out: string;
   /** Sets the server's InnoDB buffer pool for the run (restored after); null: leave it. */
   bufferPoolMiB: number | null;
+  /** Also write a V8 CPU profile of one more run of ours and of the floor per timed row, here. */
+  profileDir: string | null;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -72,6 +78,7 @@ function parseArgs(argv: string[]): Args {
     from: null,
     out: join(ROOT, 'bench/results.json'),
     bufferPoolMiB: null,
+    profileDir: null,
   };
   const count = (k: string, x: string, min: number) => {
     const n = Number(x.replace(/_/g, ''));
@@ -107,6 +114,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--readme') a.readme = true;
     else if (k === '--from') a.from = resolve(v());
     else if (k === '--out') a.out = resolve(v());
+    else if (k === '--profile') a.profileDir = resolve(v());
     else throw new Error(`unknown option ${k} (see the header of bench/main.ts)`);
   }
   return a;
@@ -262,6 +270,21 @@ async function main(): Promise<void> {
       load: { before: r.loadBefore, after: r.loadAfter },
     });
     log(`${fmtMs(o.medianMs)} vs ${fmtMs(peer.medianMs)}${floor ? ` (floor ${fmtMs(floor.medianMs)})` : ''} = ${ratio.toFixed(2)}×\n`);
+    // One more run of ours (and of the floor) under V8's sampling profiler, untimed: where the gap to the floor goes.
+    if (args.profileDir) {
+      execFileSync('mkdir', ['-p', args.profileDir]);
+      const prefix = `${rows === report.startup ? 'startup' : (report.scales[report.scales.length - 1]?.scale ?? 'x')}-${id}`;
+      const profiles: Record<string, string> = {};
+      for (const [name, sd] of [['ours', spec.ours], ['floor', spec.floor]] as const) {
+        if (!sd || sd.cmd.argv[0] !== NODE) continue;
+        const file = `${prefix}-${name}.cpuprofile`;
+        await sd.before?.();
+        const argv = [NODE, '--cpu-prof', '--cpu-prof-dir', args.profileDir, '--cpu-prof-name', file, ...sd.cmd.argv.slice(1)];
+        const r = runOnce({ label: `${sd.cmd.label} (profile)`, argv }, { env: { ...env, ...sd.env }, cwd });
+        if (r.status === 0) profiles[name] = join(args.profileDir, file);
+      }
+      rows[rows.length - 1]!.profiles = profiles;
+    }
   };
 
   const rss = async (rows: Row[], id: string, measure: string, cmd: Cmd, o: { unavailable?: string | null; before?: () => Promise<void>; env?: NodeJS.ProcessEnv } = {}) => {

@@ -38,6 +38,8 @@ export interface Row {
   target?: string;
   pass?: boolean;
   load?: { before: number; after: number };
+  /** --profile: V8 CPU profiles of one extra run, by side. */
+  profiles?: Record<string, string>;
 }
 
 export interface ScaleReport {
