@@ -15,6 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
 import { join } from 'node:path';
 
 export interface Cmd {
@@ -254,9 +255,11 @@ export function eachLine(file: string, fn: (line: string) => boolean | void): vo
   const fd = openSync(file, 'r');
   try {
     const buf = Buffer.alloc(1024 * 1024);
+    // A character cut at a chunk's end is completed from the next one.
+    const text = new StringDecoder('utf8');
     let rest = '';
     for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) {
-      const lines = (rest + buf.toString('utf8', 0, n)).split('\n');
+      const lines = (rest + text.write(buf.subarray(0, n))).split('\n');
       rest = lines.pop()!;
       for (const line of lines) if (fn(line) === false) return;
     }
