@@ -1,8 +1,10 @@
 /**
  * A WHMCS-8.12-shaped data set on MariaDB, seeded set-based: a small pool of real per-account
- * configs is generated in JS (AES hex, JSON, PHP-serialized), then every table is filled by one
+ * configs is generated in JS (AES hex, JSON, PHP-serialized), then every table is filled by
  * INSERT … SELECT over a generated number sequence that picks module, format and pool entry by
- * arithmetic. 100 000 users take seconds, not minutes.
+ * arithmetic, 100 000 rows a statement: nothing passes through this process, each statement's
+ * transaction stays the same size however many accounts there are, and the sequence is exactly as
+ * long as the chunk. 100 000 users take seconds; 1 000 000 ten times that.
  */
 import type { Knex } from 'knex';
 import { createWhmcsSchema, adminRow, clientRow, setConfigValue } from '../src/whmcs/schema/seed.js';
@@ -51,13 +53,21 @@ export interface SeedCounts {
   byModule: Record<string, number>;
 }
 
-/** `SELECT n FROM (0 … 10^k − 1)`: a digits cross join, so no SEQUENCE engine is needed. */
-function numbers(upTo: number): string {
+/** Rows per INSERT … SELECT. */
+export const CHUNK = 100_000;
+
+/** `SELECT n FROM (from … to)` (at most 10^6 numbers): a digits cross join, so no SEQUENCE engine is needed. */
+function numbers(from: number, to: number): string {
   const digits = '(SELECT 0 d UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)';
-  const places = Math.max(1, Math.ceil(Math.log10(upTo + 1)));
+  const places = Math.max(1, Math.ceil(Math.log10(to - from + 1)));
   const tables = Array.from({ length: places }, (_, i) => `${digits} p${i}`).join(' CROSS JOIN ');
   const num = Array.from({ length: places }, (_, i) => `p${i}.d * ${10 ** i}`).join(' + ');
-  return `(SELECT ${num} AS n FROM ${tables}) s WHERE s.n BETWEEN 1 AND ${upTo}`;
+  return `(SELECT ${from} + ${num} AS n FROM ${tables}) s WHERE s.n <= ${to}`;
+}
+
+/** Calls `fill(from, to)` for 1 … total in chunks of `chunk`, in order (ids follow n). */
+async function inChunks(total: number, chunk: number, fill: (from: number, to: number) => Promise<unknown>): Promise<void> {
+  for (let from = 1; from <= total; from += chunk) await fill(from, Math.min(total, from + chunk - 1));
 }
 
 function poolConfig(module: string, format: AccountConfigTarget, i: number): string {
@@ -99,7 +109,9 @@ function selectList(row: Record<string, unknown>, generated: Record<string, stri
   return { cols, exprs, bindings };
 }
 
-export async function seedBenchData(knex: Knex, opts: { users: number; admins: number }): Promise<SeedCounts> {
+/** `chunk`: rows per statement (default CHUNK; tests use small ones to cross chunk boundaries cheaply). */
+export async function seedBenchData(knex: Knex, opts: { users: number; admins: number; chunk?: number }): Promise<SeedCounts> {
+  const chunk = opts.chunk ?? CHUNK;
   await createWhmcsSchema(knex, 'mysql', '8', '8.12.1-release.1');
   const H = BENCH_CC_HASH;
   await setConfigValue(knex, '2fasettings', sample2faSettings(H, { duoClients: true, yubico: true }));
@@ -113,25 +125,39 @@ export async function seedBenchData(knex: Knex, opts: { users: number; admins: n
   }
   await knex.batchInsert('bench_pool', pool, 500);
 
+  // Ids are given, not left to AUTO_INCREMENT, which may skip ahead after each bulk insert: user n,
+  // client n and admin n have id n at any size.
   // Users: module and format per row from n, config from the pool.
   const userCfg = `CASE f.fmt WHEN 'null' THEN NULL WHEN 'empty' THEN '' ELSE p.cfg END`;
-  await knex.raw(
-    `INSERT INTO tblusers (first_name, last_name, email, password, language, second_factor, second_factor_config, created_at, updated_at)
-     SELECT 'Bench', CONCAT('User ', f.n), CONCAT('user', f.n, '@example.net'), '', '', f.module, ${userCfg}, NOW(), NOW()
-     FROM (SELECT m.n, m.module, ${FORMAT_BUCKETS} AS fmt FROM (SELECT s.n, ${MODULE_BUCKETS} AS module FROM ${numbers(opts.users)}) m) f
-     LEFT JOIN bench_pool p ON p.module = f.module AND p.fmt = f.fmt AND p.k = f.n % ${POOL}
-     ORDER BY f.n`,
+  await inChunks(opts.users, chunk, (from, to) =>
+    knex.raw(
+      `INSERT INTO tblusers (id, first_name, last_name, email, password, language, second_factor, second_factor_config, created_at, updated_at)
+       SELECT f.n, 'Bench', CONCAT('User ', f.n), CONCAT('user', f.n, '@example.net'), '', '', f.module, ${userCfg}, NOW(), NOW()
+       FROM (SELECT m.n, m.module, ${FORMAT_BUCKETS} AS fmt FROM (SELECT s.n, ${MODULE_BUCKETS} AS module FROM ${numbers(from, to)}) m) f
+       LEFT JOIN bench_pool p ON p.module = f.module AND p.fmt = f.fmt AND p.k = f.n % ${POOL}
+       ORDER BY f.n`,
+    ),
   );
 
   // One client per user (same id), owned by it; every tenth user is also a member of the previous client.
-  const client = selectList(clientRow({ email: '' }), { email: "CONCAT('user', s.n, '@example.net')", lastname: "CONCAT('Client ', s.n)" });
-  await knex.raw(`INSERT INTO tblclients (${client.cols.join(', ')}) SELECT ${client.exprs.join(', ')} FROM ${numbers(opts.users)} ORDER BY s.n`, client.bindings as Knex.RawBinding[]);
-  await knex.raw('INSERT INTO tblusers_clients (auth_user_id, client_id, invite_id, owner, created_at, updated_at) SELECT id, id, 0, 1, NOW(), NOW() FROM tblusers ORDER BY id');
-  await knex.raw('INSERT INTO tblusers_clients (auth_user_id, client_id, invite_id, owner, created_at, updated_at) SELECT id, id - 1, 0, 0, NOW(), NOW() FROM tblusers WHERE id % 10 = 0 AND id > 1 ORDER BY id');
+  const client = selectList(clientRow({ email: '' }), { id: 's.n', email: "CONCAT('user', s.n, '@example.net')", lastname: "CONCAT('Client ', s.n)" });
+  await inChunks(opts.users, chunk, (from, to) =>
+    knex.raw(`INSERT INTO tblclients (${client.cols.join(', ')}) SELECT ${client.exprs.join(', ')} FROM ${numbers(from, to)} ORDER BY s.n`, client.bindings as Knex.RawBinding[]),
+  );
+  await inChunks(opts.users, chunk, (from, to) =>
+    knex.raw('INSERT INTO tblusers_clients (auth_user_id, client_id, invite_id, owner, created_at, updated_at) SELECT id, id, 0, 1, NOW(), NOW() FROM tblusers WHERE id BETWEEN ? AND ? ORDER BY id', [from, to]),
+  );
+  await inChunks(opts.users, chunk, (from, to) =>
+    knex.raw(
+      'INSERT INTO tblusers_clients (auth_user_id, client_id, invite_id, owner, created_at, updated_at) SELECT id, id - 1, 0, 0, NOW(), NOW() FROM tblusers WHERE id BETWEEN ? AND ? AND id % 10 = 0 AND id > 1 ORDER BY id',
+      [from, to],
+    ),
+  );
 
   // Admins: same spread; 5 % disabled, the three stock roles.
   const adminCfg = `CASE f.fmt WHEN 'null' THEN '' WHEN 'empty' THEN '' ELSE p.cfg END`;
   const admin = selectList(adminRow({ username: '' }), {
+    id: 'f.n',
     username: "CONCAT('admin', f.n)",
     email: "CONCAT('admin', f.n, '@billing.example.com')",
     lastname: "CONCAT('Admin ', f.n)",
@@ -140,13 +166,15 @@ export async function seedBenchData(knex: Knex, opts: { users: number; admins: n
     authmodule: 'f.module',
     authdata: adminCfg,
   });
-  await knex.raw(
-    `INSERT INTO tbladmins (${admin.cols.join(', ')})
-     SELECT ${admin.exprs.join(', ')}
-     FROM (SELECT m.n, m.module, ${FORMAT_BUCKETS} AS fmt FROM (SELECT s.n, ${MODULE_BUCKETS} AS module FROM ${numbers(opts.admins)}) m) f
-     LEFT JOIN bench_pool p ON p.module = f.module AND p.fmt = f.fmt AND p.k = f.n % ${POOL}
-     ORDER BY f.n`,
-    admin.bindings as Knex.RawBinding[],
+  await inChunks(opts.admins, chunk, (from, to) =>
+    knex.raw(
+      `INSERT INTO tbladmins (${admin.cols.join(', ')})
+       SELECT ${admin.exprs.join(', ')}
+       FROM (SELECT m.n, m.module, ${FORMAT_BUCKETS} AS fmt FROM (SELECT s.n, ${MODULE_BUCKETS} AS module FROM ${numbers(from, to)}) m) f
+       LEFT JOIN bench_pool p ON p.module = f.module AND p.fmt = f.fmt AND p.k = f.n % ${POOL}
+       ORDER BY f.n`,
+      admin.bindings as Knex.RawBinding[],
+    ),
   );
   await knex.raw('DROP TABLE bench_pool');
   await knex.raw('ANALYZE TABLE tblusers, tblclients, tblusers_clients, tbladmins');

@@ -6,8 +6,9 @@
 
 const args = process.argv.slice(2);
 if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
-  // Scripts and monitoring ask this often; the answer needs neither the parser nor the program.
-  process.stdout.write(`${require('../package.json').version}\n`);
+  // Scripts and monitoring ask this often; the answer needs neither the parser nor the program,
+  // nor process.stdout (creating the stream costs more than the write).
+  writeOut(Buffer.from(`${require('../package.json').version}\n`));
 } else if (!(args.length === 1 && (args[0] === '--help' || args[0] === '-h') && printedHelpText())) {
   require('./compile-cache.js');
   loadProgram().run();
@@ -39,11 +40,22 @@ function printedHelpText() {
   } catch {
     return false;
   }
+  writeOut(buf);
+  return true;
+}
+
+/** Writes to file descriptor 1 directly, without creating process.stdout. */
+function writeOut(buf) {
+  const fs = require('node:fs');
   try {
     while (buf.length) buf = buf.subarray(fs.writeSync(1, buf));
   } catch (e) {
-    // The reader has gone (… | head): nothing more to say. A full non-blocking pipe: the stream queues the rest.
-    if (e.code !== 'EPIPE') process.stdout.write(buf);
+    // The reader has gone (… | head): nothing more to say. A full non-blocking pipe: the stream
+    // queues the rest. Anything else (a full disk): one line, exit 1.
+    if (e.code === 'EAGAIN') process.stdout.write(buf);
+    else if (e.code !== 'EPIPE') {
+      process.stderr.write(`Error: cannot write to standard output: ${e.message}\n`);
+      process.exitCode = 1;
+    }
   }
-  return true;
 }

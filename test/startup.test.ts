@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -23,11 +23,13 @@ writeFileSync(
 
 const ROOT = resolve(import.meta.dirname, '..');
 
-function loadedBy(args: string[]): { status: number | null; stdout: string; files: string[]; builtins: string[] } {
+function loadedBy(args: string[], cwd = dir): { status: number | null; stdout: string; files: string[]; builtins: string[] } {
   const record = join(dir, `record-${args.join('_').replace(/\W/g, '')}.json`);
   const env: NodeJS.ProcessEnv = { ...process.env, RECORD_FILE: record, NO_COLOR: '1' };
   delete env.NODE_OPTIONS;
-  const r = spawnSync(process.execPath, ['--require', PRELOAD, BIN, ...args], { env, cwd: dir, encoding: 'utf8' });
+  // Nothing may point at a WHMCS but what a test sets up.
+  for (const k of ['WHMCS_DIR', 'WHMCS_DB_URL']) delete env[k];
+  const r = spawnSync(process.execPath, ['--require', PRELOAD, BIN, ...args], { env, cwd, encoding: 'utf8' });
   const { files, builtins } = JSON.parse(readFileSync(record, 'utf8')) as { files: string[]; builtins: string[] };
   return { status: r.status, stdout: r.stdout, files: files.filter((f) => f !== PRELOAD).map((f) => f.replace(ROOT + '/', '')), builtins };
 }
@@ -80,11 +82,38 @@ describe('start-up', () => {
     expect(r.builtins.filter((b) => unneeded.includes(b))).toEqual([]);
   });
 
-  it('--version does not even load the program', () => {
-    const r = loadedBy(['--version']);
-    expect(r.status).toBe(0);
-    expect(r.stdout.trim()).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
-    expect(r.files).toEqual(['bin/whmcs-2fa.js', 'package.json']);
+  it('clock-check with no WHMCS configured loads no more than with --no-db; with configuration.php found it loads the database path', async () => {
+    const port = await freeUdpPort();
+    const args = ['clock-check', '--server', `127.0.0.1:${port}`, '--timeout', '2', '--format', 'json'];
+    const bare = loadedBy(args);
+    expect(bare.status).toBe(2);
+    expect(JSON.parse(bare.stdout).database).toBeNull();
+    expect(bare.files.sort()).toEqual(['bin/compile-cache.js', 'bin/whmcs-2fa.js', 'dist/cli.cjs', 'dist/lib/clock/verdict.cjs', 'dist/lib/errors.cjs']);
+    expect(bare.builtins.filter((b) => ['crypto', 'tls', 'zlib', 'dns', 'dns/promises', 'tty', 'internal/fs/streams'].includes(b))).toEqual([]);
+
+    // The same run inside a WHMCS tree (a server that refuses connections): the database path is loaded.
+    const whmcs = mkdtempSync(join(dir, 'whmcs-'));
+    writeFileSync(join(whmcs, 'configuration.php'), "<?php\n$db_host = '127.0.0.1';\n$db_port = '1';\n$db_username = 'root';\n$db_password = '';\n$db_name = 'whmcs';\n");
+    const found = loadedBy(args, whmcs);
+    expect(JSON.parse(found.stdout).database.source).toBe(join(whmcs, 'configuration.php'));
+    expect(found.files).toContain('dist/lib/clock/db-clock.cjs');
+  });
+
+  it('--version does not even load the program, nor create process.stdout: it writes to fd 1', () => {
+    for (const flag of ['--version', '-V']) {
+      const r = loadedBy([flag]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version + '\n');
+      expect(r.files).toEqual(['bin/whmcs-2fa.js', 'package.json']);
+      // A pipe's process.stdout is a net.Socket (a file's a SyncWriteStream): neither module is loaded.
+      expect(r.builtins.filter((b) => ['net', 'stream', 'tty', 'internal/fs/sync_write_stream'].includes(b))).toEqual([]);
+    }
+  });
+
+  it('--version into a full disk: one Error line and exit 1, not a stack trace', () => {
+    const r = spawnSync(process.execPath, [BIN, '--version'], { stdio: ['ignore', openSync('/dev/full', 'w'), 'pipe'], encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^Error: cannot write to standard output: ENOSPC\b[^\n]*\n$/);
   });
 
   it('an unknown command still gets every command as a suggestion', () => {

@@ -6,7 +6,8 @@
  * Only the connection is needed here, not a WHMCS session: the clock of a database that is not (yet)
  * WHMCS-shaped is still worth knowing, and a session's schema inspection would only add round trips.
  */
-import { findConfigurationPhp } from '../whmcs/configuration-php.js';
+import { findConfigurationPhp } from '../whmcs/find-configuration-php.js';
+import { databaseConfigured } from './db-configured.js';
 import { resolveConnection, type ConnectRequest } from '../whmcs/connect.js';
 import { describeTarget, explainDbError, type MysqlTarget } from '../whmcs/db.js';
 import type { Connection } from 'mysql2';
@@ -33,14 +34,7 @@ export interface DatabaseClockSource {
   close(): Promise<void>;
 }
 
-/**
- * True when any of the documented ways to find the database applies. Without one, clock-check checks
- * only this host — a monitoring host often has no WHMCS at all.
- */
-export function databaseConfigured(req: Pick<ConnectRequest, 'whmcsDir' | 'dbUrl' | 'env' | 'cwd'>): boolean {
-  if (req.dbUrl || req.whmcsDir || req.env.WHMCS_DB_URL || req.env.WHMCS_DIR) return true;
-  return findConfigurationPhp(req.cwd, {}) !== null;
-}
+export { databaseConfigured };
 
 /**
  * Resolves the configured database (reading configuration.php, asking for a password on a TTY)

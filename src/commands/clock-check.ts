@@ -6,6 +6,7 @@ import { CliError, UsageError } from '../errors.js';
 import type { ClockReport } from '../clock/verdict.js';
 import type { ServerResult } from '../clock/sntp.js';
 import type { DatabaseClockSource } from '../clock/db-clock.js';
+import { databaseConfigured } from '../clock/db-configured.js';
 
 interface ClockCheckCliOptions {
   server?: string[];
@@ -103,20 +104,17 @@ async function clockCheck(ctx: Context, opts: ClockCheckCliOptions): Promise<Vie
     if (opts.server?.length === 0) throw new UsageError('--server needs a host name or address');
     opts.server?.forEach(parseServerSpec);
 
-    // Reading configuration.php (and a password prompt on a TTY) comes before the timed part.
-    if (opts.db !== false) {
+    // Reading configuration.php (and a password prompt on a TTY) comes before the timed part. With
+    // nothing to connect to, the database path (reader, drivers, crypto) is not even loaded.
+    const dbRequest = {
+      whmcsDir: ctx.opts.whmcsDir,
+      dbUrl: typeof ctx.opts.db === 'string' ? ctx.opts.db : undefined,
+      env: ctx.env,
+      cwd: process.cwd(),
+    };
+    if (opts.db !== false && databaseConfigured(dbRequest)) {
       const { databaseClockSource } = await import('../clock/db-clock.js');
-      source = await databaseClockSource(
-        {
-          whmcsDir: ctx.opts.whmcsDir,
-          dbUrl: typeof ctx.opts.db === 'string' ? ctx.opts.db : undefined,
-          env: ctx.env,
-          cwd: process.cwd(),
-          interactive: ctx.interactive,
-          warn: (w) => ctx.out.warn(w),
-        },
-        timeoutMs,
-      );
+      source = await databaseClockSource({ ...dbRequest, interactive: ctx.interactive, warn: (w) => ctx.out.warn(w) }, timeoutMs);
     }
 
     const report = await checkClock({

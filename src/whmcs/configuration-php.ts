@@ -3,10 +3,13 @@
  * the file, so it is PHP code; php-assignments.ts decodes its literal assignments exactly as
  * PHP would and refuses anything it would have to guess at.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CliError, UsageError } from '../errors.js';
 import { parsePhpAssignments, type PhpLiteral } from './php-assignments.js';
+import { isFile } from './find-configuration-php.js';
+
+export { findConfigurationPhp } from './find-configuration-php.js';
 
 export { PhpConfigError, type ConfigErrorReason, type PhpLiteral, type PhpLiteralType } from './php-assignments.js';
 
@@ -88,23 +91,6 @@ export function parseConfigurationPhp(source: string | Buffer, fileName = 'confi
   return cfg;
 }
 
-/**
- * Where configuration.php is: `$WHMCS_DIR` if set, else the nearest one walking up from
- * `startDir` (so the tool works from anywhere inside a WHMCS tree, like `wp --path`).
- * Returns the file's path, or null when there is none.
- */
-export function findConfigurationPhp(startDir: string, env: Record<string, string | undefined> = process.env): string | null {
-  if (env.WHMCS_DIR) {
-    const given = resolve(startDir, env.WHMCS_DIR);
-    return isFile(given) ? given : join(given, 'configuration.php');
-  }
-  for (let dir = resolve(startDir); ; dir = dirname(dir)) {
-    const candidate = join(dir, 'configuration.php');
-    if (isFile(candidate)) return candidate;
-    if (dirname(dir) === dir) return null;
-  }
-}
-
 /** Reads and parses `<dir>/configuration.php` (or the file itself when given a file). */
 export function loadConfigurationPhp(dirOrFile: string): WhmcsConfigFile {
   const given = resolve(dirOrFile);
@@ -125,12 +111,4 @@ export function loadConfigurationPhp(dirOrFile: string): WhmcsConfigFile {
     throw new CliError(`cannot read ${file}: ${(e as Error).message} — pass --whmcs-dir <WHMCS root> or --db <url>`);
   }
   return parseConfigurationPhp(source, file);
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }

@@ -1,6 +1,8 @@
-// Baseline for `clock-check`: one raw SNTP exchange (RFC 4330) with 127.0.0.1:<port>, the least a
-// Node program can do to learn a clock offset. Prints the offset in seconds.
-import { createSocket } from 'node:dgram';
+// Peer for `clock-check`: one raw SNTP exchange (RFC 4330) with 127.0.0.1:<port>, the least a
+// Node program can do to learn a clock offset. Prints the offset in seconds. CommonJS: an ES module
+// would start Node's ESM loader, a few ms that would flatter the tool.
+'use strict';
+const { createSocket } = require('node:dgram');
 
 const port = Number(process.argv[2] ?? 123);
 const NTP_EPOCH = 2208988800;
