@@ -54,7 +54,7 @@ export function auditBlocks(r: AuditReport, status: 0 | 1 | 2, failOnText: strin
     kind: 'table',
     title: `Findings, worst first (${r.counts.critical} critical, ${r.counts.warning} warning, ${r.counts.info} info)`,
     columns: ['Severity', 'Finding', 'Accounts', 'What'],
-    rows: r.findings.map((f) => [SEV_WORD[f.severity], f.id, String(f.count), f.title]),
+    rows: r.findings.map((f) => [SEV_WORD[f.severity], f.id, f.count ? String(f.count) : '—', f.title]),
   });
   for (const f of r.findings) {
     const pairs: Array<[string, string]> = [];

@@ -185,7 +185,7 @@ function clientAccount(kind: Kind, a: Listed): AuditAccount {
 
 /** `--admin jdoe` for admins (username), `--user <id>`/`--client <id>` otherwise (emails can repeat on 7.x). */
 export function selector(a: AuditAccount): string {
-  return a.kind === 'admin' ? `--admin ${/^[\w.@+-]+$/.test(a.name) ? a.name : `id:${a.id}`}` : `--${a.kind} ${a.id}`;
+  return a.kind === 'admin' ? `--admin ${/^[\w.@+-]+$/.test(a.name) ? a.name : String(a.id)}` : `--${a.kind} ${a.id}`;
 }
 
 /** Whether a stock service can work as configured; null when it can, else one line why not. */
@@ -560,6 +560,7 @@ export async function runAudit(session: Session): Promise<AuditReport> {
       'run with --whmcs-dir (reads configuration.php) or set WHMCS_CC_ENCRYPTION_HASH');
   }
 
+  for (const f of c.findings.values()) concreteFix(f);
   const { findings, counts: countsBySeverity } = ordered([...c.findings.values()]);
 
   const moduleNames = new Set<string>([...Object.keys(modules), ...counts.admins.keys(), ...counts.clients.keys()]);
@@ -574,6 +575,19 @@ export async function runAudit(session: Session): Promise<AuditReport> {
     clock: null,
     summary: adminSummary(av, c),
   };
+}
+
+/**
+ * The fix names the account (and module) when there is just one, so it can be run as printed:
+ * `whmcs-2fa reset --admin jdoe` rather than `--admin <name>`.
+ */
+function concreteFix(f: Finding): void {
+  const modules = new Set(f.accounts.map((a) => a.module.replace(/ \(.*$/, '')));
+  if (modules.size === 1 && f.count === f.accounts.length) f.fix = f.fix.replaceAll('<module>', [...modules][0]!);
+  if (f.count !== 1 || f.accounts.length !== 1) return;
+  const a = f.accounts[0]!;
+  const sel = selector(a).replace(/^--\w+ /, '');
+  f.fix = f.fix.replaceAll('<name>', sel).replaceAll('<id>', String(a.id));
 }
 
 function adminSummary(av: AccountVerdicts, c: Collector): string {
