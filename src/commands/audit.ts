@@ -148,13 +148,13 @@ async function auditView(ctx: Context, opts: AuditOptions, started: number): Pro
   };
   const raw: View['raw'] = {};
   if (format === 'nagios') raw.nagios = render.auditNagios(r, status, clockOpts ? clockThresholds(clockOpts) : undefined);
+  if (format === 'csv') raw.csv = (await import('../ui/csv.js')).toCsv(render.auditCsvRows(r), render.AUDIT_CSV_COLUMNS);
   if (format === 'prometheus') {
     raw.prometheus = render.auditPrometheus(r, { status, checks, nowSeconds: Math.floor(Date.now() / 1000), durationSeconds: (performance.now() - started) / 1000 });
   }
   return {
     json,
     blocks: format === 'table' ? render.auditBlocks(r, failing ? 2 : status, json.failOn) : [],
-    rows: format === 'csv' ? render.auditCsvRows(r) : undefined,
     raw,
     exitCode: format === 'nagios' ? status : format === 'prometheus' ? EXIT.OK : failing ? EXIT.ERROR : EXIT.OK,
   };

@@ -66,6 +66,9 @@ export function auditBlocks(r: AuditReport, status: 0 | 1 | 2, failOnText: strin
   return blocks;
 }
 
+/** The csv columns, also printed (as the header alone) when there is no finding. */
+export const AUDIT_CSV_COLUMNS = ['severity', 'finding', 'title', 'count', 'kind', 'id', 'name', 'email', 'role', 'module', 'why', 'fix'];
+
 /** One row per finding and account (a finding about settings: one row without an account). */
 export function auditCsvRows(r: AuditReport): Array<Record<string, unknown>> {
   const rows: Array<Record<string, unknown>> = [];
