@@ -306,7 +306,10 @@ describeBackends('audit', (backend) => {
       expect(ids(r.json)).toEqual(['clients-second-factor-skipped', 'no-admin-module', 'no-service-enabled', 'settings-duplicate']);
       expect(names(r.json, 'no-admin-module')).toEqual(['admin']);
       expect(names(r.json, 'clients-second-factor-skipped')).toEqual(['c1@x.test']);
-      expect(finding(r.json, 'settings-duplicate')).toMatchObject({ severity: 'warning', title: '2 2fasettings rows in tblconfiguration, with different values' });
+      expect(finding(r.json, 'settings-duplicate')).toMatchObject({
+        severity: 'critical',
+        title: '2 2fasettings rows in tblconfiguration, enforcing different things (admins: none (forced); clients: none (forced) / admins: totp (forced); clients: totp (forced))',
+      });
       expect(r.json.accounts.clients).toEqual({ total: 2, active: 1, protected: 0, unprotected: 1, broken: 0, unchecked: 0 });
       expect(r.json.summary).toBe('1 of 1 active admin can log in with a password alone (admin)');
     });

@@ -9,7 +9,7 @@
  * module is enabled for clients; a 7.x client when any module is enabled for clients.
  */
 import type { Session } from './session.js';
-import { readSettingsRow, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray } from './settings.js';
+import { readSettingsRow, parseSettings, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray } from './settings.js';
 import { duoNeedsUniversalPrompt } from './install.js';
 import { ADMINS, clientSideTable, moduleIsOn, type Kind } from './accounts-table.js';
 import { eachListedAccount, type Listed, type ListedAdmin, type ListedClient } from './accounts-list.js';
@@ -232,9 +232,23 @@ export function clockFinding(r: { status: 0 | 1 | 2 | 3; statusName: string; off
   return { status: r.status, statusName: r.statusName, offset: r.offset, databaseOffset: r.database?.offset ?? null, totpMarginSeconds: r.totpMarginSeconds, summary: r.summary };
 }
 
-async function duplicateSettingsRows(session: Session): Promise<{ rows: number; distinct: number }> {
-  const rows = (await session.db.knex('tblconfiguration').where({ setting: '2fasettings' }).select('value')) as Array<{ value: unknown }>;
-  return { rows: rows.length, distinct: new Set(rows.map((r) => String(r.value))).size };
+/**
+ * Every `2fasettings` row (7.x has no unique key on `setting`, and hand-written SQL adds rows), and
+ * whether they differ in what WHMCS would enforce: which of them WHMCS reads is not something to
+ * rely on.
+ */
+async function duplicateSettingsRows(session: Session): Promise<{ rows: number; distinct: number; enforcement: string[] }> {
+  const rows = (await session.db.knex('tblconfiguration').where({ setting: '2fasettings' }).orderBy('id').select('value')) as Array<{ value: unknown }>;
+  const values = [...new Set(rows.map((r) => String(r.value)))];
+  const enforcement = values.length > 1 ? [...new Set(values.map((v) => enforcementOf(parseSettings(v, session.limits).parsed)))] : [];
+  return { rows: rows.length, distinct: values.length, enforcement };
+}
+
+/** What a settings value makes WHMCS enforce, as one comparable line. */
+function enforcementOf(s: PhpArray | null): string {
+  if (!s) return 'unreadable (no second factor anywhere)';
+  const list = (a: 'admins' | 'clients') => Object.keys(modulesOf(s)).filter((m) => isEnabled(s, m, a)).sort().join('+') || 'none';
+  return `admins: ${list('admins')}${isForced(s, 'admins') ? ' (forced)' : ''}; clients: ${list('clients')}${isForced(s, 'clients') ? ' (forced)' : ''}`;
 }
 
 /** TOTP admins whose config holds no secret at all: WHMCS challenges them with nothing to check against. */
@@ -276,11 +290,13 @@ export async function runAudit(session: Session): Promise<AuditReport> {
       '`whmcs-2fa activate <service> --force` rebuilds it (the old value is kept in the undo journal)');
   }
   if (dup.rows > 1) {
-    c.add('settings-duplicate', dup.distinct > 1 ? 'warning' : 'info', `${dup.rows} 2fasettings rows in tblconfiguration${dup.distinct > 1 ? ', with different values' : ''}`,
-      dup.distinct > 1
-        ? 'which row WHMCS reads depends on how the database returns them: what this audit (and the admin page) shows may not be what WHMCS enforces'
-        : 'identical today, but a later save may update only one of them',
-      'keep one row: delete the others in tblconfiguration (after a backup), then re-run `whmcs-2fa audit`');
+    const differ = dup.enforcement.length > 1;
+    c.add('settings-duplicate', differ ? 'critical' : dup.distinct > 1 ? 'warning' : 'info',
+      `${dup.rows} 2fasettings rows in tblconfiguration${differ ? `, enforcing different things (${dup.enforcement.join(' / ')})` : dup.distinct > 1 ? ', with different values' : ''}`,
+      differ
+        ? 'which row WHMCS reads depends on how the database returns them: what WHMCS enforces may not be what this audit (or the admin page) shows'
+        : 'they enforce the same today, but a save from the admin page updates only one of them',
+      'keep one row: delete the others in tblconfiguration (after a backup), then run `whmcs-2fa audit` again');
   }
 
   // --- services ---
