@@ -146,8 +146,10 @@ describeBackends('audit', (backend) => {
       expect(names(j, 'client-no-backup-code')).toEqual(['nobackup@x.test']);
       expect(finding(j, 'duo-keys-invalid').title).toMatch(/Client ID is 5 characters after decryption, Duo needs exactly 20/);
       expect(finding(j, 'yubico-no-credentials').title).toMatch(/Client ID is not set and .*Secret Key is not set/);
-      expect(finding(j, 'cc-hash-disagrees').title).toMatch(/1 account' second-factor data/);
-      expect(finding(j, 'module-gone').title).toMatch(/"acme2fa"/);
+      expect(finding(j, 'cc-hash-disagrees').title).toMatch(/does not decrypt 1 account's second-factor data$/);
+      expect(finding(j, 'module-gone').title).toBe('1 account on "acme2fa", a module with no settings that WHMCS does not ship');
+      expect(names(j, 'module-gone')).toEqual(['thirdparty']);
+      expect(finding(j, 'module-gone').fix).toContain('whmcs-2fa reset --module acme2fa --admins');
       // Unprotected admins make the missing enforcement critical.
       expect(finding(j, 'admins-not-forced').severity).toBe('critical');
       // One account: the fix can be run as printed.
@@ -280,6 +282,15 @@ describeBackends('audit', (backend) => {
       expect(ids(r.json)).toEqual(['admin-service-broken', 'duo-iframe-era']);
       expect(finding(r.json, 'duo-iframe-era').title).toMatch(/WHMCS 8\.7\.2-release\.1, whose iframe prompt stopped working on 2024-03-30 \(enabled for admins, 1 admin enrolled\)/);
       expect(names(r.json, 'admin-service-broken')).toEqual(['duo']);
+      expect(r.stdout).not.toContain(DUO_SECRET);
+    });
+
+    it('a cc_encryption_hash that does not decrypt the Duo keys: cc-hash-disagrees', async () => {
+      const r = await runCli(['--db', t.url, 'audit', '--format', 'json'], { env: { WHMCS_CC_ENCRYPTION_HASH: 'not-the-hash-these-keys-were-saved-with' } });
+      expect(r.code).toBe(1);
+      expect(ids(r.json)).toEqual(['admin-service-broken', 'cc-hash-disagrees', 'duo-iframe-era', 'duo-keys-invalid']);
+      expect(finding(r.json, 'cc-hash-disagrees').title).toBe('cc_encryption_hash does not decrypt the Duo Client ID and the Duo Client Secret in 2fasettings');
+      expect(finding(r.json, 'duo-keys-invalid').title).toMatch(/the Duo Client ID does not decrypt to readable text/);
       expect(r.stdout).not.toContain(DUO_SECRET);
     });
   });

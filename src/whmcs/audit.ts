@@ -15,7 +15,7 @@ import { ADMINS, clientSideTable, moduleIsOn, type Kind } from './accounts-table
 import { eachListedAccount, type Listed, type ListedAdmin, type ListedClient } from './accounts-list.js';
 import { decodeAccountConfig } from './account-config.js';
 import { decryptField } from './module-settings.js';
-import { moduleInfo, moduleLabel } from '../services/catalog.js';
+import { moduleInfo } from '../services/catalog.js';
 import { DUO_API_HOSTNAME_PATTERN, DUO_CLIENT_ID_LENGTH, DUO_CLIENT_SECRET_LENGTH } from '../services/duo.js';
 import { phpTruthy } from './php-serialize.js';
 
@@ -160,7 +160,7 @@ export function selector(a: AuditAccount): string {
   return a.kind === 'admin' ? `--admin ${/^[\w.@+-]+$/.test(a.name) ? a.name : String(a.id)}` : `--${a.kind} ${a.id}`;
 }
 
-/** Whether a stock service can work as configured; null when it can, else one line why not. */
+/** Whether a stock service can work as configured: empty `broken` when it can. */
 interface ServiceHealth {
   /** Problems that stop the service from working at all. */
   broken: string[];
@@ -218,7 +218,8 @@ export function keyFinding(evidence: { duoFields: string[]; undecryptableAccount
   if (!session.ccHash) return null;
   const parts: string[] = [];
   if (evidence.duoFields.length) parts.push(`${evidence.duoFields.join(' and ')} in 2fasettings`);
-  if (evidence.undecryptableAccounts) parts.push(`${plural(evidence.undecryptableAccounts, 'account')}' second-factor data`);
+  const n = evidence.undecryptableAccounts;
+  if (n) parts.push(`${n} account${n === 1 ? "'s" : "s'"} second-factor data`);
   if (!parts.length) return null;
   return {
     title: `cc_encryption_hash does not decrypt ${parts.join(' or ')}`,
@@ -312,6 +313,13 @@ export async function runAudit(session: Session): Promise<AuditReport> {
   };
   const gone = (m: string) => !moduleInfo(m) && !(m in modules);
 
+  const goneMake = () => ({
+    severity: 'warning' as const,
+    title: '',
+    why: `WHMCS cannot run a security module that is not installed: admins${clientKind === 'client' ? ' and clients' : ''} on it cannot complete the login${clientKind === 'user' ? ', users on it are not challenged at all' : ''}`,
+    fix: `reset them: \`whmcs-2fa reset --module <module> --admins\` and \`--${clientWord}s\``,
+  });
+
   // --- admins ---
   const admins: ListedAdmin[] = [];
   await eachListedAccount(session, 'admin', {}, (a) => admins.push(a as ListedAdmin));
@@ -321,7 +329,10 @@ export async function runAudit(session: Session): Promise<AuditReport> {
   let undecryptableAccounts = 0;
   for (const a of admins) {
     const acc = adminAccount(a);
-    if (moduleIsOn(a.module)) counts.admins.set(a.module, (counts.admins.get(a.module) ?? 0) + 1);
+    if (moduleIsOn(a.module)) {
+      counts.admins.set(a.module, (counts.admins.get(a.module) ?? 0) + 1);
+      if (gone(a.module)) c.account('module-gone', goneMake, acc);
+    }
     if (a.flags.includes('undecryptable')) undecryptableAccounts++;
     if (a.disabled) {
       if (moduleIsOn(a.module)) {
@@ -415,7 +426,10 @@ export async function runAudit(session: Session): Promise<AuditReport> {
   await eachListedAccount(session, clientKind, {}, (a) => {
     cv.total++;
     const acc = clientAccount(clientKind, a);
-    if (moduleIsOn(a.module)) counts.clients.set(a.module, (counts.clients.get(a.module) ?? 0) + 1);
+    if (moduleIsOn(a.module)) {
+      counts.clients.set(a.module, (counts.clients.get(a.module) ?? 0) + 1);
+      if (gone(a.module)) c.account('module-gone', goneMake, acc);
+    }
     if (a.flags.includes('undecryptable')) undecryptableAccounts++;
     if (acc.disabled) return;
     cv.active++;
@@ -502,12 +516,10 @@ export async function runAudit(session: Session): Promise<AuditReport> {
       'WHMCS validates every YubiKey OTP against Yubico\'s API with these credentials: without them no YubiKey login can succeed',
       'get an API key at https://upgrade.yubico.com/getapikey/ and `whmcs-2fa activate yubikey --client-id … --secret-key - --check-otp`');
   }
-  const goneModules = [...new Set([...counts.admins.keys(), ...counts.clients.keys()])].filter(gone);
-  if (goneModules.length) {
-    const n = goneModules.reduce((t, m) => t + (counts.admins.get(m) ?? 0) + (counts.clients.get(m) ?? 0), 0);
-    c.add('module-gone', 'warning', `${plural(n, 'account')} on ${goneModules.map((m) => `"${m}"`).join(', ')}, a module with no settings that WHMCS does not ship`,
-      'a security module that is no longer installed cannot challenge anyone: those accounts cannot complete the login',
-      `reset them: \`whmcs-2fa reset --module ${goneModules[0]} --admins\` / \`--${clientWord}s\``, [], n);
+  const goneFinding = c.findings.get('module-gone');
+  if (goneFinding) {
+    const names = [...new Set(goneFinding.accounts.map((a) => a.module))];
+    goneFinding.title = `${plural(goneFinding.count, 'account')} on ${names.map((m) => `"${m}"`).join(', ')}, a module with no settings that WHMCS does not ship`;
   }
 
   // --- enforcement ---
@@ -593,9 +605,6 @@ function adminSummary(av: AccountVerdicts, c: Collector): string {
   if (av.broken) parts.push(`${av.broken} cannot complete their second factor`);
   return parts.join('; ');
 }
-
-/** For labels and messages: the human name of a module as stored. */
-export { moduleLabel };
 
 /** Which findings an option selects: a minimum severity, a list of finding ids, or none. */
 export type FindingSelector = { kind: 'severity'; min: Severity } | { kind: 'ids'; ids: Set<FindingId> } | { kind: 'none' };
