@@ -224,6 +224,10 @@ describeBackends('audit', (backend) => {
       r = await audit(t, '--format', 'json', '--server', 'pool.ntp.org');
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/add --clock/);
+      // The machine formats belong to the commands that render them.
+      r = await runCli(['--whmcs-dir', t.whmcsDir, 'status', '--format', 'prometheus']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^Error: --format prometheus is not available for this command/);
     });
 
     it('--format prometheus: exit 0 whatever the findings, every check a sample', async () => {
@@ -382,5 +386,32 @@ describe('audit when the database is unreachable', () => {
     const r = await runCli(['--db', url, 'audit', '--format', 'json'], { env: { WHMCS_DB_PASSWORD: 'x' } });
     expect(r.code).toBe(5);
     expect(r.json.error.exitCode).toBe(5);
+  });
+});
+
+describe('audit --clock without a usable NTP server', () => {
+  let dir: string;
+  let server: string;
+  beforeAll(async () => {
+    dir = join(mkdtempSync(join(tmpdir(), 'whmcs2fa-audit-')), 'sb');
+    expect((await runCli(['sandbox', dir])).code).toBe(0);
+    const { freeUdpPort } = await import('./helpers/ntp-peers.js');
+    server = `127.0.0.1:${await freeUdpPort()}`; // nothing listens there
+  });
+
+  it('is a critical clock-totp finding, or a warning with --unknown-if-unreachable', async () => {
+    const base = ['--whmcs-dir', dir, 'audit', '--format', 'json', '--clock', '--server', server, '--clock-timeout', '1', '--samples', '1'];
+    let r = await runCli(base);
+    let f = r.json.findings.find((x: any) => x.id === 'clock-totp');
+    expect(f).toMatchObject({ severity: 'critical' });
+    expect(r.json.clock).toMatchObject({ status: 2, offset: null });
+    r = await runCli([...base, '--unknown-if-unreachable']);
+    f = r.json.findings.find((x: any) => x.id === 'clock-totp');
+    expect(f).toMatchObject({ severity: 'warning' });
+    expect(f.title).toMatch(/^the clock could not be checked: no NTP server gave usable time/);
+    expect(r.json.clock).toMatchObject({ status: 3, statusName: 'UNKNOWN' });
+    const n = await runCli([...base.slice(0, 3), '--format', 'nagios', ...base.slice(5), '--fail-on', 'none', '--warn-on', 'none']);
+    expect(n.code).toBe(0);
+    expect(n.stdout.split('\n')[0]).toMatch(/ clock_offset=U;5;15$/);
   });
 });

@@ -15,6 +15,7 @@ interface AuditOptions {
   critical?: string;
   samples?: string;
   clockTimeout?: string;
+  unknownIfUnreachable?: boolean;
 }
 
 /** Monitoring-plugin UNKNOWN: what `--format nagios` exits with for anything but a verdict. */
@@ -43,6 +44,7 @@ export function register(program: Command): void {
     .option('-c, --critical <seconds>', 'with --clock: CRITICAL when |offset| exceeds this (default 15)')
     .option('--samples <n>', 'with --clock: requests per server (default 4)')
     .option('--clock-timeout <seconds>', 'with --clock: bound for the clock check (default 10)')
+    .option('--unknown-if-unreachable', 'with --clock: no usable NTP server is UNKNOWN (a warning finding) instead of CRITICAL')
     .addHelpText(
       'after',
       `
@@ -102,6 +104,7 @@ async function audit(ctx: Context, opts: AuditOptions): Promise<View> {
 }
 
 async function auditView(ctx: Context, opts: AuditOptions, started: number): Promise<View> {
+  const checkedAt = Date.now();
   const domain = await import('../whmcs/audit.js');
   const selector = (name: string, text: string | undefined, fallback: string): FindingSelector => {
     const sel = domain.parseFindingSelector(text ?? fallback);
@@ -114,8 +117,8 @@ async function auditView(ctx: Context, opts: AuditOptions, started: number): Pro
   if (ignore.kind === 'severity') throw new UsageError('--ignore takes finding ids, not a severity — use --fail-on/--warn-on to choose what counts');
 
   const clockOpts = opts.clock ? await clockOptions(opts) : null;
-  if (!opts.clock && (opts.server || opts.warning || opts.critical || opts.samples || opts.clockTimeout)) {
-    throw new UsageError('--server, --warning, --critical, --samples and --clock-timeout belong to --clock — add --clock');
+  if (!opts.clock && (opts.server || opts.warning || opts.critical || opts.samples || opts.clockTimeout || opts.unknownIfUnreachable)) {
+    throw new UsageError('--server, --warning, --critical, --samples, --clock-timeout and --unknown-if-unreachable belong to --clock — add --clock');
   }
   const session = await ctx.session();
   const [report, clock] = await Promise.all([
@@ -131,6 +134,7 @@ async function auditView(ctx: Context, opts: AuditOptions, started: number): Pro
   const format = ctx.out.format;
   const checks = domain.FINDING_IDS.filter((id) => (id !== 'clock-totp' || clock) && !(ignore.kind === 'ids' && ignore.ids.has(id)));
   const json = {
+    checkedAt: new Date(checkedAt).toISOString(),
     status,
     statusName: render.STATUS_NAMES[status],
     summary: r.summary,
@@ -150,7 +154,7 @@ async function auditView(ctx: Context, opts: AuditOptions, started: number): Pro
   if (format === 'nagios') raw.nagios = render.auditNagios(r, status, clockOpts ? clockThresholds(clockOpts) : undefined);
   if (format === 'csv') raw.csv = (await import('../ui/csv.js')).toCsv(render.auditCsvRows(r), render.AUDIT_CSV_COLUMNS);
   if (format === 'prometheus') {
-    raw.prometheus = render.auditPrometheus(r, { status, checks, nowSeconds: Math.floor(Date.now() / 1000), durationSeconds: (performance.now() - started) / 1000 });
+    raw.prometheus = render.auditPrometheus(r, { status, checks, nowSeconds: Math.floor(checkedAt / 1000), durationSeconds: (performance.now() - started) / 1000 });
   }
   return {
     json,
@@ -168,6 +172,7 @@ interface ClockOpts {
   critical?: number;
   samples?: number;
   timeoutMs: number;
+  unknownIfUnreachable: boolean;
 }
 
 async function clockOptions(opts: AuditOptions): Promise<ClockOpts> {
@@ -185,7 +190,7 @@ async function clockOptions(opts: AuditOptions): Promise<ClockOpts> {
   validateOptions({ warning, critical, samples, timeoutMs });
   if (opts.server?.length === 0) throw new UsageError('--server needs a host name or address');
   opts.server?.forEach(parseServerSpec);
-  return { servers: opts.server, warning, critical, samples, timeoutMs };
+  return { servers: opts.server, warning, critical, samples, timeoutMs, unknownIfUnreachable: Boolean(opts.unknownIfUnreachable) };
 }
 
 function clockThresholds(o: ClockOpts): { warning: number; critical: number } {
@@ -205,6 +210,6 @@ async function runClock(session: Session, o: ClockOpts): Promise<ClockFinding> {
       return Number(rows[0]!.us) / 1e6;
     };
   }
-  const report = await checkClock({ servers: o.servers, samples: o.samples, timeoutMs: o.timeoutMs, warning: o.warning, critical: o.critical, dbClock });
+  const report = await checkClock({ servers: o.servers, samples: o.samples, timeoutMs: o.timeoutMs, warning: o.warning, critical: o.critical, unknownIfUnreachable: o.unknownIfUnreachable, dbClock });
   return clockFinding(report);
 }
