@@ -121,15 +121,22 @@ async function auditView(ctx: Context, opts: AuditOptions, started: number): Pro
     throw new UsageError('--server, --warning, --critical, --samples, --clock-timeout and --unknown-if-unreachable belong to --clock — add --clock');
   }
   const session = await ctx.session();
-  const [report, clock] = await Promise.all([
-    domain.runAudit(session),
-    clockOpts ? runClock(session, clockOpts) : Promise.resolve(null),
-  ]);
+  // Side by side; if the audit fails, the clock check stops too instead of holding the process open.
+  const abort = new AbortController();
+  const clockRun = clockOpts ? runClock(session, clockOpts, abort.signal) : Promise.resolve(null);
+  clockRun.catch(() => {});
+  let report: Awaited<ReturnType<typeof domain.runAudit>>;
+  try {
+    report = await domain.runAudit(session);
+  } catch (e) {
+    abort.abort();
+    throw e;
+  }
+  const clock = await clockRun;
   // The clock's finding joins the report once both are done (they run side by side).
   const full = clock ? domain.withClock(report, clock) : report;
   const r = domain.withoutIgnored(full, ignore);
   const status = domain.auditStatus(r.findings, failOn, warnOn);
-  const failing = status === 2;
   const render = await import('../ui/audit-render.js');
   const format = ctx.out.format;
   const checks = domain.FINDING_IDS.filter((id) => (id !== 'clock-totp' || clock) && !(ignore.kind === 'ids' && ignore.ids.has(id)));
@@ -158,9 +165,9 @@ async function auditView(ctx: Context, opts: AuditOptions, started: number): Pro
   }
   return {
     json,
-    blocks: format === 'table' ? render.auditBlocks(r, failing ? 2 : status, json.failOn) : [],
+    blocks: format === 'table' ? render.auditBlocks(r, status, json.failOn) : [],
     raw,
-    exitCode: format === 'nagios' ? status : format === 'prometheus' ? EXIT.OK : failing ? EXIT.ERROR : EXIT.OK,
+    exitCode: format === 'nagios' ? status : format === 'prometheus' ? EXIT.OK : status === 2 ? EXIT.ERROR : EXIT.OK,
   };
 }
 
@@ -200,7 +207,7 @@ function clockThresholds(o: ClockOpts): { warning: number; critical: number } {
 type Session = Awaited<ReturnType<Context['session']>>;
 
 /** clock-check's machinery on the audit's own connection: NTP servers, and the database server's clock. */
-async function runClock(session: Session, o: ClockOpts): Promise<ClockFinding> {
+async function runClock(session: Session, o: ClockOpts, signal: AbortSignal): Promise<ClockFinding> {
   const [{ checkClock }, { clockFinding }] = await Promise.all([import('../clock/verdict.js'), import('../whmcs/audit.js')]);
   let dbClock: (() => Promise<number>) | undefined;
   if (session.db.dialect === 'mysql') {
@@ -210,6 +217,6 @@ async function runClock(session: Session, o: ClockOpts): Promise<ClockFinding> {
       return Number(rows[0]!.us) / 1e6;
     };
   }
-  const report = await checkClock({ servers: o.servers, samples: o.samples, timeoutMs: o.timeoutMs, warning: o.warning, critical: o.critical, unknownIfUnreachable: o.unknownIfUnreachable, dbClock });
+  const report = await checkClock({ servers: o.servers, samples: o.samples, timeoutMs: o.timeoutMs, warning: o.warning, critical: o.critical, unknownIfUnreachable: o.unknownIfUnreachable, dbClock, signal });
   return clockFinding(report);
 }
