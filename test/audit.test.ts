@@ -104,6 +104,7 @@ describeBackends('audit', (backend) => {
       await insertAdmin(t.knex, { username: 'former', authmodule: 'totp', authdata: aes(totp), disabled: 1 });
       await insertUser(t.knex, { email: 'duo@x.test', second_factor: 'duosecurity', second_factor_config: aes({ backupcode: BACKUP }) });
       await insertUser(t.knex, { email: 'junk@x.test', second_factor: 'totp', second_factor_config: 'not a config' });
+      await insertUser(t.knex, { email: 'empty@x.test', second_factor: 'totp', second_factor_config: '' });
       await insertUser(t.knex, { email: 'zero@x.test', second_factor: '0', second_factor_config: JSON.stringify(totp) });
       await insertUser(t.knex, { email: 'nobackup@x.test', second_factor: 'totp', second_factor_config: JSON.stringify({ secret: SECRET }) });
       await insertUser(t.knex, { email: 'ok@x.test', second_factor: 'totp', second_factor_config: aes(totp) });
@@ -141,7 +142,8 @@ describeBackends('audit', (backend) => {
       expect(names(j, 'admin-no-backup-code')).toEqual(['nobackup']);
       expect(names(j, 'disabled-admins-enrolled')).toEqual(['former']);
       expect(names(j, 'clients-second-factor-skipped')).toEqual(['duo@x.test']);
-      expect(names(j, 'client-config-unusable')).toEqual(['junk@x.test']);
+      expect(names(j, 'client-config-unusable')).toEqual(['junk@x.test', 'empty@x.test']);
+      expect(finding(j, 'client-config-unusable').accounts.map((a: any) => a.module)).toEqual(['totp (is neither AES, JSON nor PHP-serialized)', 'totp (is empty)']);
       expect(names(j, 'client-module-zero')).toEqual(['zero@x.test']);
       expect(names(j, 'client-no-backup-code')).toEqual(['nobackup@x.test']);
       expect(finding(j, 'duo-keys-invalid').title).toMatch(/Client ID is 5 characters after decryption, Duo needs exactly 20/);
@@ -158,7 +160,7 @@ describeBackends('audit', (backend) => {
 
     it('counts every active admin once: protected, password only, or broken', () => {
       expect(j.accounts.admins).toEqual({ total: 11, active: 10, protected: 2, unprotected: 3, broken: 5, unchecked: 0 });
-      expect(j.accounts.users).toEqual({ total: 5, active: 5, protected: 2, unprotected: 2, broken: 1, unchecked: 0 });
+      expect(j.accounts.users).toEqual({ total: 6, active: 6, protected: 2, unprotected: 2, broken: 2, unchecked: 0 });
       expect(j.summary).toBe('3 of 10 active admins can log in with a password alone (root, helpdesk, zero); 5 cannot complete their second factor');
     });
 

@@ -460,14 +460,18 @@ export async function runAudit(session: Session): Promise<AuditReport> {
       }), acc);
       return;
     }
-    if (a.flags.includes('undecryptable') || a.flags.includes('unreadable')) {
+    // An empty data column on TOTP: nothing to check a code against (AES of an empty config is
+    // read as empty too, but only an admin's is decrypted here: the listing keeps no secret).
+    const noSecret = a.module === 'totp' && a.configFormat === 'empty';
+    if (a.flags.includes('undecryptable') || a.flags.includes('unreadable') || noSecret) {
       cv.broken++;
+      const what = a.flags.includes('undecryptable') ? 'does not decrypt with this cc_encryption_hash' : a.flags.includes('unreadable') ? 'is neither AES, JSON nor PHP-serialized' : 'is empty';
       c.account('client-config-unusable', () => ({
         severity: 'warning',
-        title: `${clientWord}s whose second-factor data cannot be read`,
-        why: 'WHMCS reads such data as an empty config: their secret and backup code are gone and they cannot complete the login',
+        title: `${clientWord}s whose second-factor data cannot work`,
+        why: 'WHMCS reads such data as an empty config: there is no secret or backup code, so they cannot complete the login',
         fix: `check cc_encryption_hash first; then \`whmcs-2fa reset --${clientWord} <id>\` so they can enrol again`,
-      }), acc);
+      }), { ...acc, module: `${a.module} (${what})` });
       return;
     }
     if (serviceBroken(a.module) || gone(a.module)) {
