@@ -32,3 +32,8 @@ export const FINDING_IDS = [
   'client-no-backup-code',
 ] as const;
 export type FindingId = (typeof FINDING_IDS)[number];
+
+export type Severity = 'critical' | 'warning' | 'info';
+export const SEVERITIES: Severity[] = ['critical', 'warning', 'info'];
+const RANK: Record<Severity, number> = { critical: 3, warning: 2, info: 1 };
+export const severityRank = (s: Severity): number => RANK[s];

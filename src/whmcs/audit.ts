@@ -11,21 +11,20 @@
 import type { Session } from './session.js';
 import { readSettingsRow, parseSettings, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray } from './settings.js';
 import { duoNeedsUniversalPrompt } from './install.js';
-import { ADMINS, clientSideTable, moduleIsOn, type Kind } from './accounts-table.js';
+import { clientSideTable, moduleIsOn, type Kind } from './accounts-table.js';
 import { eachListedAccount, type Listed, type ListedAdmin, type ListedClient } from './accounts-list.js';
 import { decodeAccountConfig } from './account-config.js';
-import { decryptField } from './module-settings.js';
-import { moduleInfo } from '../services/catalog.js';
-import { DUO_API_HOSTNAME_PATTERN, DUO_CLIENT_ID_LENGTH, DUO_CLIENT_SECRET_LENGTH } from '../services/duo.js';
 import { phpTruthy } from './php-serialize.js';
+import { moduleInfo } from '../services/catalog.js';
+import { FINDING_IDS, SEVERITIES, severityRank, type FindingId, type Severity } from './audit-ids.js';
+import { duoHealth, yubicoHealth, keyFinding } from './audit-services.js';
+import { selects, type FindingSelector } from './audit-selectors.js';
 
-export type Severity = 'critical' | 'warning' | 'info';
-export const SEVERITIES: Severity[] = ['critical', 'warning', 'info'];
-const RANK: Record<Severity, number> = { critical: 3, warning: 2, info: 1 };
-export const severityRank = (s: Severity): number => RANK[s];
+export { FINDING_IDS, SEVERITIES, severityRank, type FindingId, type Severity };
+export { parseFindingSelector, selects, auditStatus, type FindingSelector } from './audit-selectors.js';
+export { keyFinding } from './audit-services.js';
 
-import { FINDING_IDS, type FindingId } from './audit-ids.js';
-export { FINDING_IDS, type FindingId };
+const RANK: Record<Severity, number> = { critical: severityRank('critical'), warning: severityRank('warning'), info: severityRank('info') };
 
 export interface AuditAccount {
   kind: Kind;
@@ -158,74 +157,6 @@ function clientAccount(kind: Kind, a: Listed): AuditAccount {
 /** `--admin jdoe` for admins (username), `--user <id>`/`--client <id>` otherwise (emails can repeat on 7.x). */
 export function selector(a: AuditAccount): string {
   return a.kind === 'admin' ? `--admin ${/^[\w.@+-]+$/.test(a.name) ? a.name : String(a.id)}` : `--${a.kind} ${a.id}`;
-}
-
-/** Whether a stock service can work as configured: empty `broken` when it can. */
-interface ServiceHealth {
-  /** Problems that stop the service from working at all. */
-  broken: string[];
-}
-
-function duoHealth(entry: PhpArray | undefined, session: Session): ServiceHealth & { undecryptable: string[] } {
-  const broken: string[] = [];
-  const undecryptable: string[] = [];
-  if (duoNeedsUniversalPrompt(session.install)) {
-    broken.push(`WHMCS ${session.install.version} still uses Duo's iframe prompt, which stopped working on 2024-03-30`);
-  }
-  if (!entry) {
-    broken.push('Duo Security has no settings (Client ID, Client Secret, API Hostname) in 2fasettings');
-    return { broken, undecryptable };
-  }
-  for (const [key, label, want] of [
-    ['integrationKey', 'Client ID', DUO_CLIENT_ID_LENGTH],
-    ['secretKey', 'Client Secret', DUO_CLIENT_SECRET_LENGTH],
-  ] as const) {
-    const stored = entry[key];
-    if (stored === undefined || stored === '' || stored === null) {
-      broken.push(`the Duo ${label} is not set`);
-      continue;
-    }
-    const d = decryptField(stored, session.ccHash);
-    if (d.value === null) {
-      if (session.ccHash) {
-        undecryptable.push(`the Duo ${label}`);
-        broken.push(`the Duo ${label} ${d.problem}`);
-      }
-      continue;
-    }
-    if (d.value.length !== want) broken.push(`the Duo ${label} is ${d.value.length} characters after decryption, Duo needs exactly ${want}`);
-  }
-  const host = typeof entry.apiHostname === 'string' ? entry.apiHostname : '';
-  if (host === '') broken.push('the Duo API Hostname is not set');
-  else if (!DUO_API_HOSTNAME_PATTERN.test(host)) broken.push(`the Duo API Hostname "${host.slice(0, 60)}" is not of the form api-XXXXXXXX.duosecurity.com`);
-  return { broken, undecryptable };
-}
-
-function yubicoHealth(entry: PhpArray | undefined): ServiceHealth {
-  const broken: string[] = [];
-  const set = (v: unknown) => v !== undefined && v !== null && String(v).trim() !== '';
-  if (!entry || !set(entry.clientid)) broken.push('the YubiKey API Client ID is not set');
-  if (!entry || !set(entry.secretkey)) broken.push('the YubiKey API Secret Key is not set');
-  return { broken };
-}
-
-/**
- * "cc_encryption_hash disagrees with the stored data", from what can be seen today: Duo keys that
- * decrypt to unreadable bytes and AES account data that does not decrypt. The one place to switch
- * to a proof against all stored encrypted values when one exists.
- */
-export function keyFinding(evidence: { duoFields: string[]; undecryptableAccounts: number }, session: Session): Pick<Finding, 'title' | 'why' | 'fix'> | null {
-  if (!session.ccHash) return null;
-  const parts: string[] = [];
-  if (evidence.duoFields.length) parts.push(`${evidence.duoFields.join(' and ')} in 2fasettings`);
-  const n = evidence.undecryptableAccounts;
-  if (n) parts.push(`${n} account${n === 1 ? "'s" : "s'"} second-factor data`);
-  if (!parts.length) return null;
-  return {
-    title: `cc_encryption_hash does not decrypt ${parts.join(' or ')}`,
-    why: 'WHMCS decrypts with the same key and silently gets garbage or an empty config: Duo stops working and the affected accounts lose their secret and backup code, so they cannot complete their second factor',
-    fix: 'restore the $cc_encryption_hash these values were written with (configuration.php, or WHMCS_CC_ENCRYPTION_HASH with --db); if it is lost, re-enter the Duo keys (`whmcs-2fa activate duo`) and reset the affected accounts',
-  };
 }
 
 /** The clock check's result as audit keeps it. */
@@ -608,39 +539,6 @@ function adminSummary(av: AccountVerdicts, c: Collector): string {
   }
   if (av.broken) parts.push(`${av.broken} cannot complete their second factor`);
   return parts.join('; ');
-}
-
-/** Which findings an option selects: a minimum severity, a list of finding ids, or none. */
-export type FindingSelector = { kind: 'severity'; min: Severity } | { kind: 'ids'; ids: Set<FindingId> } | { kind: 'none' };
-
-/**
- * `--fail-on` / `--warn-on` / `--ignore` as typed: `critical`, `warning`, `info`, `none`, or a
- * comma-separated list of finding ids. Returns a message instead of throwing (the caller owns the
- * error type and exit code).
- */
-export function parseFindingSelector(text: string): FindingSelector | string {
-  const s = text.trim().toLowerCase();
-  if (s === 'none') return { kind: 'none' };
-  if ((SEVERITIES as string[]).includes(s)) return { kind: 'severity', min: s as Severity };
-  const ids = s.split(',').map((x) => x.trim()).filter((x) => x !== '');
-  const unknown = ids.filter((x) => !(FINDING_IDS as readonly string[]).includes(x));
-  if (ids.length === 0 || unknown.length) {
-    return `${unknown.length ? `unknown finding "${unknown[0]}"` : 'no finding named'} — use critical, warning, info, none, or finding ids separated by commas (${FINDING_IDS.join(', ')})`;
-  }
-  return { kind: 'ids', ids: new Set(ids as FindingId[]) };
-}
-
-export function selects(sel: FindingSelector, f: Finding): boolean {
-  if (sel.kind === 'none') return false;
-  if (sel.kind === 'ids') return sel.ids.has(f.id);
-  return RANK[f.severity] >= RANK[sel.min];
-}
-
-/** Monitoring status: 2 when a finding counts for --fail-on, else 1 when one counts for --warn-on, else 0. */
-export function auditStatus(findings: Finding[], failOn: FindingSelector, warnOn: FindingSelector): 0 | 1 | 2 {
-  if (findings.some((f) => selects(failOn, f))) return 2;
-  if (findings.some((f) => selects(warnOn, f))) return 1;
-  return 0;
 }
 
 /** The report without the ignored findings (counts recomputed). */
