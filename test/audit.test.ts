@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
 import { runCli, TEST_STATE_HOME } from './helpers/cli.js';
 import { snapshotDb, changedTables } from './helpers/snapshot.js';
-import { insertAdmin, insertUser, insertClient, setConfigValue } from '../src/whmcs/schema/seed.js';
+import { insertAdmin, insertUser, insertClient, setConfigValue, userRow } from '../src/whmcs/schema/seed.js';
 import { nowSql } from '../src/whmcs/sql-time.js';
 import { phpSerialize } from '../src/whmcs/php-serialize.js';
 import { whmcsEncrypt } from '../src/whmcs/crypto.js';
@@ -354,6 +354,30 @@ describeBackends('audit', (backend) => {
       expect(r.code).toBe(1);
       expect(ids(r.json)).toEqual(['no-admin-module', 'settings-unreadable']);
     });
+  });
+});
+
+describeBackends('audit with more accounts in a finding than it lists', (backend) => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await createTestDb(backend, '8', '8.12.1-release.1');
+    await setConfigValue(t.knex, '2fasettings', settings({ totp: on }));
+    await insertAdmin(t.knex, { username: 'admin', authmodule: 'totp', authdata: encodeAccountConfig({ secret: SECRET, backupcode: BACKUP }, 'aes', t.ccHash) });
+    const rows = Array.from({ length: 150 }, (_, i) => userRow({ email: `u${i}@x.test`, second_factor: '0', second_factor_config: '' }));
+    for (let i = 0; i < rows.length; i += 50) await t.knex('tblusers').insert(rows.slice(i, i + 50));
+  });
+  afterAll(() => t?.drop());
+
+  it('lists 100, counts all, and says so', async () => {
+    const r = await audit(t, '--format', 'json', '--fail-on', 'info');
+    expect(r.code).toBe(1);
+    const f = finding(r.json, 'client-module-zero');
+    expect(f).toMatchObject({ count: 150, truncated: true });
+    expect(f.accounts).toHaveLength(100);
+    expect(f.accounts[99].name).toBe('u99@x.test');
+    const table = await audit(t, '--format', 'table');
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/Accounts {2}u0@x\.test \(#\d+\), .*u9@x\.test \(#\d+\) and 140 more\n/);
   });
 });
 
