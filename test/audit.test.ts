@@ -264,6 +264,27 @@ describeBackends('audit', (backend) => {
     });
   });
 
+  describe('nothing enabled for clients', () => {
+    let t: TestDb;
+    beforeAll(async () => {
+      t = await createTestDb(backend, '8', '8.12.1-release.1');
+      await setConfigValue(t.knex, '2fasettings', settings({ totp: { clientenabled: 0, adminenabled: 1 } }));
+      await insertAdmin(t.knex, { username: 'admin', authmodule: 'totp', authdata: encodeAccountConfig({ secret: SECRET, backupcode: BACKUP }, 'aes', t.ccHash) });
+    });
+    afterAll(() => t?.drop());
+
+    it('is a warning: exit 0 by default, Nagios WARNING', async () => {
+      const r = await audit(t, '--format', 'json');
+      expect(r.code).toBe(0);
+      expect(ids(r.json)).toEqual(['no-client-module']);
+      expect(r.json).toMatchObject({ status: 1, statusName: 'WARNING', summary: 'all admins protected: 1 of 1 active admin has a working second factor' });
+      const n = await audit(t, '--format', 'nagios');
+      expect(n.code).toBe(1);
+      expect(n.stdout).toMatch(/^WHMCS-2FA WARNING - all admins protected: 1 of 1 active admin has a working second factor; 0 critical, 1 warning, 0 info finding \| /);
+      expect(n.stdout).toMatch(/\n\[WARNING\] no-client-module: no security module is enabled for clients — fix: `whmcs-2fa activate totp --clients`\n$/);
+    });
+  });
+
   describe('WHMCS 8.7 (plain JSON) with Duo', () => {
     let t: TestDb;
     beforeAll(async () => {
