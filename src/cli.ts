@@ -18,7 +18,7 @@ export function buildProgram(argv?: readonly string[]): Command {
     .version(VERSION, '-V, --version')
     .option('--whmcs-dir <dir>', 'WHMCS install dir; reads <dir>/configuration.php (default: $WHMCS_DIR, else the nearest configuration.php upwards)')
     .option('--db <url>', 'connect by URL instead: mysql://user@host[:port]/name, mysql://user@localhost/name?socket=/path, sqlite:<file> (also $WHMCS_DB_URL)')
-    .addOption(new Option('--format <format>', 'output format: table (default on a TTY) | json | yaml | csv (row lists)'))
+    .addOption(new Option('--format <format>', 'output format: table (default on a TTY) | json | yaml | csv (row lists) | nagios (clock-check, audit) | prometheus (audit)'))
     .option('-y, --yes', 'do not ask for confirmation (required for changes without a TTY)')
     .option('-n, --dry-run', 'show exactly what would change, write nothing')
     .option('-q, --quiet', 'print only errors and requested machine output')
@@ -46,7 +46,8 @@ export function buildProgram(argv?: readonly string[]): Command {
     `
 Exit codes: 0 ok · 1 error · 2 usage · 3 not found · 4 refused by a safety rule
             5 database unreachable or not WHMCS · 6 stored secrets do not decrypt (wrong cc_encryption_hash)
-            clock-check: 0 OK · 1 WARNING · 2 CRITICAL · 3 UNKNOWN
+            clock-check, audit --format nagios: 0 OK · 1 WARNING · 2 CRITICAL · 3 UNKNOWN
+            audit: 1 when a finding counts for --fail-on
 Environment: WHMCS_DIR, WHMCS_DB_URL, WHMCS_DB_PASSWORD, WHMCS_CC_ENCRYPTION_HASH, WHMCS_DUO_CLIENT_SECRET,
              XDG_STATE_HOME (undo journal), NO_COLOR
 Docs: man whmcs-2fa`,

@@ -75,6 +75,11 @@ describe('completion engine (from the commander program)', () => {
     expect(values('--format', '')).toEqual(['table', 'json', 'yaml', 'csv']);
     expect(values('accounts', '--format=c')).toEqual(['csv']);
     expect(values('clock-check', '--format', '')).toContain('nagios');
+    expect(values('clock-check', '--format', '')).not.toContain('prometheus');
+    expect(values('audit', '--format', '')).toEqual(['table', 'json', 'yaml', 'csv', 'nagios', 'prometheus']);
+    expect(values('audit', '--fail-on', 'w')).toEqual(['warning']);
+    expect(values('audit', '--warn-on', 'no')).toEqual(['none', 'no-service-enabled', 'no-admin-module', 'no-client-module']);
+    expect(values('audit', '--ignore', 'admin-no')).toEqual(['admin-no-second-factor', 'admin-no-backup-code']);
     expect(values('completion', '')).toEqual(['bash', 'zsh', 'fish']);
     expect(values('help', 'back')).toEqual(['backup-code']);
     // A value-taking option swallows the next word, so this is still the option's value.

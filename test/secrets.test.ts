@@ -112,7 +112,7 @@ function expectNoSecrets(r: CliResult, i: Install, args: string[], opts: { show?
   expect(out, `${i.name}: ${args.join(' ')}`).not.toMatch(/^\s+at .+:\d+/m);
 }
 
-type Fmt = 'table' | 'json' | 'yaml' | 'csv' | 'nagios';
+type Fmt = 'table' | 'json' | 'yaml' | 'csv' | 'nagios' | 'prometheus';
 const BASE_FORMATS: Fmt[] = ['table', 'json', 'yaml'];
 
 /** Runs with a bounded number of processes at a time. */
@@ -187,6 +187,7 @@ describeBackends(
         { args: ['enroll', '--admin', 'alice', '--force', '--secret', 'GEZDGNBVGY3TQOJQ', '--code', '@CODE:new', '--dry-run'], formats: BASE_FORMATS },
         { args: ['clock-check', '--server', '@NTP', '--timeout', '2', '--samples', '1'], formats: [...BASE_FORMATS, 'csv', 'nagios'] },
         { args: ['completion', 'bash'], formats: ['table'] },
+        { args: ['audit', '--clock', '--server', '@NTP', '--clock-timeout', '2', '--samples', '1'], formats: [...BASE_FORMATS, 'csv', 'nagios', 'prometheus'], exit: [0, 1, 2] },
       ];
     };
 

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { register as status } from './status.js';
+import { register as audit } from './audit.js';
 import { register as sandbox } from './sandbox.js';
 import { register as undo } from './undo.js';
 import { register as accounts } from './accounts.js';
@@ -16,6 +17,7 @@ import { register as clockCheck } from './clock-check.js';
 /** Every command, in the order `--help` lists them. Each file only declares options; work is lazy. */
 export function registerCommands(program: Command): void {
   status(program);
+  audit(program);
   accounts(program);
   activate(program);
   deactivate(program);

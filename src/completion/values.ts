@@ -1,6 +1,7 @@
 import type { Argument, Command, Option } from 'commander';
 import { SERVICE_NAMES, moduleLabel, resolveModuleName } from '../services/catalog.js';
 import { SHELLS } from './shells.js';
+import { FINDING_IDS } from '../whmcs/audit-ids.js';
 
 export interface Candidate {
   value: string;
@@ -40,6 +41,15 @@ export function optionValues(cmd: Command, opt: Option): ValueSource {
       return { kind: 'accounts', accounts: 'users' };
     case '--client':
       return { kind: 'accounts', accounts: 'clients' };
+    case '--fail-on':
+    case '--warn-on':
+      return list([
+        ...['critical', 'warning', 'info'].map((value) => ({ value, description: `findings of this severity or worse` })),
+        { value: 'none', description: 'no finding counts' },
+        ...findingIds(),
+      ]);
+    case '--ignore':
+      return list(findingIds());
   }
   if (/<on\|off>/.test(opt.flags)) return plain(['on', 'off']);
   return NONE;
@@ -61,6 +71,10 @@ export function argumentValues(program: Command, arg: Argument): ValueSource {
   return NONE;
 }
 
+function findingIds(): Candidate[] {
+  return FINDING_IDS.map((value) => ({ value, description: 'audit finding' }));
+}
+
 function services(): ValueSource {
   return list(
     SERVICE_NAMES.map((value) => {
@@ -80,6 +94,10 @@ const FORMATS: Candidate[] = [
 /** `--format nagios` exists only where a command renders a monitoring-plugin status line. */
 const EXTRA_FORMATS: Record<string, Candidate[]> = {
   'clock-check': [{ value: 'nagios', description: 'one status line with perfdata' }],
+  audit: [
+    { value: 'nagios', description: 'one status line with perfdata' },
+    { value: 'prometheus', description: 'text exposition for node_exporter\'s textfile collector' },
+  ],
 };
 
 function formatsFor(cmd: Command): Candidate[] {

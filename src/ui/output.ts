@@ -4,8 +4,8 @@ import { StreamedList, type Block, type View } from './view.js';
 import { toYaml } from './yaml.js';
 import { toCsv } from './csv.js';
 
-export type Format = 'table' | 'json' | 'yaml' | 'csv' | 'nagios';
-export const FORMATS: Format[] = ['table', 'json', 'yaml', 'csv', 'nagios'];
+export type Format = 'table' | 'json' | 'yaml' | 'csv' | 'nagios' | 'prometheus';
+export const FORMATS: Format[] = ['table', 'json', 'yaml', 'csv', 'nagios', 'prometheus'];
 
 export interface OutputOptions {
   format: Format;

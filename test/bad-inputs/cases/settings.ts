@@ -48,8 +48,18 @@ const changeCase = (key: string, command: string[]): BadInput => ({
   expect: { error: new RegExp(`^Error: the 2fasettings row cannot be read \\(.*${DAMAGED[key]!.why.source}.*\\): WHMCS currently sees no two-factor settings at all.* — pass --force to rebuild it`) },
 });
 
+/** `audit` reads a damaged row: the settings-unreadable finding naming the problem, Nagios CRITICAL, nothing written. */
+const auditCase = (key: string): BadInput => ({
+  name: `audit on 2fasettings with ${key}`,
+  setup: damage(key),
+  args: (e) => [...dir(e), 'audit', '--format', 'nagios'],
+  exit: 2,
+  expect: { report: new RegExp(`^WHMCS-2FA CRITICAL - .*\\n\\[CRITICAL\\] settings-unreadable: the 2fasettings row cannot be read \\(.*${DAMAGED[key]!.why.source}.*\\) — fix: `) },
+});
+
 export const settingsCases: BadInput[] = [
   ...Object.keys(DAMAGED).map(statusCase),
+  ...Object.keys(DAMAGED).map(auditCase),
   changeCase('truncated', ['activate', 'totp']),
   changeCase('a wrong string length', ['deactivate', 'totp', '--admins']),
   changeCase('an object (O:)', ['activate', 'totp', '--clients']),
