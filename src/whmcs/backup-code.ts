@@ -13,6 +13,7 @@ import { activityText, type ActivityEntry } from './activity-log.js';
 import { applyChange, type ChangeOptions, type ChangeOutcome, type Plan } from './change.js';
 import { formatBackupCode, generateBackupCode, hashBackupCode } from './crypto.js';
 import { owningClientId } from './reset.js';
+import { requireKeyAgreement } from './key-check.js';
 import { RefusedError } from '../errors.js';
 import type { DiffLine } from '../ui/view.js';
 
@@ -34,6 +35,8 @@ export interface BackupCodeResult {
   accounts: IssuedCode[];
   outcome: ChangeOutcome;
   notes: string[];
+  /** E.g. that cc_encryption_hash could not be proven before encrypting (key-check.ts). */
+  warnings: string[];
 }
 
 const who = (a: Account): string => (a.kind === 'admin' ? `admin '${a.name}'` : `${a.kind} '${a.email}'`);
@@ -114,7 +117,12 @@ export async function issueBackupCodes(session: Session, req: BackupCodeRequest,
     refuseUnenrolled(a);
     decodeForWrite(session, a);
   }
-  if (configTargetFor(session.install) === 'aes') session.requireCcHash('writing the encrypted second-factor data of WHMCS 8.12+');
+  const warnings: string[] = [];
+  if (configTargetFor(session.install) === 'aes') {
+    session.requireCcHash('writing the encrypted second-factor data of WHMCS 8.12+');
+    // A config that decrypts proves the key for that account; an empty one proves nothing.
+    warnings.push(...(await requireKeyAgreement(session, 'encrypting the new backup code')).warnings);
+  }
 
   let planned: Account[] = targets;
   const summary = req.allAdmins
@@ -164,5 +172,6 @@ export async function issueBackupCodes(session: Session, req: BackupCodeRequest,
     })),
     outcome,
     notes,
+    warnings,
   };
 }

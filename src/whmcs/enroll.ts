@@ -84,6 +84,7 @@ const audienceOf = (kind: Kind): Audience => tableFor(kind).audience;
 export async function prepareEnrolment(session: Session, sel: Selector, opts: PrepareOptions = {}): Promise<EnrolmentDraft> {
   const account = await findAccount(session, sel);
   refuseExisting(account, Boolean(opts.force));
+  const keyWarnings: string[] = [];
   // Writing AES needs the key; better to say so now than after the operator has scanned a QR code.
   if (configTargetFor(session.install) === 'aes') {
     const ccHash = session.requireCcHash('writing the encrypted second-factor data of WHMCS 8.12+');
@@ -94,6 +95,10 @@ export async function prepareEnrolment(session: Session, sel: Selector, opts: Pr
         `the second-factor data of ${account.kind} "${account.name}" (#${account.id}) does not decrypt with this cc_encryption_hash, so a new secret encrypted with it may be unreadable for WHMCS too — fix $cc_encryption_hash in configuration.php, or \`whmcs-2fa reset\` the account first if its data really comes from another install`,
       );
     }
+    // An empty slot proves nothing: the key must agree with what else WHMCS encrypted, or WHMCS
+    // reads the new secret and backup code as an empty config and the account is locked out.
+    const { requireKeyAgreement } = await import('./key-check.js');
+    keyWarnings.push(...(await requireKeyAgreement(session, 'encrypting the new TOTP secret')).warnings);
   }
   const secret = opts.secret !== undefined ? normalizeImportedSecret(opts.secret) : generateTotpSecret();
   const systemUrl = await session.db.knex('tblconfiguration').where({ setting: 'SystemURL' }).orderBy('id').first('value');
@@ -101,7 +106,7 @@ export async function prepareEnrolment(session: Session, sel: Selector, opts: Pr
   // WHMCS 8.12 labels the token with the login identifier; admins log in with their username.
   const label = account.kind === 'admin' ? account.name : account.email;
   const settings = await totpAudienceState(session.db.knex, session, audienceOf(account.kind));
-  const warnings = audienceWarnings(session, account, settings, Boolean(opts.activate));
+  const warnings = [...keyWarnings, ...audienceWarnings(session, account, settings, Boolean(opts.activate))];
   if (account.disabled) {
     warnings.push(
       account.kind === 'admin'

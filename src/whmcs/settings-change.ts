@@ -39,6 +39,7 @@ import { activityText } from './activity-log.js';
 import { whmcsEncrypt } from './crypto.js';
 import { decryptField, maskClientId, MASK } from './module-settings.js';
 import { nowSql } from './sql-time.js';
+import { requireKeyAgreement } from './key-check.js';
 import { ADMINS, clientSideTable, type AccountTable } from './accounts-table.js';
 import {
   AUDIENCES,
@@ -166,6 +167,13 @@ export async function resolveModuleConfig(session: Session, module: string, give
     throw new DecryptError(
       `the stored ${info.label} ${names} ${blocking.length === 1 ? 'does' : 'do'} not decrypt to a valid value with this cc_encryption_hash — it is probably not the one WHMCS saved ${blocking.length === 1 ? 'it' : 'them'} with (check --whmcs-dir / WHMCS_CC_ENCRYPTION_HASH), or give new ones with ${flags}`,
     );
+  }
+  if (hasPassword) {
+    // Prove the key before encrypting with it (key-check.ts). Stored keys this run replaces do not
+    // count: they may be the very thing being repaired.
+    const replaced = new Set(info.fields.filter((f) => f.type === 'password' && f.key in given).map((f) => `2fasettings ${module}.${f.key}`));
+    const agreement = await requireKeyAgreement(session, `encrypting the ${info.label} keys`, { replacing: (p) => replaced.has(p.source) });
+    out.warnings.push(...agreement.warnings);
   }
   if (undecryptable.length) {
     out.warnings.push(

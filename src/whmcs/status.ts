@@ -5,6 +5,7 @@ import { ADMINS, clientSideTable, moduleIsOn, type AccountTable } from './accoun
 import { moduleInfo, moduleLabel } from '../services/catalog.js';
 import { revealModuleSettings, type RevealedSetting } from './module-settings.js';
 import { groupCounts } from './parallel-count.js';
+import { checkEncryptionKey, summarizeKeyCheck, type KeyVerdict } from './key-check.js';
 
 export interface ModuleStatus {
   name: string;
@@ -20,6 +21,11 @@ export interface StatusReport {
   whmcs: { version: string | null; shape: '7' | '8'; accountConfigFormat: 'serialized' | 'json' | 'aes' };
   database: { label: string; source: string };
   settings: { present: boolean; readable: boolean; error: string | null };
+  /**
+   * Whether cc_encryption_hash decrypts what WHMCS encrypted (key-check.ts): `checked` conclusive
+   * values, the sources of those that did not decrypt, and one line saying what it means.
+   */
+  encryptionKey: { verdict: KeyVerdict; checked: number; disagreeing: string[]; message: string };
   force: { clients: boolean; admins: boolean };
   modules: ModuleStatus[];
   accounts: {
@@ -79,11 +85,16 @@ export async function collectStatus(session: Session, opts: { showSecrets: boole
   // All at once: the client side's full scan (in parallel parts) is most of the run; the settings
   // row and the small admins table are read beside it.
   const clientTable = clientSideTable(install);
-  const [row, clientCounts, adminCounts] = await Promise.all([
+  const [row, clientCounts, adminCounts, keyCheck] = await Promise.all([
     readSettingsRow(session.db.knex, session.limits),
     countByModule(session, clientTable),
     countByModule(session, ADMINS),
+    checkEncryptionKey(session),
   ]);
+  const encryptionKey = summarizeKeyCheck(keyCheck);
+  if (encryptionKey.verdict === 'disagrees' || encryptionKey.disagreeing.length) {
+    warnings.push(`${encryptionKey.message}; until then every change that encrypts (enrol on AES installs, Duo keys, backup codes on AES installs) is refused`);
+  }
   const s: PhpArray | null = row.parsed;
   if (!row.exists) {
     warnings.push('the 2fasettings row is missing: WHMCS runs with no two-factor authentication at all — run `whmcs-2fa activate totp` to create it');
@@ -163,6 +174,7 @@ export async function collectStatus(session: Session, opts: { showSecrets: boole
     },
     database: { label: session.db.label, source: session.source },
     settings: { present: row.exists, readable: Boolean(s), error: row.error },
+    encryptionKey,
     force,
     modules,
     accounts: { admins, [clientKey]: clientSide },
