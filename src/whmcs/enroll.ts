@@ -13,20 +13,22 @@ import { decodeAccountConfig } from './account-config.js';
 import { activityText, type ActivityEntry } from './activity-log.js';
 import type { Plan, RowChange } from './change.js';
 import { hashBackupCode } from './crypto.js';
-import { readUsedOtps, replayIdentity, usedOtpsRowChange, withUsedCode } from './replay-cache.js';
+import { readUsedOtps, replayIdentity, usedOtpsRowChanges, withUsedCode } from './replay-cache.js';
 import {
   FLAG,
   SETTING,
   anyEnabled,
+  codecOf,
   emptySettings,
   isEnabled,
-  parseSettings,
+  nonArrayModule,
+  readSettingsRow,
   serializeSettings,
   withModule,
   type Audience,
   type PhpArray,
 } from './settings.js';
-import { nowSql } from './sql-time.js';
+import { dbNow } from './sql-time.js';
 import { moduleInfo } from '../services/catalog.js';
 import {
   analyzeCode,
@@ -136,10 +138,10 @@ function refuseExisting(account: Account, force: boolean): void {
 }
 
 async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, audience: Audience): Promise<TotpAudienceState> {
-  const row = await k('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('value');
-  if (!row) return { audience, readable: true, totpEnabled: false, anyEnabled: false };
-  const p = parseSettings(String(row.value), session.limits);
-  return { audience, readable: p.parsed !== null, totpEnabled: isEnabled(p.parsed, 'totp', audience), anyEnabled: anyEnabled(p.parsed, audience) };
+  // The row WHMCS reads: the last of its name (7.x may hold duplicates).
+  const row = await readSettingsRow(k as Knex, session.limits, { codec: codecOf(session.db) });
+  if (!row.exists) return { audience, readable: true, totpEnabled: false, anyEnabled: false };
+  return { audience, readable: row.parsed !== null, totpEnabled: isEnabled(row.parsed, 'totp', audience), anyEnabled: anyEnabled(row.parsed, audience) };
 }
 
 /** What WHMCS does with a TOTP factor whose module is off for the audience (data model §1.5). */
@@ -245,7 +247,7 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   const account = await accountById(trx, draft.account.kind, draft.account.id, lock);
   refuseExisting(account, input.force);
   const t = tableFor(account.kind);
-  const now = nowSql();
+  const now = await dbNow(trx);
   const config = enrolmentConfig(session, draft.secret, hashBackupCode(input.backupCode));
   const rows: RowChange[] = [accountRowChange(account, { module: 'totp', rawConfig: encodeForInstall(session, config) })];
   const target = configTargetFor(session.install);
@@ -275,7 +277,7 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
     const id = replayIdentity(session.install, account);
     const used = await readUsedOtps(trx, session.limits, lock);
     const next = withUsedCode(used.map, id.identity, activation.code, activation.at);
-    rows.push(usedOtpsRowChange(used, next.map, now));
+    rows.push(...usedOtpsRowChanges(used, next.map, now));
     facts.replayRecorded = true;
     facts.replayIdentity = id.identity;
     diff.push({
@@ -288,7 +290,7 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   facts.activated = false;
   const state = await totpAudienceState(trx, session, t.audience);
   if (input.activate && !state.totpEnabled) {
-    rows.push(await settingsRowChange(trx, session, t.audience, lock, now));
+    rows.push(...(await settingsRowChanges(trx, session, t.audience, lock, now)));
     facts.activated = true;
     diff.push({ field: `2fasettings totp.${FLAG[t.audience]}`, before: '0', after: '1' });
     notes.push(`Time-Based Tokens becomes available to all ${t.audience} for self-service enrolment`);
@@ -311,18 +313,23 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   return { rows, activity, diff, notes };
 }
 
-async function settingsRowChange(trx: Knex.Transaction, session: Session, audience: Audience, lock: boolean, now: string): Promise<RowChange> {
-  let q = trx('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('id', 'value');
-  if (lock && session.db.dialect === 'mysql') q = q.forUpdate();
-  const row = (await q) as { id: number; value: unknown } | undefined;
+async function settingsRowChanges(trx: Knex.Transaction, session: Session, audience: Audience, lock: boolean, now: string): Promise<RowChange[]> {
+  const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
   const patch = { [FLAG[audience]]: 1 };
-  if (!row) {
-    return { t: 'tblconfiguration', k: { setting: SETTING }, b: null, a: { value: serializeSettings(withModule(emptySettings(), 'totp', patch)), created_at: now, updated_at: now } };
+  if (!row.exists) {
+    return [{ t: 'tblconfiguration', k: { setting: SETTING }, b: null, a: { value: serializeSettings(withModule(emptySettings(), 'totp', patch), row), created_at: now, updated_at: now } }];
   }
-  const raw = String(row.value);
-  const p = parseSettings(raw, session.limits);
-  if (!p.parsed) {
-    throw new RefusedError(`--activate cannot turn Time-Based Tokens on: the 2fasettings row is unreadable (${p.error}) and rewriting it would lose the other settings — repair it first`);
+  if (!row.parsed) {
+    throw new RefusedError(`--activate cannot turn Time-Based Tokens on: the 2fasettings row is unreadable (${row.error}) and rewriting it would lose the other settings — repair it first`);
   }
-  return { t: 'tblconfiguration', k: { id: Number(row.id) }, b: { value: raw }, a: { value: serializeSettings(withModule(p.parsed as PhpArray, 'totp', patch)), updated_at: now } };
+  const odd = nonArrayModule(row.parsed, 'totp');
+  if (odd) throw new RefusedError(`--activate cannot turn Time-Based Tokens on: in the 2fasettings row ${odd}, not an array — \`whmcs-2fa activate totp --force\` replaces it`);
+  const value = serializeSettings(withModule(row.parsed, 'totp', patch), row);
+  // Every row of the name gets the value, as WHMCS's own save writes them all.
+  return [...row.duplicates, { id: row.id!, raw: row.raw!, updatedAt: row.updatedAt ?? null }].map((r) => ({
+    t: 'tblconfiguration',
+    k: { id: r.id },
+    b: { value: r.raw, updated_at: r.updatedAt },
+    a: { value, updated_at: now },
+  }));
 }

@@ -25,7 +25,7 @@
 import type { Knex } from 'knex';
 import type { Session } from './session.js';
 import { aesDecryptConfig, isAesDecryptable, whmcsDecrypt } from './crypto.js';
-import { modulesOf, readSettingsRow } from './settings.js';
+import { codecOf, modulesOf, readSettingsRow } from './settings.js';
 import { DecryptError } from '../errors.js';
 
 export type KeyVerdict = 'agrees' | 'disagrees' | 'unchecked';
@@ -116,7 +116,7 @@ async function runCheck(session: Session): Promise<KeyCheck> {
     return out;
   };
   const duo = async (): Promise<KeyProbe[]> => {
-    const entry = modulesOf((await readSettingsRow(knex, session.limits)).parsed).duosecurity;
+    const entry = modulesOf((await readSettingsRow(knex, session.limits, { codec: codecOf(session.db) })).parsed).duosecurity;
     const out: KeyProbe[] = [];
     for (const key of Object.keys(DUO_LENGTHS)) {
       const stored = entry?.[key];
