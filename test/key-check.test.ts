@@ -93,6 +93,19 @@ describeBackends('cc_encryption_hash proof before encrypted writes', (backend: B
       expect(r.json.warnings.join('\n')).toMatch(/cc_encryption_hash is not the key WHMCS encrypted its data with/);
     });
 
+    it('a database holding data under two keys: one AES config that decrypts proves the key; the others are named', async () => {
+      const { writeFileSync, readFileSync } = await import('node:fs');
+      const conf = `${t.whmcsDir}/configuration.php`;
+      writeFileSync(conf, readFileSync(conf, 'utf8').replace(WRONG, TEST_CC_HASH));
+      await insertAdmin(t.knex, { username: 'moved', authmodule: 'totp', authdata: aesConfig({ secret: SECRET }, WRONG) });
+      const st = await cli(['status', '--format', 'json']);
+      expect(st.json.encryptionKey).toMatchObject({ verdict: 'agrees', checked: 2, disagreeing: ['tbladmins.authdata #3'] });
+      expect(st.json.warnings.join('\n')).toMatch(/tbladmins\.authdata #3 does not decrypt with it — parts of this database were saved with another key/);
+      const r = await cli(['enroll', '--admin', 'bob', '--secret', SECRET, '--code', await code(), '--yes', '--format', 'json']);
+      expect(r.code).toBe(0);
+      expect(r.json.warnings.join('\n')).toMatch(/tbladmins\.authdata #3 does not decrypt/);
+    });
+
     it('with the right key the same enrolment goes through and WHMCS-readable data is written', async () => {
       const { writeFileSync, readFileSync } = await import('node:fs');
       const conf = `${t.whmcsDir}/configuration.php`;

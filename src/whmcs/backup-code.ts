@@ -113,15 +113,17 @@ export async function issueBackupCodes(session: Session, req: BackupCodeRequest,
   } else {
     targets = [await findAccount(session, req.selector ?? {})];
   }
+  let ownProof = true;
   for (const a of targets) {
     refuseUnenrolled(a);
-    decodeForWrite(session, a);
+    if (decodeForWrite(session, a).format !== 'aes') ownProof = false;
   }
   const warnings: string[] = [];
   if (configTargetFor(session.install) === 'aes') {
     session.requireCcHash('writing the encrypted second-factor data of WHMCS 8.12+');
-    // A config that decrypts proves the key for that account; an empty one proves nothing.
-    warnings.push(...(await requireKeyAgreement(session, 'encrypting the new backup code')).warnings);
+    // An AES config that decrypts proves the key for its own account; anything else (an empty or
+    // plain config) proves nothing, so the key must agree with what else WHMCS encrypted.
+    if (!ownProof) warnings.push(...(await requireKeyAgreement(session, 'encrypting the new backup code')).warnings);
   }
 
   let planned: Account[] = targets;

@@ -92,15 +92,19 @@ export async function prepareEnrolment(session: Session, sel: Selector, opts: Pr
     const ccHash = session.requireCcHash('writing the encrypted second-factor data of WHMCS 8.12+');
     // Data that does not decrypt is how a wrong cc_encryption_hash shows: the new secret would be
     // encrypted with the same wrong key, and WHMCS could not read it either.
-    if (decodeAccountConfig(account.rawConfig, ccHash, session.limits).undecryptable) {
+    const own = decodeAccountConfig(account.rawConfig, ccHash, session.limits);
+    if (own.undecryptable) {
       throw new DecryptError(
         `the second-factor data of ${account.kind} "${account.name}" (#${account.id}) does not decrypt with this cc_encryption_hash, so a new secret encrypted with it may be unreadable for WHMCS too — fix $cc_encryption_hash in configuration.php, or \`whmcs-2fa reset\` the account first if its data really comes from another install`,
       );
     }
     // An empty slot proves nothing: the key must agree with what else WHMCS encrypted, or WHMCS
     // reads the new secret and backup code as an empty config and the account is locked out.
-    const { requireKeyAgreement } = await import('./key-check.js');
-    keyWarnings.push(...(await requireKeyAgreement(session, 'encrypting the new TOTP secret')).warnings);
+    // (An AES config of its own that decrypts is that proof already.)
+    if (own.format !== 'aes') {
+      const { requireKeyAgreement } = await import('./key-check.js');
+      keyWarnings.push(...(await requireKeyAgreement(session, 'encrypting the new TOTP secret')).warnings);
+    }
   }
   const secret = opts.secret !== undefined ? normalizeImportedSecret(opts.secret) : generateTotpSecret();
   const systemUrl = await session.db.knex('tblconfiguration').where({ setting: 'SystemURL' }).orderBy('id').first('value');

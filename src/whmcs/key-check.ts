@@ -17,9 +17,10 @@
  *
  * All sources are read side by side.
  *
- * Verdict: `disagrees` when a strong probe fails, or when weak probes fail and no strong probe
- * agrees; `agrees` when something conclusive decrypts (a weak disagreement beside a strong
- * agreement is named in the message: WHMCS's other data may have been saved with another key);
+ * Verdict: `agrees` when a strong probe decrypts (a wrong key cannot pass one, so this key is one
+ * WHMCS wrote its two-factor data with; values that do not decrypt beside it are named in the
+ * message: parts of the database were saved under another key), or when only weak probes exist and
+ * all of them decrypt; `disagrees` when no strong probe agrees and something does not decrypt;
  * `unchecked` when there is nothing conclusive to check against (or no key).
  */
 import type { Knex } from 'knex';
@@ -167,13 +168,12 @@ function verdictOf(probes: KeyProbe[]): KeyCheck {
   }
   const bad = probes.filter((p) => !p.ok);
   const strongOk = probes.some((p) => p.strength === 'strong' && p.ok);
-  const strongBad = bad.some((p) => p.strength === 'strong');
   const names = (ps: KeyProbe[]) => {
     const shown = ps.slice(0, 4).map((p) => p.source).join(', ');
     return ps.length > 4 ? `${shown} and ${ps.length - 4} more` : shown;
   };
   if (bad.length === 0) return { verdict: 'agrees', probes, message: `cc_encryption_hash decrypts what WHMCS encrypted (${names(probes)})` };
-  if (strongBad || !strongOk) {
+  if (!strongOk) {
     return {
       verdict: 'disagrees',
       probes,
@@ -183,7 +183,7 @@ function verdictOf(probes: KeyProbe[]): KeyCheck {
   return {
     verdict: 'agrees',
     probes,
-    message: `cc_encryption_hash decrypts WHMCS's two-factor data (${names(probes.filter((p) => p.ok))}), but ${names(bad)} ${bad.length === 1 ? 'does' : 'do'} not decrypt with it — parts of this database were saved with another key (restored or merged data?)`,
+    message: `cc_encryption_hash decrypts two-factor data WHMCS encrypted (${names(probes.filter((p) => p.ok))}), but ${names(bad)} ${bad.length === 1 ? 'does' : 'do'} not decrypt with it — parts of this database were saved with another key (restored or merged data?)`,
   };
 }
 

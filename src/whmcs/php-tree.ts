@@ -56,6 +56,8 @@ const MAX_DEPTH = 64;
 
 const FLOAT = /^-?[0-9]+(\.[0-9]*)?(E[+-][0-9]+)?;/;
 const INT = /^-?[0-9]+;/;
+/** The start of a token that the end of the data cut off. */
+const TRUNCATED_TOKEN = /^(s(:[0-9]*(:"?)?)?|i(:-?[0-9]*)?|d(:[-0-9.E+]*)?|b(:[01]?)?|N|a(:[0-9]*(:)?)?)$/;
 
 function setKey(obj: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
@@ -114,12 +116,15 @@ export function phpTree(buf: Buffer, opts: { codec?: PhpCodec; recover?: boolean
       case 0x61:
         return array(p, depth);
     }
-    throw new Lost(p, p >= buf.length ? 'the value ends here (truncated?)' : `'${rest.slice(0, 12)}' is not a PHP value`);
+    // A token cut off by the end of the data is truncation, not garbage.
+    if (p >= buf.length || TRUNCATED_TOKEN.test(rest)) throw new Lost(buf.length, 'the value ends here (truncated?)');
+    throw new Lost(p, `'${rest.slice(0, 12)}' is not a PHP value`);
   }
 
   function string(p: number): PhpNode {
-    const m = /^s:([0-9]+):"/.exec(text(p, Math.min(buf.length, p + 24)));
-    if (!m) throw new Lost(p, 'a string header that cannot be read');
+    const head = text(p, Math.min(buf.length, p + 24));
+    const m = /^s:([0-9]+):"/.exec(head);
+    if (!m) throw TRUNCATED_TOKEN.test(head) ? new Lost(buf.length, 'the value ends here (truncated?)') : new Lost(p, 'a string header that cannot be read');
     const from = p + m[0].length;
     const declared = Number(m[1]);
     let to = from + declared;
@@ -128,7 +133,7 @@ export function phpTree(buf: Buffer, opts: { codec?: PhpCodec; recover?: boolean
       // The real end: the first `";` followed by something that can come next.
       let q = buf.indexOf('";', from, 'latin1');
       while (q >= 0 && !startsToken(q + 2)) q = buf.indexOf('";', q + 1, 'latin1');
-      if (q < 0) throw new Lost(p, 'a string whose end cannot be found');
+      if (q < 0) throw new Lost(buf.length, 'a string that runs to the end of the data (truncated?)');
       to = q;
       repairs.push(`${path.join('.') || '(top level)'}: string declared as ${declared} bytes holds ${to - from}`);
     }
@@ -142,14 +147,15 @@ export function phpTree(buf: Buffer, opts: { codec?: PhpCodec; recover?: boolean
   }
 
   function array(p: number, depth: number): PhpNode {
-    const m = /^a:([0-9]+):\{/.exec(text(p, Math.min(buf.length, p + 24)));
-    if (!m) throw new Lost(p, 'an array header that cannot be read');
+    const ahead = text(p, Math.min(buf.length, p + 24));
+    const m = /^a:([0-9]+):\{/.exec(ahead);
+    if (!m) throw TRUNCATED_TOKEN.test(ahead) ? new Lost(buf.length, 'the value ends here (truncated?)') : new Lost(p, 'an array header that cannot be read');
     const declared = Number(m[1]);
     const obj: Record<string, unknown> = {};
     const entries: PhpEntry[] = [];
     const node: PhpNode = { kind: 'a', start: p, end: p, value: obj, entries };
     let q = p + m[0].length;
-    {
+    try {
       while (buf[q] !== 0x7d) {
         if (q >= buf.length) throw new Lost(q, 'the array ends here (truncated?)');
         const k = buf[q];
@@ -172,6 +178,14 @@ export function phpTree(buf: Buffer, opts: { codec?: PhpCodec; recover?: boolean
         if (keyNode.repaired || v.repaired) node.repaired = true;
         q = v.end;
       }
+    } catch (e) {
+      // A value cut off at the end of the data (a truncated column): what was there is kept; the
+      // entry being read when the bytes ran out had nothing left to recover.
+      if (!(recover && e instanceof Lost && e.at >= buf.length)) throw e;
+      if (!node.repaired) repairs.push(`${path.join('.') || '(top level)'}: the value ends early (truncated?); the entries before the cut are kept`);
+      node.repaired = true;
+      node.end = buf.length;
+      return node;
     }
     if (entries.length !== declared) {
       if (!recover) throw new Lost(p, `array declared ${declared} elements but has ${entries.length}`);
