@@ -35,28 +35,19 @@ export const UTF8_CODEC: PhpCodec = Object.freeze({
   decode: (b: Buffer) => utf8Strict.decode(b),
 });
 
-/** MySQL's latin1 is Windows-1252; the driver (iconv-lite) decodes its five holes to U+FFFD. */
-const CP1252_HIGH = '\u20ac\ufffd\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\ufffd\u017d\ufffd' +
-  '\ufffd\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\ufffd\u017e\u0178';
-const CP1252_ENCODE = new Map<number, number>();
-for (let i = 0; i < 32; i++) if (CP1252_HIGH.charCodeAt(i) !== 0xfffd) CP1252_ENCODE.set(CP1252_HIGH.charCodeAt(i), 0x80 + i);
-
+/**
+ * A latin1 connection: the driver (mysql2) maps each byte to the character of the same number and
+ * back, so that identity is the exact view of WHMCS's bytes (MySQL's latin1 is Windows-1252, so
+ * byte 0x80 is "€" to MySQL but U+0080 here — the bytes, which is what PHP counts, are the same).
+ */
 export const LATIN1_CODEC: PhpCodec = Object.freeze({
   name: 'latin1',
   encode(s: string): Buffer {
-    const out = Buffer.alloc(s.length);
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      // What the server stores for a character latin1 cannot hold: '?'.
-      out[i] = c < 0x80 || (c >= 0xa0 && c <= 0xff) ? c : CP1252_ENCODE.get(c) ?? 0x3f;
-    }
-    return out;
+    // eslint-disable-next-line no-control-regex
+    if (/[^\x00-\xff]/.test(s)) throw new TypeError('text outside latin1 cannot be written over a latin1 connection without loss');
+    return Buffer.from(s, 'latin1');
   },
-  decode(b: Buffer): string {
-    let out = '';
-    for (const x of b) out += x >= 0x80 && x < 0xa0 ? CP1252_HIGH[x - 0x80] : String.fromCharCode(x);
-    return out;
-  },
+  decode: (b: Buffer) => b.toString('latin1'),
 });
 
 /** For charsets without a codec here: ASCII only, anything else is refused rather than guessed. */
