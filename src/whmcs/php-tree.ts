@@ -153,6 +153,7 @@ export function phpTree(buf: Buffer, opts: { codec?: PhpCodec; recover?: boolean
     const declared = Number(m[1]);
     const obj: Record<string, unknown> = {};
     const entries: PhpEntry[] = [];
+    const seen = new Set<string>();
     const node: PhpNode = { kind: 'a', start: p, end: p, value: obj, entries };
     let q = p + m[0].length;
     try {
@@ -165,7 +166,9 @@ export function phpTree(buf: Buffer, opts: { codec?: PhpCodec; recover?: boolean
         path.push(key);
         const v = value(keyNode.end, depth + 1);
         path.pop();
-        const dup = entries.findIndex((e) => e.key === key);
+        // Presence by set: a findIndex per key would make a long hostile array quadratic.
+        const dup = seen.has(key) ? entries.findIndex((e) => e.key === key) : -1;
+        seen.add(key);
         if (dup >= 0) {
           if (!recover) throw new Lost(q, `duplicate array key "${key}"`);
           repairs.push(`${[...path, key].join('.')}: key repeated, the last value wins (as in PHP)`);
