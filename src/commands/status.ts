@@ -30,7 +30,11 @@ export function statusBlocks(r: StatusReport): Block[] {
         ['Version', `${r.whmcs.version ?? 'unknown'} (${r.whmcs.shape === '8' ? 'users in tblusers' : 'clients in tblclients'})`],
         ['Database', `${r.database.label} (from ${r.database.source})`],
         ['Per-account 2FA data', r.whmcs.accountConfigFormat === 'aes' ? 'AES-encrypted JSON' : r.whmcs.accountConfigFormat === 'json' ? 'JSON' : 'PHP-serialized'],
-        ['2fasettings', !r.settings.present ? 'missing' : r.settings.readable ? 'ok' : `unreadable: ${r.settings.error}`],
+        [
+          '2fasettings',
+          (!r.settings.present ? 'missing' : r.settings.readable ? (r.settings.oddities.length ? 'readable, with oddities (see warnings)' : 'ok') : `unreadable: ${r.settings.error}`) +
+            (r.settings.rows > 1 ? ` — ${r.settings.rows} rows, WHMCS reads id ${r.settings.id}` : ''),
+        ],
         [
           'cc_encryption_hash',
           r.encryptionKey.verdict === 'agrees'
