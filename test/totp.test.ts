@@ -130,11 +130,15 @@ describe('secrets', () => {
     }
   });
 
-  it('secretBytesFromConfig: secret wins over tokendata, Map input, typed errors', () => {
+  it('secretBytesFromConfig: tokendata wins over secret (as WHMCS checks it), Map input, typed errors', () => {
     const tokendata = encodeTokendata(Buffer.alloc(10, 7));
     const both = secretBytesFromConfig({ secret: JBSWY, tokendata });
-    expect(both).toMatchObject({ source: 'secret', mode: 'sonata', warnings: [] });
-    expect(both.description).toBe('base32 secret (16 chars → 10-byte key, Sonata decoding)');
+    expect(both).toMatchObject({ source: 'tokendata' });
+    expect(both.bytes.equals(Buffer.alloc(10, 7))).toBe(true);
+    expect(both.warnings.join(' ')).toMatch(/both a legacy "tokendata" and a "secret": WHMCS checks "tokendata"/);
+    const onlySecret = secretBytesFromConfig({ secret: JBSWY, tokendata: '' });
+    expect(onlySecret).toMatchObject({ source: 'secret', mode: 'sonata', warnings: [] });
+    expect(onlySecret.description).toBe('base32 secret (16 chars → 10-byte key, Sonata decoding)');
     expect(secretBytesFromConfig(new Map([['tokendata', tokendata]])).bytes.equals(Buffer.alloc(10, 7))).toBe(true);
     // PHP truthiness: '0' is not a secret.
     expect(secretBytesFromConfig({ secret: '0', tokendata }).source).toBe('tokendata');

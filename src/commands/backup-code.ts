@@ -44,6 +44,7 @@ export function register(program: Command): void {
             ? { accounts: r.accounts }
             : { account: withoutCode(r.accounts[0]!), backupCode: r.accounts[0]!.backupCode }),
           notes: r.notes,
+          warnings: r.warnings,
         };
         const label = (a: (typeof r.accounts)[number]) => (a.kind === 'admin' ? `admin '${a.name}' (#${a.id})` : `${a.kind} ${a.email} (#${a.id})`);
         const blocks: Block[] = [];
@@ -60,7 +61,7 @@ export function register(program: Command): void {
         const quietText = outcome.changed
           ? r.accounts.map((a) => (opts.allAdmins ? `${a.name}\t${a.backupCode}` : `${a.backupCode}`)).join('\n') + '\n'
           : undefined;
-        return { json, blocks, raw: ctx.opts.quiet && quietText ? { table: quietText } : undefined };
+        return { json, blocks, warnings: r.warnings, raw: ctx.opts.quiet && quietText ? { table: quietText } : undefined };
       }),
     );
 }

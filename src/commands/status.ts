@@ -30,7 +30,19 @@ export function statusBlocks(r: StatusReport): Block[] {
         ['Version', `${r.whmcs.version ?? 'unknown'} (${r.whmcs.shape === '8' ? 'users in tblusers' : 'clients in tblclients'})`],
         ['Database', `${r.database.label} (from ${r.database.source})`],
         ['Per-account 2FA data', r.whmcs.accountConfigFormat === 'aes' ? 'AES-encrypted JSON' : r.whmcs.accountConfigFormat === 'json' ? 'JSON' : 'PHP-serialized'],
-        ['2fasettings', !r.settings.present ? 'missing' : r.settings.readable ? 'ok' : `unreadable: ${r.settings.error}`],
+        [
+          '2fasettings',
+          (!r.settings.present ? 'missing' : r.settings.readable ? (r.settings.oddities.length ? 'readable, with oddities (see warnings)' : 'ok') : `unreadable: ${r.settings.error}`) +
+            (r.settings.rows > 1 ? ` — ${r.settings.rows} rows, WHMCS reads id ${r.settings.id}` : ''),
+        ],
+        [
+          'cc_encryption_hash',
+          r.encryptionKey.verdict === 'agrees'
+            ? `agrees (${r.encryptionKey.checked} encrypted value${r.encryptionKey.checked === 1 ? '' : 's'} checked${r.encryptionKey.disagreeing.length ? `, ${r.encryptionKey.disagreeing.length} not decrypting` : ''})`
+            : r.encryptionKey.verdict === 'disagrees'
+              ? `DISAGREES (${r.encryptionKey.disagreeing.length} of ${r.encryptionKey.checked} values do not decrypt)`
+              : 'not checked (nothing encrypted to check against)',
+        ],
         ['Force admins to enrol', yesNo(r.force.admins)],
         ['Force clients to enrol', yesNo(r.force.clients)],
       ],

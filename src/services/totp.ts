@@ -145,13 +145,26 @@ type Unserialize = (s: string) => unknown;
 type Serialize = (v: unknown) => string;
 
 /**
- * The TOTP key of one account config (already decoded from JSON / serialize / AES). `secret`
- * wins over `tokendata` when both are present, as in WHMCS 8.x.
+ * The TOTP key of one account config (already decoded from JSON / serialize / AES). A truthy legacy
+ * `tokendata` wins over `secret` when both are present: WHMCS's `totp` module checks `tokendata`
+ * first (through its ga4php wrapper) and only falls back to the Sonata `secret` without it, so the
+ * `secret` of such a config is never used — said in the warnings.
  */
 export function secretBytesFromConfig(
   config: Record<string, unknown> | Map<string, unknown>,
   unserialize: Unserialize = phpUnserialize,
 ): ResolvedSecret {
+  const tokendata = field(config, 'tokendata');
+  if (phpTruthy(tokendata)) {
+    const resolved = fromTokendata(tokendata, unserialize);
+    if (phpTruthy(field(config, 'secret'))) {
+      resolved.warnings.push(
+        'this config holds both a legacy "tokendata" and a "secret": WHMCS checks "tokendata" and never uses the "secret" — re-enrol to leave only one',
+      );
+    }
+    return resolved;
+  }
+
   const secret = field(config, 'secret');
   if (phpTruthy(secret)) {
     if (typeof secret !== 'string') {
@@ -183,9 +196,6 @@ export function secretBytesFromConfig(
       warnings,
     };
   }
-
-  const tokendata = field(config, 'tokendata');
-  if (phpTruthy(tokendata)) return fromTokendata(tokendata, unserialize);
 
   throw new TotpSecretMissingError(
     'No TOTP secret is stored for this account (neither "secret" nor "tokendata"); enrol TOTP again.',

@@ -14,6 +14,7 @@ import { activityText, type ActivityEntry } from './activity-log.js';
 import { applyChange, type ChangeOptions, type ChangeOutcome, type Plan } from './change.js';
 import { formatBackupCode, generateBackupCode, hashBackupCode } from './crypto.js';
 import { owningClientId } from './reset.js';
+import { requireKeyAgreement } from './key-check.js';
 import { RefusedError } from '../errors.js';
 import type { DiffLine } from '../ui/view.js';
 
@@ -35,6 +36,8 @@ export interface BackupCodeResult {
   accounts: IssuedCode[];
   outcome: ChangeOutcome;
   notes: string[];
+  /** E.g. that cc_encryption_hash could not be proven before encrypting (key-check.ts). */
+  warnings: string[];
 }
 
 const who = (a: Account): string => (a.kind === 'admin' ? `admin '${a.name}'` : `${a.kind} '${a.email}'`);
@@ -111,11 +114,18 @@ export async function issueBackupCodes(session: Session, req: BackupCodeRequest,
   } else {
     targets = [await findAccount(session, req.selector ?? {})];
   }
+  let ownProof = true;
   for (const a of targets) {
     refuseUnenrolled(a);
-    decodeForWrite(session, a);
+    if (decodeForWrite(session, a).format !== 'aes') ownProof = false;
   }
-  if (configTargetFor(session.install) === 'aes') session.requireCcHash('writing the encrypted second-factor data of WHMCS 8.12+');
+  const warnings: string[] = [];
+  if (configTargetFor(session.install) === 'aes') {
+    session.requireCcHash('writing the encrypted second-factor data of WHMCS 8.12+');
+    // An AES config that decrypts proves the key for its own account; anything else (an empty or
+    // plain config) proves nothing, so the key must agree with what else WHMCS encrypted.
+    if (!ownProof) warnings.push(...(await requireKeyAgreement(session, 'encrypting the new backup code')).warnings);
+  }
 
   let planned: Account[] = targets;
   const summary = req.allAdmins
@@ -165,5 +175,6 @@ export async function issueBackupCodes(session: Session, req: BackupCodeRequest,
     })),
     outcome,
     notes,
+    warnings,
   };
 }

@@ -29,6 +29,8 @@ export interface Db {
   dialect: 'mysql' | 'sqlite';
   /** A stable, password-free name of this database, used to key the undo journal. */
   label: string;
+  /** MySQL: the connection charset as configured (`$mysql_charset`), which decides how PHP counts bytes. */
+  charset?: string;
   close(): Promise<void>;
 }
 
@@ -65,6 +67,7 @@ export async function openDb(target: DbTarget): Promise<Db> {
     knex,
     dialect: target.kind,
     label,
+    ...(target.kind === 'mysql' ? { charset: target.charset ?? 'utf8' } : {}),
     close: () => knex.destroy(),
   };
 }

@@ -13,20 +13,22 @@ import { decodeAccountConfig } from './account-config.js';
 import { activityText, type ActivityEntry } from './activity-log.js';
 import type { Plan, RowChange } from './change.js';
 import { hashBackupCode } from './crypto.js';
-import { readUsedOtps, replayIdentity, usedOtpsRowChange, withUsedCode } from './replay-cache.js';
+import { readUsedOtps, replayIdentity, usedOtpsRowChanges, withUsedCode } from './replay-cache.js';
 import {
   FLAG,
   SETTING,
   anyEnabled,
+  codecOf,
   emptySettings,
   isEnabled,
-  parseSettings,
+  nonArrayModule,
+  readSettingsRow,
   serializeSettings,
   withModule,
   type Audience,
   type PhpArray,
 } from './settings.js';
-import { nowSql } from './sql-time.js';
+import { dbNow } from './sql-time.js';
 import { moduleInfo } from '../services/catalog.js';
 import {
   analyzeCode,
@@ -84,15 +86,24 @@ const audienceOf = (kind: Kind): Audience => tableFor(kind).audience;
 export async function prepareEnrolment(session: Session, sel: Selector, opts: PrepareOptions = {}): Promise<EnrolmentDraft> {
   const account = await findAccount(session, sel);
   refuseExisting(account, Boolean(opts.force));
+  const keyWarnings: string[] = [];
   // Writing AES needs the key; better to say so now than after the operator has scanned a QR code.
   if (configTargetFor(session.install) === 'aes') {
     const ccHash = session.requireCcHash('writing the encrypted second-factor data of WHMCS 8.12+');
     // Data that does not decrypt is how a wrong cc_encryption_hash shows: the new secret would be
     // encrypted with the same wrong key, and WHMCS could not read it either.
-    if (decodeAccountConfig(account.rawConfig, ccHash, session.limits).undecryptable) {
+    const own = decodeAccountConfig(account.rawConfig, ccHash, session.limits);
+    if (own.undecryptable) {
       throw new DecryptError(
         `the second-factor data of ${account.kind} "${account.name}" (#${account.id}) does not decrypt with this cc_encryption_hash, so a new secret encrypted with it may be unreadable for WHMCS too — fix $cc_encryption_hash in configuration.php, or \`whmcs-2fa reset\` the account first if its data really comes from another install`,
       );
+    }
+    // An empty slot proves nothing: the key must agree with what else WHMCS encrypted, or WHMCS
+    // reads the new secret and backup code as an empty config and the account is locked out.
+    // (An AES config of its own that decrypts is that proof already.)
+    if (own.format !== 'aes') {
+      const { requireKeyAgreement } = await import('./key-check.js');
+      keyWarnings.push(...(await requireKeyAgreement(session, 'encrypting the new TOTP secret')).warnings);
     }
   }
   const secret = opts.secret !== undefined ? normalizeImportedSecret(opts.secret) : generateTotpSecret();
@@ -101,7 +112,7 @@ export async function prepareEnrolment(session: Session, sel: Selector, opts: Pr
   // WHMCS 8.12 labels the token with the login identifier; admins log in with their username.
   const label = account.kind === 'admin' ? account.name : account.email;
   const settings = await totpAudienceState(session.db.knex, session, audienceOf(account.kind));
-  const warnings = audienceWarnings(session, account, settings, Boolean(opts.activate));
+  const warnings = [...keyWarnings, ...audienceWarnings(session, account, settings, Boolean(opts.activate))];
   if (account.disabled) {
     warnings.push(
       account.kind === 'admin'
@@ -131,10 +142,10 @@ function refuseExisting(account: Account, force: boolean): void {
 }
 
 async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, audience: Audience): Promise<TotpAudienceState> {
-  const row = await k('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('value');
-  if (!row) return { audience, readable: true, totpEnabled: false, anyEnabled: false };
-  const p = parseSettings(String(row.value), session.limits);
-  return { audience, readable: p.parsed !== null, totpEnabled: isEnabled(p.parsed, 'totp', audience), anyEnabled: anyEnabled(p.parsed, audience) };
+  // The row WHMCS reads: the last of its name (7.x may hold duplicates).
+  const row = await readSettingsRow(k as Knex, session.limits, { codec: codecOf(session.db) });
+  if (!row.exists) return { audience, readable: true, totpEnabled: false, anyEnabled: false };
+  return { audience, readable: row.parsed !== null, totpEnabled: isEnabled(row.parsed, 'totp', audience), anyEnabled: anyEnabled(row.parsed, audience) };
 }
 
 /** What WHMCS does with a TOTP factor whose module is off for the audience (data model §1.5). */
@@ -240,7 +251,7 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   const account = await accountById(trx, draft.account.kind, draft.account.id, lock);
   refuseExisting(account, input.force);
   const t = tableFor(account.kind);
-  const now = nowSql();
+  const now = await dbNow(trx);
   const config = enrolmentConfig(session, draft.secret, hashBackupCode(input.backupCode));
   const rows: RowChange[] = [accountRowChange(account, { module: 'totp', rawConfig: encodeForInstall(session, config) })];
   const target = configTargetFor(session.install);
@@ -270,7 +281,7 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
     const id = replayIdentity(session.install, account);
     const used = await readUsedOtps(trx, session.limits, lock);
     const next = withUsedCode(used.map, id.identity, activation.code, activation.at);
-    rows.push(usedOtpsRowChange(used, next.map, now));
+    rows.push(...usedOtpsRowChanges(used, next.map, now));
     facts.replayRecorded = true;
     facts.replayIdentity = id.identity;
     diff.push({
@@ -283,7 +294,7 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   facts.activated = false;
   const state = await totpAudienceState(trx, session, t.audience);
   if (input.activate && !state.totpEnabled) {
-    rows.push(await settingsRowChange(trx, session, t.audience, lock, now));
+    rows.push(...(await settingsRowChanges(trx, session, t.audience, lock, now)));
     facts.activated = true;
     diff.push({ field: `2fasettings totp.${FLAG[t.audience]}`, before: '0', after: '1' });
     notes.push(`Time-Based Tokens becomes available to all ${t.audience} for self-service enrolment`);
@@ -306,18 +317,23 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   return { rows, activity, diff, notes };
 }
 
-async function settingsRowChange(trx: Knex.Transaction, session: Session, audience: Audience, lock: boolean, now: string): Promise<RowChange> {
-  let q = trx('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('id', 'value');
-  if (lock && session.db.dialect === 'mysql') q = q.forUpdate();
-  const row = (await q) as { id: number; value: unknown } | undefined;
+async function settingsRowChanges(trx: Knex.Transaction, session: Session, audience: Audience, lock: boolean, now: string): Promise<RowChange[]> {
+  const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
   const patch = { [FLAG[audience]]: 1 };
-  if (!row) {
-    return { t: 'tblconfiguration', k: { setting: SETTING }, b: null, a: { value: serializeSettings(withModule(emptySettings(), 'totp', patch)), created_at: now, updated_at: now } };
+  if (!row.exists) {
+    return [{ t: 'tblconfiguration', k: { setting: SETTING }, b: null, a: { value: serializeSettings(withModule(emptySettings(), 'totp', patch), row), created_at: now, updated_at: now } }];
   }
-  const raw = String(row.value);
-  const p = parseSettings(raw, session.limits);
-  if (!p.parsed) {
-    throw new RefusedError(`--activate cannot turn Time-Based Tokens on: the 2fasettings row is unreadable (${p.error}) and rewriting it would lose the other settings — repair it first`);
+  if (!row.parsed) {
+    throw new RefusedError(`--activate cannot turn Time-Based Tokens on: the 2fasettings row is unreadable (${row.error}) and rewriting it would lose the other settings — repair it first`);
   }
-  return { t: 'tblconfiguration', k: { id: Number(row.id) }, b: { value: raw }, a: { value: serializeSettings(withModule(p.parsed as PhpArray, 'totp', patch)), updated_at: now } };
+  const odd = nonArrayModule(row.parsed, 'totp');
+  if (odd) throw new RefusedError(`--activate cannot turn Time-Based Tokens on: in the 2fasettings row ${odd}, not an array — \`whmcs-2fa activate totp --force\` replaces it`);
+  const value = serializeSettings(withModule(row.parsed, 'totp', patch), row);
+  // Every row of the name gets the value, as WHMCS's own save writes them all.
+  return [...row.duplicates, { id: row.id!, raw: row.raw!, updatedAt: row.updatedAt ?? null }].map((r) => ({
+    t: 'tblconfiguration',
+    k: { id: r.id },
+    b: { value: r.raw, updated_at: r.updatedAt },
+    a: { value, updated_at: now },
+  }));
 }

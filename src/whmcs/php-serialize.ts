@@ -14,6 +14,67 @@
 import { serialize as libSerialize } from 'php-serialize';
 import { ParseError } from '../errors.js';
 
+/**
+ * How PHP's bytes and JS strings map onto each other on a given database connection. PHP strings
+ * are bytes, and `s:<n>:` counts them in whatever charset WHMCS's connection delivers
+ * (`$mysql_charset`): on a latin1 connection "é" is one byte, on utf8 two. The driver decodes that
+ * same charset into JS strings, so encoding back with it gives exactly the bytes WHMCS sees.
+ */
+export interface PhpCodec {
+  /** The connection charset this codec stands for, for messages. */
+  readonly name: string;
+  encode(s: string): Buffer;
+  /** Throws on bytes this charset cannot hold (the string is then not readable as text). */
+  decode(b: Buffer): string;
+}
+
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+export const UTF8_CODEC: PhpCodec = Object.freeze({
+  name: 'utf8',
+  encode: (s: string) => Buffer.from(s, 'utf8'),
+  decode: (b: Buffer) => utf8Strict.decode(b),
+});
+
+/**
+ * A latin1 connection: the driver (mysql2) maps each byte to the character of the same number and
+ * back, so that identity is the exact view of WHMCS's bytes (MySQL's latin1 is Windows-1252, so
+ * byte 0x80 is "€" to MySQL but U+0080 here — the bytes, which is what PHP counts, are the same).
+ */
+export const LATIN1_CODEC: PhpCodec = Object.freeze({
+  name: 'latin1',
+  encode(s: string): Buffer {
+    // eslint-disable-next-line no-control-regex
+    if (/[^\x00-\xff]/.test(s)) throw new TypeError('text outside latin1 cannot be written over a latin1 connection without loss');
+    return Buffer.from(s, 'latin1');
+  },
+  decode: (b: Buffer) => b.toString('latin1'),
+});
+
+/** For charsets without a codec here: ASCII only, anything else is refused rather than guessed. */
+function asciiOnlyCodec(name: string): PhpCodec {
+  return Object.freeze({
+    name,
+    encode(s: string): Buffer {
+      // eslint-disable-next-line no-control-regex
+      if (/[^\x00-\x7f]/.test(s)) throw new TypeError(`non-ASCII text cannot be written over a ${name} connection by whmcs-2fa`);
+      return Buffer.from(s, 'latin1');
+    },
+    decode(b: Buffer): string {
+      for (const x of b) if (x >= 0x80) throw new TypeError(`non-ASCII text over a ${name} connection is not supported by whmcs-2fa`);
+      return b.toString('latin1');
+    },
+  });
+}
+
+/** The codec for a MySQL connection charset as configuration.php names it (`$mysql_charset`). */
+export function codecForCharset(charset: string | undefined): PhpCodec {
+  const c = (charset ?? 'utf8').toLowerCase().replace(/_.*$/, '');
+  if (c === 'utf8' || c === 'utf8mb3' || c === 'utf8mb4') return UTF8_CODEC;
+  if (c === 'latin1') return LATIN1_CODEC;
+  if (c === 'ascii') return asciiOnlyCodec('ascii');
+  return asciiOnlyCodec(c);
+}
+
 export interface UnserializeLimits {
   /** Longest accepted input, in bytes (WHMCS `$serialize_input_max_length`, default 16384). */
   maxLength: number;
@@ -122,16 +183,16 @@ function containerEntries(v: object, path: string[]): Entries | null {
   return null;
 }
 
-function serializeKey(key: string): string {
+function serializeKey(key: string, codec: PhpCodec = UTF8_CODEC): string {
   const asInt = intKeyOf(key);
-  return asInt !== null ? libSerialize(asInt) : libSerialize(key);
+  return asInt !== null ? libSerialize(asInt) : `s:${codec.encode(key).length}:"${key}";`;
 }
 
-function serializeValue(v: unknown, path: string[], ancestors: Set<object>): string {
+function serializeValue(v: unknown, path: string[], ancestors: Set<object>, codec: PhpCodec): string {
   switch (typeof v) {
     case 'string':
+      return `s:${codec.encode(v).length}:"${v}";`;
     case 'boolean':
-      // The package writes UTF-8 byte lengths (Buffer.byteLength), `b:0|1;`.
       return libSerialize(v);
     case 'bigint':
       if (!isInt64(v)) throw new TypeError(`phpSerialize: ${v} does not fit a PHP int at ${pathOf(path)}`);
@@ -153,7 +214,7 @@ function serializeValue(v: unknown, path: string[], ancestors: Set<object>): str
       for (const [k, val] of entries) {
         if (seen.has(k)) throw new TypeError(`phpSerialize: duplicate PHP key "${k}" at ${pathOf(path)}`);
         seen.add(k);
-        body += serializeKey(k) + serializeValue(val, [...path, k], ancestors);
+        body += serializeKey(k, codec) + serializeValue(val, [...path, k], ancestors, codec);
       }
       ancestors.delete(v);
       return `a:${entries.length}:{${body}}`;
@@ -170,8 +231,13 @@ function serializeValue(v: unknown, path: string[], ancestors: Set<object>): str
  * would turn into ints ("5", "-3") are written as `i:` keys, as PHP does. Anything else (undefined,
  * functions, class instances, cycles) throws a TypeError rather than write something WHMCS rejects.
  */
-export function phpSerialize(value: unknown): string {
-  return serializeValue(value, [], new Set());
+export function phpSerialize(value: unknown, codec: PhpCodec = UTF8_CODEC): string {
+  return serializeValue(value, [], new Set(), codec);
+}
+
+/** phpSerialize of one array key (`i:5;` or `s:1:"x";`), as PHP writes it. */
+export function phpSerializeKey(key: string, codec: PhpCodec = UTF8_CODEC): string {
+  return serializeKey(key, codec);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -207,7 +273,10 @@ interface Frame {
 /** Byte-level cursor; every method advances past what it consumed or throws. */
 class Reader {
   pos = 0;
-  constructor(readonly buf: Buffer) {}
+  constructor(
+    readonly buf: Buffer,
+    readonly codec: PhpCodec = UTF8_CODEC,
+  ) {}
 
   fail(kind: PhpUnserializeErrorKind, what: string, at = this.pos): never {
     throw new PhpUnserializeError(kind, at, what);
@@ -278,10 +347,10 @@ class Reader {
     }
     this.pos = start + len + 1;
     try {
-      return utf8.decode(this.buf.subarray(start, start + len));
+      return this.codec === UTF8_CODEC ? utf8.decode(this.buf.subarray(start, start + len)) : this.codec.decode(this.buf.subarray(start, start + len));
     } catch {
       // WHMCS would keep the raw bytes; a JS string cannot, and rewriting them would corrupt them.
-      return this.fail('type', 'string content is not valid UTF-8', start);
+      return this.fail('type', this.codec === UTF8_CODEC ? 'string content is not valid UTF-8' : `string content is not ${this.codec.name} text`, start);
     }
   }
 }
@@ -305,11 +374,32 @@ function setKey(obj: Record<string, unknown>, key: string, value: unknown): void
  * key is refused (WHMCS overwrites it and can then miscount), trailing data is always refused (WHMCS
  * ignores a trailing "0"), and string bytes must be valid UTF-8.
  */
-export function phpUnserialize(text: string | Buffer, limits: Partial<UnserializeLimits> = {}): unknown {
+export function phpUnserialize(text: string | Buffer, limits: Partial<UnserializeLimits> = {}, codec: PhpCodec = UTF8_CODEC): unknown {
+  return unserializeCore(text, limits, codec, false).value;
+}
+
+/**
+ * phpUnserialize that stops after the first complete value instead of refusing what follows it:
+ * `end` is where the value ends (PHP's own unserialize() ignores such trailing bytes too).
+ */
+export function phpUnserializePrefix(
+  text: string | Buffer,
+  limits: Partial<UnserializeLimits> = {},
+  codec: PhpCodec = UTF8_CODEC,
+): { value: unknown; end: number; length: number } {
+  return unserializeCore(text, limits, codec, true);
+}
+
+function unserializeCore(
+  text: string | Buffer,
+  limits: Partial<UnserializeLimits>,
+  codec: PhpCodec,
+  allowTrailing: boolean,
+): { value: unknown; end: number; length: number } {
   const lim: UnserializeLimits = { ...WHMCS_UNSERIALIZE_LIMITS, ...limits };
-  const buf = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  const buf = typeof text === 'string' ? codec.encode(text) : text;
   // Explicitly typed so that TypeScript narrows after r.fail(), which never returns.
-  const r: Reader = new Reader(buf);
+  const r: Reader = new Reader(buf, codec);
   if (buf.length === 0) r.fail('syntax', 'empty input');
   if (buf.length > lim.maxLength) r.fail('limit', `input of ${buf.length} bytes exceeds ${lim.maxLength}`);
 
@@ -408,8 +498,8 @@ export function phpUnserialize(text: string | Buffer, limits: Partial<Unserializ
     if (opened) stack.push(opened);
     else if (!top) break;
   }
-  if (r.pos !== buf.length) r.fail('syntax', `trailing data after the value (${buf.length - r.pos} bytes)`);
-  return root;
+  if (r.pos !== buf.length && !allowTrailing) r.fail('syntax', `trailing data after the value (${buf.length - r.pos} bytes)`);
+  return { value: root, end: r.pos, length: buf.length };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -21,20 +21,26 @@ export interface UsedOtpsRow {
   map: Record<string, unknown> | null;
   /** Why the row could not be read, when it exists but does not parse as an array. */
   error: string | null;
+  /** Older rows of the same name (7.x has no unique key): WHMCS reads the last, saves all. */
+  duplicates?: Array<{ id: number; raw: string }>;
 }
 
 export async function readUsedOtps(k: Knex | Knex.Transaction, limits: SerializeLimits, forUpdate = false): Promise<UsedOtpsRow> {
-  let q = k('tblconfiguration').where({ setting: USED_OTPS_SETTING }).orderBy('id').first('id', 'value');
+  let q = k('tblconfiguration').where({ setting: USED_OTPS_SETTING }).orderBy('id').select('id', 'value');
   if (forUpdate && !isSqlite(k)) q = q.forUpdate();
-  const row = (await q) as { id: number; value: unknown } | undefined;
+  const rows = (await q) as Array<{ id: number; value: unknown }>;
+  const text = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+  // WHMCS loads every setting and the last row of a name wins.
+  const row = rows[rows.length - 1];
   if (!row) return { exists: false, id: null, raw: null, map: null, error: null };
-  const raw = row.value === null || row.value === undefined ? '' : String(row.value);
+  const raw = text(row.value);
+  const duplicates = rows.slice(0, -1).map((r) => ({ id: Number(r.id), raw: text(r.value) }));
   try {
     const v = phpUnserialize(raw, limits);
-    if (v && typeof v === 'object' && !Array.isArray(v)) return { exists: true, id: Number(row.id), raw, map: v as Record<string, unknown>, error: null };
-    return { exists: true, id: Number(row.id), raw, map: null, error: 'the value is not a serialized array' };
+    if (v && typeof v === 'object' && !Array.isArray(v)) return { exists: true, id: Number(row.id), raw, map: v as Record<string, unknown>, error: null, duplicates };
+    return { exists: true, id: Number(row.id), raw, map: null, error: 'the value is not a serialized array', duplicates };
   } catch (e) {
-    return { exists: true, id: Number(row.id), raw, map: null, error: (e as Error).message };
+    return { exists: true, id: Number(row.id), raw, map: null, error: (e as Error).message, duplicates };
   }
 }
 
@@ -73,11 +79,11 @@ export function withUsedCode(map: Record<string, unknown> | null, identity: stri
   return { map: next, pruned: Math.max(0, before + 1 - Object.keys(next).length) };
 }
 
-/** The row change that stores `next`: update by id when the row exists, else insert it. */
-export function usedOtpsRowChange(row: UsedOtpsRow, next: Record<string, number>, now: string): RowChange {
+/** The row changes that store `next`: update every row of the name by id when it exists, else insert it. */
+export function usedOtpsRowChanges(row: UsedOtpsRow, next: Record<string, number>, now: string): RowChange[] {
   const value = phpSerialize(next);
   if (row.exists && row.id !== null) {
-    return { t: 'tblconfiguration', k: { id: row.id }, b: { value: row.raw }, a: { value, updated_at: now }, s: 1 };
+    return [...(row.duplicates ?? []), { id: row.id, raw: row.raw }].map((r) => ({ t: 'tblconfiguration', k: { id: r.id }, b: { value: r.raw }, a: { value, updated_at: now }, s: 1 as const }));
   }
-  return { t: 'tblconfiguration', k: { setting: USED_OTPS_SETTING }, b: null, a: { value, created_at: now, updated_at: now }, s: 1 };
+  return [{ t: 'tblconfiguration', k: { setting: USED_OTPS_SETTING }, b: null, a: { value, created_at: now, updated_at: now }, s: 1 }];
 }

@@ -12,7 +12,7 @@ import { accountRowChange } from './account-write.js';
 import { activityText, type ActivityEntry } from './activity-log.js';
 import { applyChange, emptyPlan, type ChangeOptions, type ChangeOutcome } from './change.js';
 import { isAesDecryptable } from './crypto.js';
-import { anyEnabled, isForced, readSettingsRow, type Audience } from './settings.js';
+import { anyEnabled, codecOf, isForced, readSettingsRow, type Audience } from './settings.js';
 import { UsageError } from '../errors.js';
 import type { DiffLine } from '../ui/view.js';
 import type { BulkJob } from './bulk.js';
@@ -89,7 +89,7 @@ export async function resetConsequences(
   const { knex } = session.db;
   const notes: string[] = [];
   const warnings: string[] = [];
-  const settings = (await readSettingsRow(knex, session.limits)).parsed;
+  const settings = (await readSettingsRow(knex, session.limits, { codec: codecOf(session.db) })).parsed;
   const aud = audienceOf(t);
   const single = target.count === 1 && !target.module;
   const whom = single ? target.label : `every ${t.kind} reset`;

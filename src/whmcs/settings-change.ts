@@ -34,22 +34,26 @@
  *   }
  */
 import type { Knex } from 'knex';
-import { applyChange, type ChangeOptions, type ChangeOutcome, type Plan } from './change.js';
+import { applyChange, type ChangeOptions, type ChangeOutcome, type Plan, type RowChange } from './change.js';
 import { activityText } from './activity-log.js';
 import { whmcsEncrypt } from './crypto.js';
 import { decryptField, maskClientId, MASK } from './module-settings.js';
-import { nowSql } from './sql-time.js';
+import { dbNow } from './sql-time.js';
+import { phpTree, type PhpNode } from './php-tree.js';
+import { requireKeyAgreement } from './key-check.js';
 import { ADMINS, clientSideTable, type AccountTable } from './accounts-table.js';
 import {
   AUDIENCES,
   FLAG,
   SETTING,
   anyEnabled,
+  codecOf,
   emptySettings,
   enabledModules,
   isEnabled,
   isForced,
   modulesOf,
+  nonArrayModule,
   parseSettings,
   readSettingsRow,
   serializeSettings,
@@ -140,7 +144,7 @@ export async function resolveModuleConfig(session: Session, module: string, give
   const info = moduleInfo(module);
   const out: ModuleConfigState = { values: {}, missing: [], kept: [], warnings: [] };
   if (!info || info.fields.length === 0) return out;
-  const row = await readSettingsRow(session.db.knex, session.limits);
+  const row = await readSettingsRow(session.db.knex, session.limits, { codec: codecOf(session.db) });
   const entry = modulesOf(row.parsed)[module] ?? {};
   const hasPassword = info.fields.some((f) => f.type === 'password');
   const H = hasPassword ? session.requireCcHash(`${info.label} keeps its keys encrypted with WHMCS encrypt(), so activating it`) : undefined;
@@ -166,6 +170,13 @@ export async function resolveModuleConfig(session: Session, module: string, give
     throw new DecryptError(
       `the stored ${info.label} ${names} ${blocking.length === 1 ? 'does' : 'do'} not decrypt to a valid value with this cc_encryption_hash — it is probably not the one WHMCS saved ${blocking.length === 1 ? 'it' : 'them'} with (check --whmcs-dir / WHMCS_CC_ENCRYPTION_HASH), or give new ones with ${flags}`,
     );
+  }
+  if (hasPassword) {
+    // Prove the key before encrypting with it (key-check.ts). Stored keys this run replaces do not
+    // count: they may be the very thing being repaired.
+    const replaced = new Set(info.fields.filter((f) => f.type === 'password' && f.key in given).map((f) => `2fasettings ${module}.${f.key}`));
+    const agreement = await requireKeyAgreement(session, `encrypting the ${info.label} keys`, { replacing: (p) => replaced.has(p.source) });
+    out.warnings.push(...agreement.warnings);
   }
   if (undecryptable.length) {
     out.warnings.push(
@@ -245,8 +256,17 @@ export async function activateService(session: Session, req: ServiceChangeReques
       summary: `${label} activated for ${audienceText(req.audiences)}`,
       reason: req.reason,
       plan: async (trx, lock) => {
-        const row = await readSettingsRow(trx, session.limits, { forUpdate: lock });
-        const { base, diff, rebuilt } = baseSettings(row, req.force);
+        const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
+        const { base, diff, rebuilt, from } = baseSettings(row, req.force);
+        const odd = nonArrayModule(base, req.module);
+        if (odd) {
+          if (!req.force) {
+            throw new RefusedError(
+              `refusing to activate ${label}: in the 2fasettings row ${odd}, not an array, and activating would replace it — pass --force to replace it (the old row is kept in the undo journal)`,
+            );
+          }
+          diff.push({ field: `2fasettings ${odd.replace(/^"|" is .*$/g, '')}`, before: odd.replace(/^"[^"]*" is /, ''), after: 'replaced by an array' });
+        }
         const entry = modulesOf(base)[req.module];
         const patch: PhpArray = {};
         const changedFields: string[] = [];
@@ -274,7 +294,7 @@ export async function activateService(session: Session, req: ServiceChangeReques
           diff.push({ field: `${label} for ${aud}`, before: 'off', after: 'on' });
         }
         const before = flagsOf(row.parsed, req.module);
-        if (Object.keys(patch).length === 0 && !rebuilt) {
+        if (Object.keys(patch).length === 0 && !rebuilt && !odd) {
           state = { before, after: before };
           return noChange();
         }
@@ -285,7 +305,7 @@ export async function activateService(session: Session, req: ServiceChangeReques
         if (changedFields.length) what.push(`${label} ${changedFields.join(', ')} changed`);
         if (rebuilt) what.push('unreadable 2fasettings rebuilt');
         if (!row.exists) what.push('2fasettings created');
-        return settingsPlan(session, row, next, diff, [], what.join('; '), req.reason);
+        return settingsPlan(session, trx, row, from, next, diff, [], what.join('; '), req.reason);
       },
     },
     opts,
@@ -303,9 +323,9 @@ export async function deactivateService(session: Session, req: ServiceChangeRequ
       summary: `${label} deactivated for ${audienceText(req.audiences)}`,
       reason: req.reason,
       plan: async (trx, lock) => {
-        const row = await readSettingsRow(trx, session.limits, { forUpdate: lock });
+        const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
         // A missing row means no service is active: nothing to deactivate, and nothing to create.
-        const { base, diff, rebuilt } = row.exists ? baseSettings(row, req.force) : { base: emptySettings(), diff: [], rebuilt: false };
+        const { base, diff, rebuilt, from } = row.exists ? baseSettings(row, req.force) : { base: emptySettings(), diff: [], rebuilt: false, from: null };
         const before = flagsOf(row.parsed, req.module);
         const patch: PhpArray = {};
         const turnedOff: Audience[] = [];
@@ -337,7 +357,7 @@ export async function deactivateService(session: Session, req: ServiceChangeRequ
         }
         const what = [`${label} (${req.module}) deactivated for ${audienceText(turnedOff)}, its settings kept`];
         if (rebuilt) what.push('unreadable 2fasettings rebuilt');
-        return settingsPlan(session, row, next, diff, [...consequences, ...notes], what.join('; '), req.reason);
+        return settingsPlan(session, trx, row, from, next, diff, [...consequences, ...notes], what.join('; '), req.reason);
       },
     },
     opts,
@@ -450,8 +470,8 @@ export async function enforce(session: Session, req: EnforceRequest, opts: Chang
       summary: `enrolment ${asked.map((a) => `${a} ${onOff(req.force[a]!)}`).join(', ')}`,
       reason: req.reason,
       plan: async (trx, lock) => {
-        const row = await readSettingsRow(trx, session.limits, { forUpdate: lock });
-        const { base, diff, rebuilt } = row.exists ? baseSettings(row, req.rebuild) : { base: emptySettings(), diff: [], rebuilt: false };
+        const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
+        const { base, diff, rebuilt, from } = row.exists ? baseSettings(row, req.rebuild) : { base: emptySettings(), diff: [], rebuilt: false, from: null };
         before = { clients: isForced(row.parsed, 'clients'), admins: isForced(row.parsed, 'admins') };
         let next = base;
         const changed: string[] = [];
@@ -480,7 +500,7 @@ export async function enforce(session: Session, req: EnforceRequest, opts: Chang
           if (n) notes.push(`${plural(n, t.plural === 'users' ? 'user' : 'client')} without a second factor will be made to enrol at their next login`);
         }
         if (rebuilt) changed.push('unreadable 2fasettings rebuilt');
-        return settingsPlan(session, row, next, diff, notes, `enrolment enforcement changed: ${changed.join(', ')}`, req.reason);
+        return settingsPlan(session, trx, row, from, next, diff, notes, `enrolment enforcement changed: ${changed.join(', ')}`, req.reason);
       },
     },
     opts,
@@ -503,7 +523,7 @@ export async function enforce(session: Session, req: EnforceRequest, opts: Chang
 /** `enforce` without flags: the current state, read-only. */
 export async function readEnforcement(session: Session): Promise<EnforceJson> {
   const { knex } = session.db;
-  const row = await readSettingsRow(knex, session.limits);
+  const row = await readSettingsRow(knex, session.limits, { codec: codecOf(session.db) });
   const force: Flags = { clients: isForced(row.parsed, 'clients'), admins: isForced(row.parsed, 'admins') };
   const warnings: string[] = [];
   if (row.exists && !row.parsed) warnings.push(`the 2fasettings row cannot be read (${row.error}): WHMCS currently sees no two-factor settings, so nothing is forced`);
@@ -550,42 +570,104 @@ async function countNotEnrolled(trx: Knex.Transaction, t: AccountTable): Promise
 // Shared: the row as a base to change, and the row change itself
 // ---------------------------------------------------------------------------------------------
 
+/** Where a change's settings came from, so that untouched parts are written back byte for byte. */
+type Origin = { raw: string | null; tree: PhpNode | null; codec: SettingsRow['codec'] } | null;
+
 /**
- * The settings to change. A missing row starts from what WHMCS creates; an unreadable one means
- * WHMCS currently runs with no 2FA at all, and is only replaced on request (its bytes go to the
- * undo journal).
+ * The settings to change. A missing row starts from what WHMCS creates. An unreadable one means
+ * WHMCS currently runs with no 2FA at all, and is only replaced on request (--force) — keeping every
+ * module entry and key that can be recovered from it (wrong string lengths, wrong array counts,
+ * repeated keys, trailing bytes are read through). If anything could not be recovered, the rebuild
+ * is refused (exit 4) rather than drop it; a value with nothing to recover is rebuilt from scratch.
  */
-function baseSettings(row: SettingsRow, force: boolean): { base: PhpArray; diff: DiffLine[]; rebuilt: boolean } {
-  if (!row.exists) return { base: emptySettings(), diff: [{ field: SETTING, before: '(missing)', after: 'created' }], rebuilt: false };
-  if (row.parsed) return { base: row.parsed, diff: [], rebuilt: false };
+function baseSettings(row: SettingsRow, force: boolean): { base: PhpArray; diff: DiffLine[]; rebuilt: boolean; from: Origin } {
+  if (!row.exists) return { base: emptySettings(), diff: [{ field: SETTING, before: '(missing)', after: 'created' }], rebuilt: false, from: null };
+  if (row.parsed) return { base: row.parsed, diff: [], rebuilt: false, from: row };
   if (!force) {
     throw new CliError(
-      `the 2fasettings row cannot be read (${row.error}): WHMCS currently sees no two-factor settings at all, so no service is offered or demanded — pass --force to rebuild it from scratch (the old value is kept in the undo journal)`,
+      `the 2fasettings row cannot be read (${row.error}): WHMCS currently sees no two-factor settings at all, so no service is offered or demanded — pass --force to rebuild it, keeping every entry that can be recovered (the old value is kept in the undo journal)`,
       EXIT.ERROR,
     );
   }
-  return { base: emptySettings(), diff: [{ field: SETTING, before: `unreadable (${Buffer.byteLength(row.raw ?? '')} bytes)`, after: 'rebuilt from scratch' }], rebuilt: true };
+  const raw = row.raw ?? '';
+  const bytes = row.codec.encode(raw);
+  const rec = phpTree(bytes, { codec: row.codec, recover: true });
+  const size = `unreadable (${bytes.length} bytes)`;
+  const recovered = rec.root && rec.root.kind === 'a' && !rec.lost ? (rec.root.value as PhpArray) : null;
+  if (recovered) {
+    const modules = Object.keys(modulesOf(recovered));
+    return {
+      base: recovered,
+      diff: [
+        {
+          field: SETTING,
+          before: size,
+          after: `rebuilt keeping all it holds (${modules.length ? `modules ${modules.join(', ')}` : 'no modules'}${rec.repairs.length ? `; repaired: ${rec.repairs.join('; ')}` : ''})`,
+        },
+      ],
+      rebuilt: true,
+      from: { raw, tree: rec.root, codec: row.codec },
+    };
+  }
+  // Nothing that reads as an array: there is nothing to keep.
+  const nothing = !rec.lost || rec.lost.at === 0 || (rec.root !== null && rec.root.kind !== 'a');
+  if (nothing) {
+    return { base: emptySettings(), diff: [{ field: SETTING, before: size, after: 'rebuilt from scratch (nothing in it could be read)' }], rebuilt: true, from: null };
+  }
+  throw new RefusedError(
+    `refusing to rebuild the 2fasettings row: it cannot be read past byte ${rec.lost!.at} (${rec.lost!.what}, in ${rec.lost!.path}), so a rebuild would drop what follows — repair tblconfiguration id ${row.id} by hand, or delete that row to start from scratch; nothing was written`,
+    { lostAt: rec.lost!.at, path: rec.lost!.path },
+  );
 }
 
 function noChange(): Plan {
   return { rows: [], activity: [], diff: [], notes: [] };
 }
 
-/** The row change: UPDATE by id with compare-and-set on the bytes read, or INSERT as WHMCS would. */
-function settingsPlan(session: Session, row: SettingsRow, next: PhpArray, diff: DiffLine[], notes: string[], what: string, reason?: string): Plan {
-  const value = serializeSettings(next);
-  const check = parseSettings(value, session.limits);
+/**
+ * The row change: UPDATE by id with compare-and-set on the bytes read, or INSERT as WHMCS would.
+ * Duplicate rows of the name (7.x) get the same value, as WHMCS's own save writes every one of them;
+ * each is its own journalled row, so undo restores every row touched. Timestamps are the
+ * database's local time (sql-time.ts), as WHMCS writes them.
+ */
+async function settingsPlan(
+  session: Session,
+  trx: Knex.Transaction,
+  row: SettingsRow,
+  from: Origin,
+  next: PhpArray,
+  diff: DiffLine[],
+  notes: string[],
+  what: string,
+  reason?: string,
+): Promise<Plan> {
+  let value: string;
+  try {
+    value = serializeSettings(next, from);
+  } catch (e) {
+    throw new CliError(`the new 2fasettings value cannot be written over this ${row.codec.name} connection: ${(e as Error).message} — nothing was written`);
+  }
+  const check = parseSettings(value, session.limits, row.codec);
   if (!check.parsed) {
-    throw new CliError(`the new 2fasettings value would not be readable by WHMCS (${check.error}) — nothing was written; check $serialize_* limits in configuration.php`);
+    const rebuilt = row.exists && !row.parsed;
+    const message = `the new 2fasettings value would not be readable by WHMCS (${check.error}) — nothing was written; check $serialize_* limits in configuration.php`;
+    throw rebuilt ? new RefusedError(message) : new CliError(message);
   }
   if (row.exists && value === row.raw) return noChange();
-  const now = nowSql();
+  const now = await dbNow(trx);
+  const rows: RowChange[] = row.exists
+    ? [
+        ...row.duplicates.map((d): RowChange => ({ t: 'tblconfiguration', k: { id: d.id }, b: { value: d.raw, updated_at: d.updatedAt }, a: { value, updated_at: now } })),
+        { t: 'tblconfiguration', k: { id: row.id! }, b: { value: row.raw, updated_at: row.updatedAt ?? null }, a: { value, updated_at: now } },
+      ]
+    : [{ t: 'tblconfiguration', k: { setting: SETTING }, b: null, a: { value, created_at: now, updated_at: now } }];
+  if (row.duplicates.length) {
+    notes.push(
+      `2fasettings exists ${row.duplicates.length + 1} times (tblconfiguration ids ${[...row.duplicates.map((d) => d.id), row.id].join(', ')}): all of them get the new value, as WHMCS's own save does`,
+    );
+  }
   return {
-    rows: [
-      row.exists
-        ? { t: 'tblconfiguration', k: { id: row.id! }, b: { value: row.raw, updated_at: row.updatedAt ?? null }, a: { value, updated_at: now } }
-        : { t: 'tblconfiguration', k: { setting: SETTING }, b: null, a: { value, created_at: now, updated_at: now } },
-    ],
+    rows,
     activity: [{ description: activityText(what, session.operator, reason) }],
     diff,
     notes,

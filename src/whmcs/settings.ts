@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { isSqlite } from './sqlite-driver.js';
-import { phpSerialize, phpUnserialize, phpTruthy } from './php-serialize.js';
+import { codecForCharset, phpSerialize, phpTruthy, phpUnserializePrefix, UTF8_CODEC, type PhpCodec } from './php-serialize.js';
+import { phpTree, serializeLike, type PhpNode } from './php-tree.js';
 import type { SerializeLimits } from './install.js';
 import { moduleInfo } from '../services/catalog.js';
 
@@ -10,6 +11,13 @@ export const FLAG: Record<Audience, 'clientenabled' | 'adminenabled'> = { client
 export const FORCE: Record<Audience, 'forceclient' | 'forceadmin'> = { clients: 'forceclient', admins: 'forceadmin' };
 
 export type PhpArray = Record<string, unknown>;
+
+/** One more `2fasettings` row (7.x has no unique key on tblconfiguration.setting). */
+export interface DuplicateSettingsRow {
+  id: number;
+  raw: string;
+  updatedAt: string | null;
+}
 
 /** The `2fasettings` row as found: raw bytes, and the parsed array or why it could not be parsed. */
 export interface SettingsRow {
@@ -21,16 +29,33 @@ export interface SettingsRow {
   raw: string | null;
   parsed: PhpArray | null;
   error: string | null;
+  /** Readable, but not as WHMCS writes it (trailing bytes, a module entry that is not an array…). */
+  oddities: string[];
+  /** The parsed value's byte spans: untouched parts are written back as they were. */
+  tree: PhpNode | null;
+  /** How the connection's bytes map to text (latin1 installs count other bytes than utf8 ones). */
+  codec: PhpCodec;
+  /**
+   * The other rows of that name, oldest first. WHMCS loads every setting and the last row wins, so
+   * the row read above is the newest; its own save updates all of them, and so does whmcs-2fa.
+   */
+  duplicates: DuplicateSettingsRow[];
 }
 
 export const SETTING = '2fasettings';
 
+/** The codec for this database connection's charset (`$mysql_charset`). */
+export function codecOf(db: { charset?: string; dialect: string }): PhpCodec {
+  return db.dialect === 'mysql' ? codecForCharset(db.charset) : UTF8_CODEC;
+}
+
 export async function readSettingsRow(
   knex: Knex,
   limits: SerializeLimits,
-  opts: { forUpdate?: boolean } = {},
+  opts: { forUpdate?: boolean; codec?: PhpCodec } = {},
 ): Promise<SettingsRow> {
-  let q = knex('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('id', 'value', 'updated_at');
+  const codec = opts.codec ?? UTF8_CODEC;
+  let q = knex('tblconfiguration').where({ setting: SETTING }).orderBy('id').select('id', 'value', 'updated_at');
   if (opts.forUpdate) {
     if (isSqlite(knex)) {
       // SQLite has no FOR UPDATE, and a deferred transaction that only read cannot later upgrade to a
@@ -42,27 +67,50 @@ export async function readSettingsRow(
       q = q.forUpdate();
     }
   }
-  const row = await q;
-  if (!row) return { exists: false, id: null, updatedAt: null, raw: null, parsed: null, error: null };
+  const rows = (await q) as Array<{ id: unknown; value: unknown; updated_at: unknown }>;
+  const at = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  const row = rows[rows.length - 1];
+  if (!row) return { exists: false, id: null, updatedAt: null, raw: null, parsed: null, error: null, oddities: [], tree: null, codec, duplicates: [] };
   return {
     exists: true,
     id: Number(row.id),
-    updatedAt: row.updated_at === null || row.updated_at === undefined ? null : String(row.updated_at),
-    ...parseSettings(String(row.value), limits),
+    updatedAt: at(row.updated_at),
+    ...parseSettings(String(row.value ?? ''), limits, codec),
+    codec,
+    duplicates: rows.slice(0, -1).map((r) => ({ id: Number(r.id), raw: String(r.value ?? ''), updatedAt: at(r.updated_at) })),
   };
 }
 
-export function parseSettings(raw: string, limits: SerializeLimits): { raw: string; parsed: PhpArray | null; error: string | null } {
+export interface ParsedSettings {
+  raw: string;
+  parsed: PhpArray | null;
+  error: string | null;
+  oddities: string[];
+  tree: PhpNode | null;
+}
+
+/**
+ * Reads the value as WHMCS does, but leniently where PHP is: bytes after a complete value are
+ * ignored (PHP's unserialize() does; they are named in `oddities`), and a module entry that is not
+ * an array is kept and counts as "no flags" instead of spoiling the whole row.
+ */
+export function parseSettings(raw: string, limits: SerializeLimits, codec: PhpCodec = UTF8_CODEC): ParsedSettings {
   try {
-    const v = phpUnserialize(raw, limits);
+    const buf = codec.encode(raw);
+    const { value: v, end, length } = phpUnserializePrefix(buf, limits, codec);
     if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-      return { raw, parsed: null, error: 'the value is not a serialized array' };
+      return { raw, parsed: null, error: 'the value is not a serialized array', oddities: [], tree: null };
     }
-    const wrong = shapeProblem(v as PhpArray);
-    if (wrong) return { raw, parsed: null, error: wrong };
-    return { raw, parsed: v as PhpArray, error: null };
+    const oddities = shapeOddities(v as PhpArray);
+    if (end < length) {
+      oddities.unshift(
+        `${length - end} byte${length - end === 1 ? '' : 's'} after the serialized value (PHP's unserialize() ignores them; WHMCS's stricter reader may not) — the next change writes the row without them`,
+      );
+    }
+    const tree = phpTree(buf.subarray(0, end), { codec }).root;
+    return { raw, parsed: v as PhpArray, error: null, oddities, tree };
   } catch (e) {
-    return { raw, parsed: null, error: (e as Error).message };
+    return { raw, parsed: null, error: (e as Error).message, oddities: [], tree: null };
   }
 }
 
@@ -77,15 +125,25 @@ function phpTypeName(v: unknown): string {
 }
 
 /**
- * WHMCS indexes `modules[<name>][<flag>]` and only ever writes arrays there; anything else (on PHP 8
- * a string there is a TypeError, not "off") is a damaged row, so it counts as unreadable: a change
- * must not quietly build on it.
+ * Shapes WHMCS never writes but that still read: "modules" or a module entry that is not an array.
+ * WHMCS's flag checks are truthiness tests, which find no flag in a string or number, so such an
+ * entry counts as "not enabled"; changes leave it as it is, byte for byte.
  */
-function shapeProblem(s: PhpArray): string | null {
-  if (!('modules' in s)) return null;
-  if (!isPhpArray(s.modules)) return `"modules" is ${phpTypeName(s.modules)}, not an array`;
+function shapeOddities(s: PhpArray): string[] {
+  if (!('modules' in s)) return [];
+  if (!isPhpArray(s.modules)) return [`"modules" is ${phpTypeName(s.modules)}, not an array: WHMCS sees no security module enabled`];
+  const out: string[] = [];
   for (const [name, entry] of Object.entries(s.modules as PhpArray)) {
-    if (!isPhpArray(entry)) return `"modules.${name}" is ${phpTypeName(entry)}, not an array`;
+    if (!isPhpArray(entry)) out.push(`"modules.${name}" is ${phpTypeName(entry)}, not an array: WHMCS finds no flags in it, so ${name} counts as not enabled — changes keep it as it is`);
+  }
+  return out;
+}
+
+/** Whether a change to module `name` would have to replace a value that is not an array. */
+export function nonArrayModule(s: PhpArray, name?: string): string | null {
+  if ('modules' in s && !isPhpArray(s.modules)) return `"modules" is ${phpTypeName(s.modules)}`;
+  if (name !== undefined && isPhpArray(s.modules) && name in (s.modules as PhpArray) && !isPhpArray((s.modules as PhpArray)[name])) {
+    return `"modules.${name}" is ${phpTypeName((s.modules as PhpArray)[name])}`;
   }
   return null;
 }
@@ -150,6 +208,13 @@ export function withForce(s: PhpArray, audience: Audience, on: boolean): PhpArra
   return next;
 }
 
-export function serializeSettings(s: PhpArray): string {
-  return phpSerialize(s);
+/**
+ * The value to store: `s` serialized as WHMCS would, with every part that did not change copied
+ * byte for byte from the row it came from (`from`: PHP types such as `d:1;`, key order including
+ * integer keys, text exactly as the connection's charset holds it).
+ */
+export function serializeSettings(s: PhpArray, from?: { raw: string | null; tree: PhpNode | null; codec: PhpCodec } | null): string {
+  const codec = from?.codec ?? UTF8_CODEC;
+  if (!from?.tree || from.raw === null) return phpSerialize(s, codec);
+  return serializeLike(s, { buf: codec.encode(from.raw), root: from.tree }, codec);
 }

@@ -1,10 +1,11 @@
 import type { Session } from './session.js';
-import { readSettingsRow, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray } from './settings.js';
+import { codecOf, readSettingsRow, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray } from './settings.js';
 import { duoNeedsUniversalPrompt } from './install.js';
 import { ADMINS, clientSideTable, moduleIsOn, type AccountTable } from './accounts-table.js';
 import { moduleInfo, moduleLabel } from '../services/catalog.js';
 import { revealModuleSettings, type RevealedSetting } from './module-settings.js';
 import { groupCounts } from './parallel-count.js';
+import { checkEncryptionKey, summarizeKeyCheck, type KeyVerdict } from './key-check.js';
 
 export interface ModuleStatus {
   name: string;
@@ -19,7 +20,16 @@ export interface ModuleStatus {
 export interface StatusReport {
   whmcs: { version: string | null; shape: '7' | '8'; accountConfigFormat: 'serialized' | 'json' | 'aes' };
   database: { label: string; source: string };
-  settings: { present: boolean; readable: boolean; error: string | null };
+  /**
+   * `rows`: how many rows carry the name (7.x has no unique key; WHMCS reads the last, `id`);
+   * `oddities`: what reads, but not as WHMCS writes it.
+   */
+  settings: { present: boolean; readable: boolean; error: string | null; id: number | null; rows: number; oddities: string[] };
+  /**
+   * Whether cc_encryption_hash decrypts what WHMCS encrypted (key-check.ts): `checked` conclusive
+   * values, the sources of those that did not decrypt, and one line saying what it means.
+   */
+  encryptionKey: { verdict: KeyVerdict; checked: number; disagreeing: string[]; message: string };
   force: { clients: boolean; admins: boolean };
   modules: ModuleStatus[];
   accounts: {
@@ -79,16 +89,29 @@ export async function collectStatus(session: Session, opts: { showSecrets: boole
   // All at once: the client side's full scan (in parallel parts) is most of the run; the settings
   // row and the small admins table are read beside it.
   const clientTable = clientSideTable(install);
-  const [row, clientCounts, adminCounts] = await Promise.all([
-    readSettingsRow(session.db.knex, session.limits),
+  const [row, clientCounts, adminCounts, keyCheck] = await Promise.all([
+    readSettingsRow(session.db.knex, session.limits, { codec: codecOf(session.db) }),
     countByModule(session, clientTable),
     countByModule(session, ADMINS),
+    checkEncryptionKey(session),
   ]);
+  const encryptionKey = summarizeKeyCheck(keyCheck);
+  if (encryptionKey.verdict === 'disagrees' || encryptionKey.disagreeing.length) {
+    warnings.push(`${encryptionKey.message}; until then every change that encrypts (enrol on AES installs, Duo keys, backup codes on AES installs) is refused`);
+  }
   const s: PhpArray | null = row.parsed;
   if (!row.exists) {
     warnings.push('the 2fasettings row is missing: WHMCS runs with no two-factor authentication at all — run `whmcs-2fa activate totp` to create it');
   } else if (!s) {
-    warnings.push(`the 2fasettings row cannot be read (${row.error}): WHMCS treats it as empty, so no 2FA is offered or demanded — rebuild it with \`whmcs-2fa activate <service> --force\` (the old value is kept in the undo journal)`);
+    warnings.push(`the 2fasettings row cannot be read (${row.error}): WHMCS treats it as empty, so no 2FA is offered or demanded — rebuild it with \`whmcs-2fa activate <service> --force\`, which keeps every entry it can recover (the old value is kept in the undo journal)`);
+  }
+  for (const o of row.oddities) warnings.push(`2fasettings: ${o}`);
+  if (row.duplicates.length) {
+    const ids = row.duplicates.map((d) => d.id);
+    const differ = row.duplicates.some((d) => d.raw !== row.raw);
+    warnings.push(
+      `2fasettings exists ${ids.length + 1} times in tblconfiguration (ids ${[...ids, row.id].join(', ')}): WHMCS reads the last one (id ${row.id})${differ ? ', and the others hold different values' : ''} — any change by whmcs-2fa (or WHMCS's own settings page) writes all of them; to clean up, delete the older rows (ids ${ids.join(', ')})`,
+    );
   }
 
   const clientKey = install.shape === '8' ? 'users' : 'clients';
@@ -162,7 +185,8 @@ export async function collectStatus(session: Session, opts: { showSecrets: boole
       accountConfigFormat: install.shape === '7' ? 'serialized' : install.aesConfigs ? 'aes' : 'json',
     },
     database: { label: session.db.label, source: session.source },
-    settings: { present: row.exists, readable: Boolean(s), error: row.error },
+    settings: { present: row.exists, readable: Boolean(s), error: row.error, id: row.id ?? null, rows: row.exists ? row.duplicates.length + 1 : 0, oddities: row.oddities },
+    encryptionKey,
     force,
     modules,
     accounts: { admins, [clientKey]: clientSide },

@@ -10,7 +10,7 @@ import { moduleIsOn, tableFor } from './accounts-table.js';
 import { decodeAccountConfig, type AccountConfigFormat } from './account-config.js';
 import { isAesDecryptable } from './crypto.js';
 import { readUsedOtps, replayIdentity } from './replay-cache.js';
-import { SETTING, anyEnabled, isEnabled, parseSettings } from './settings.js';
+import { anyEnabled, codecOf, isEnabled, readSettingsRow } from './settings.js';
 import { phpUnserialize } from './php-serialize.js';
 import { moduleInfo } from '../services/catalog.js';
 import {
@@ -158,13 +158,13 @@ export async function verifyAccountCode(session: Session, sel: Selector, rawCode
   if (secret) for (const w of secret.warnings) notes.push(w);
 
   // -- is the factor used at all?
-  const settingsRow = await knex('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('value');
-  const parsed = settingsRow ? parseSettings(String(settingsRow.value), session.limits) : null;
-  const s = parsed?.parsed ?? null;
+  // The row WHMCS reads: the last of its name (7.x may hold duplicates).
+  const settingsRow = await readSettingsRow(knex, session.limits, { codec: codecOf(session.db) });
+  const s = settingsRow.parsed;
   const moduleEnabled = {
     totpForAudience: isEnabled(s, 'totp', t.audience),
     anyForAudience: anyEnabled(s, t.audience),
-    settingsReadable: !settingsRow || parsed?.parsed !== null,
+    settingsReadable: !settingsRow.exists || s !== null,
   };
   if (isTotp) {
     if (!moduleEnabled.settingsReadable) notes.push('the 2fasettings row is unreadable: WHMCS sees no modules and asks nobody for a second factor');

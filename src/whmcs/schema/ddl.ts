@@ -267,6 +267,36 @@ const BANNED_IPS = `CREATE TABLE tblbannedips (
   KEY ip (ip(32))
 )`;
 
+/**
+ * Two tables whose values WHMCS keeps `encrypt()`ed (server passwords, registrar settings): the key
+ * check (key-check.ts) proves cc_encryption_hash against them. Only the columns that matter here
+ * plus the NOT NULL ones around them; the real tables have more.
+ */
+const SERVERS = `CREATE TABLE tblservers (
+  id INT(10) NOT NULL AUTO_INCREMENT,
+  name TEXT NOT NULL,
+  ipaddress TEXT NOT NULL,
+  hostname TEXT NOT NULL,
+  type TEXT NOT NULL,
+  username TEXT NOT NULL,
+  password TEXT NOT NULL,
+  accesshash TEXT NOT NULL,
+  secure TEXT NOT NULL,
+  port INT(8) NULL DEFAULT NULL,
+  active INT(1) NOT NULL,
+  disabled INT(1) NOT NULL,
+  PRIMARY KEY (id)
+)`;
+
+const REGISTRARS = `CREATE TABLE tblregistrars (
+  id INT(10) NOT NULL AUTO_INCREMENT,
+  registrar TEXT NOT NULL,
+  setting TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (id),
+  KEY registrar_setting (registrar(32), setting(32))
+)`;
+
 /** MySQL statements creating a WHMCS-shaped database of the given major version. */
 export function mysqlDdl(shape: Shape): string[] {
   const tables = [
@@ -279,6 +309,8 @@ export function mysqlDdl(shape: Shape): string[] {
     adminLog(shape),
     ADMIN_ROLES,
     BANNED_IPS,
+    SERVERS,
+    REGISTRARS,
   ];
   return tables.map((t) => t + TAIL);
 }

@@ -20,11 +20,18 @@ export const DAMAGED: Record<string, { value: string; why: RegExp }> = {
     why: /array length 257 exceeds 256/,
   },
   'arrays nested over 5 levels': { value: `a:1:{${s('modules')}${nested(6)}}`, why: /arrays nested more than 5 levels/ },
-  '"modules" a string': { value: `a:3:{${s('modules')}${s('totp')}${s('forceclient')}i:0;${s('forceadmin')}i:0;}`, why: /"modules" is a string, not an array/ },
-  'a module entry that is a string': { value: `a:1:{${s('modules')}a:1:{${s('totp')}${s('on')}}}`, why: /"modules\.totp" is a string, not an array/ },
   'not an array at all': { value: 'i:1;', why: /the value is not a serialized array/ },
-  'trailing bytes after the array': { value: GOOD + 'x', why: /trailing data after the value/ },
   'an empty value': { value: '', why: /empty input/ },
+};
+
+/**
+ * Odd values that still read (PHP's unserialize() reads them, WHMCS's flag checks find no flag in a
+ * string): `status` names the oddity and the row stays readable; changes keep what they do not touch.
+ */
+export const ODD: Record<string, { value: string; why: RegExp }> = {
+  '"modules" a string': { value: `a:3:{${s('modules')}${s('totp')}${s('forceclient')}i:0;${s('forceadmin')}i:0;}`, why: /"modules" is a string, not an array: WHMCS sees no security module enabled/ },
+  'a module entry that is a string': { value: `a:1:{${s('modules')}a:1:{${s('totp')}${s('on')}}}`, why: /"modules\.totp" is a string, not an array: WHMCS finds no flags in it/ },
+  'trailing bytes after the array': { value: GOOD + 'x', why: /1 byte after the serialized value \(PHP's unserialize\(\) ignores them/ },
 };
 
 const damage = (key: string) => async (e: CaseEnv) => setConfigValue(e.t.knex, '2fasettings', DAMAGED[key]!.value);
@@ -57,17 +64,32 @@ const auditCase = (key: string): BadInput => ({
   expect: { report: new RegExp(`^WHMCS-2FA CRITICAL - .*\\n\\[CRITICAL\\] settings-unreadable: the 2fasettings row cannot be read \\(.*${DAMAGED[key]!.why.source}.*\\) — fix: `) },
 });
 
+/** `status` reads an odd row: a warning naming the oddity, exit 0, nothing written. */
+const oddStatusCase = (key: string): BadInput => ({
+  name: `status on 2fasettings with ${key}`,
+  setup: async (e) => setConfigValue(e.t.knex, '2fasettings', ODD[key]!.value),
+  args: (e) => [...dir(e), 'status'],
+  exit: 0,
+  expect: { warning: new RegExp(`^Warning: 2fasettings: ${ODD[key]!.why.source}`) },
+});
+
 export const settingsCases: BadInput[] = [
   ...Object.keys(DAMAGED).map(statusCase),
   ...Object.keys(DAMAGED).map(auditCase),
+  ...Object.keys(ODD).map(oddStatusCase),
+  {
+    name: 'activate totp on 2fasettings with "modules" a string: it would be replaced, so only with --force',
+    setup: async (e) => setConfigValue(e.t.knex, '2fasettings', ODD['"modules" a string']!.value),
+    args: (e) => [...dir(e), 'activate', 'totp', '--yes'],
+    exit: 4,
+    expect: { error: /^Error: refusing to activate Time-Based Tokens: in the 2fasettings row "modules" is a string, not an array, and activating would replace it — pass --force/ },
+  },
   changeCase('truncated', ['activate', 'totp']),
   changeCase('a wrong string length', ['deactivate', 'totp', '--admins']),
   changeCase('an object (O:)', ['activate', 'totp', '--clients']),
   changeCase('over 16384 bytes', ['enforce', '--clients', 'on']),
   changeCase('an array of over 256 elements', ['activate', 'totp', '--admins']),
   changeCase('arrays nested over 5 levels', ['deactivate', 'totp', '--clients']),
-  changeCase('"modules" a string', ['activate', 'totp']),
-  changeCase('a module entry that is a string', ['enforce', '--admins', 'off']),
   {
     name: 'activate yubikey on a damaged row, credentials given',
     setup: damage('truncated'),
