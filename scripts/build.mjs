@@ -172,8 +172,10 @@ async function lazyBundleGraph(entry, shared, owned = new Map()) {
       }),
   };
   const r = await build({ ...common, entryPoints: [entry], write: false, outdir: tmp, sourcemap: false, plugins: [leave] });
-  const inputs = Object.values(r.metafile.outputs).find((o) => o.entryPoint).inputs;
-  return new Set(Object.keys(inputs).map((p) => join(root, p)).filter(inSrc));
+  // Every module of the static graph, also those tree-shaking left empty here: one left out would
+  // be built on its own and, if it imports a module of this bundle, require the bundle while the
+  // bundle is still loading it (a cycle that hands out an empty __shared).
+  return new Set(Object.keys(r.metafile.inputs).map((p) => join(root, p)).filter(inSrc));
 }
 
 /** Pass 2b: each lazy bundle, as its entry's dist/lib file. Returns module → bundle entry. */

@@ -69,6 +69,31 @@ describeBackends('audit', (backend) => {
     });
   });
 
+  describe('a wrong cc_encryption_hash that only the key check can see (no Duo, no AES data)', () => {
+    let t: TestDb;
+    beforeAll(async () => {
+      // 8.7: plaintext JSON configs, nothing of 2FA encrypted; the server password WHMCS encrypted
+      // with the real key is the only witness — configuration.php holds another key.
+      t = await createTestDb(backend, '8', '8.7.2-release.1', 'z'.repeat(64));
+      await setConfigValue(t.knex, '2fasettings', settings({ totp: on }));
+      const json = JSON.stringify({ secret: SECRET, backupcode: BACKUP });
+      await insertAdmin(t.knex, { username: 'admin', authmodule: 'totp', authdata: json });
+      await t.knex('tblservers').insert({
+        name: 'web1', ipaddress: '192.0.2.10', hostname: 'web1.example.net', type: 'cpanel', username: 'root',
+        password: whmcsEncrypt('Tr0ub4dor&3-horse', 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab'), accesshash: '', secure: 'on', active: 1, disabled: 0,
+      });
+    });
+    afterAll(() => t?.drop());
+
+    it('reports cc-hash-disagrees naming the value, critical', async () => {
+      const r = await audit(t, '--format', 'json');
+      expect(r.code).toBe(1);
+      const f = finding(r.json, 'cc-hash-disagrees');
+      expect(f?.severity).toBe('critical');
+      expect(f.title).toMatch(/disagrees with what WHMCS encrypted: tblservers\.password #1/);
+    });
+  });
+
   describe('WHMCS 8.12 built to hold every finding', () => {
     let t: TestDb;
     let before: Awaited<ReturnType<typeof snapshotDb>>;
@@ -316,7 +341,7 @@ describeBackends('audit', (backend) => {
       const r = await runCli(['--db', t.url, 'audit', '--format', 'json'], { env: { WHMCS_CC_ENCRYPTION_HASH: 'not-the-hash-these-keys-were-saved-with' } });
       expect(r.code).toBe(1);
       expect(ids(r.json)).toEqual(['admin-service-broken', 'cc-hash-disagrees', 'duo-iframe-era', 'duo-keys-invalid']);
-      expect(finding(r.json, 'cc-hash-disagrees').title).toBe('cc_encryption_hash does not decrypt the Duo Client ID and the Duo Client Secret in 2fasettings');
+      expect(finding(r.json, 'cc-hash-disagrees').title).toBe('cc_encryption_hash disagrees with what WHMCS encrypted: 2fasettings duosecurity.integrationKey, 2fasettings duosecurity.secretKey');
       expect(finding(r.json, 'duo-keys-invalid').title).toMatch(/the Duo Client ID does not decrypt to readable text/);
       expect(r.stdout).not.toContain(DUO_SECRET);
     });
@@ -327,9 +352,10 @@ describeBackends('audit', (backend) => {
     beforeAll(async () => {
       t = await createTestDb(backend, '7', '7.8.3-release.1');
       // Nothing enabled for admins or clients, yet accounts are enrolled; and a second settings row
-      // (7.x has no unique key on tblconfiguration.setting).
-      await setConfigValue(t.knex, '2fasettings', settings({ totp: { clientenabled: 0, adminenabled: 0 } }));
-      await t.knex('tblconfiguration').insert({ setting: '2fasettings', value: settings({ totp: on }), created_at: nowSql(), updated_at: nowSql() });
+      // (7.x has no unique key on tblconfiguration.setting). WHMCS loads every row and the last of
+      // a name wins: the one that enables nothing, inserted after the one that enables TOTP.
+      await setConfigValue(t.knex, '2fasettings', settings({ totp: on }));
+      await t.knex('tblconfiguration').insert({ setting: '2fasettings', value: settings({ totp: { clientenabled: 0, adminenabled: 0 } }), created_at: nowSql(), updated_at: nowSql() });
       const cfg = phpSerialize({ tokendata: 'eA==', backupcode: BACKUP });
       await insertAdmin(t.knex, { username: 'admin', authmodule: 'totp', authdata: cfg });
       await insertClient(t.knex, { email: 'c1@x.test', authmodule: 'totp', authdata: cfg });
@@ -346,7 +372,7 @@ describeBackends('audit', (backend) => {
       expect(names(r.json, 'clients-second-factor-skipped')).toEqual(['c1@x.test']);
       expect(finding(r.json, 'settings-duplicate')).toMatchObject({
         severity: 'critical',
-        title: '2 2fasettings rows in tblconfiguration, enforcing different things (admins: none (forced); clients: none (forced) / admins: totp (forced); clients: totp (forced))',
+        title: '2 2fasettings rows in tblconfiguration, enforcing different things (admins: totp (forced); clients: totp (forced) / admins: none (forced); clients: none (forced))',
       });
       expect(r.json.accounts.clients).toEqual({ total: 2, active: 1, protected: 0, unprotected: 1, broken: 0, unchecked: 0 });
       expect(r.json.summary).toBe('1 of 1 active admin can log in with a password alone (admin)');

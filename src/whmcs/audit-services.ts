@@ -3,6 +3,7 @@
  * `audit` (data model §1.3, §4.1, §9).
  */
 import type { Session } from './session.js';
+import { summarizeKeyCheck, type KeyCheck } from './key-check.js';
 import type { PhpArray } from './settings.js';
 import type { Finding } from './audit.js';
 import { duoNeedsUniversalPrompt } from './install.js';
@@ -63,8 +64,24 @@ export function yubicoHealth(entry: PhpArray | undefined): ServiceHealth {
  * decrypt to unreadable bytes and AES account data that does not decrypt. The one place to switch
  * to a proof against all stored encrypted values when one exists.
  */
-export function keyFinding(evidence: { duoFields: string[]; undecryptableAccounts: number }, session: Session): Pick<Finding, 'title' | 'why' | 'fix'> | null {
+export function keyFinding(
+  check: KeyCheck,
+  evidence: { duoFields: string[]; undecryptableAccounts: number },
+  session: Session,
+): Pick<Finding, 'title' | 'why' | 'fix'> | null {
   if (!session.ccHash) return null;
+  // The key proven against what WHMCS encrypted with it (key-check.ts, the check every encrypting
+  // write makes): a disagreement is the finding, named by the values that disagree.
+  if (check.verdict === 'disagrees') {
+    const { disagreeing } = summarizeKeyCheck(check);
+    const named = disagreeing.slice(0, 5).join(', ') + (disagreeing.length > 5 ? `, … (${disagreeing.length} values)` : '');
+    return {
+      title: `cc_encryption_hash disagrees with what WHMCS encrypted: ${named}`,
+      why: 'WHMCS decrypts with the same key and silently gets garbage or an empty config: Duo stops working and the affected accounts lose their secret and backup code, so they cannot complete their second factor; every encrypting change is refused (exit 6) until it is fixed',
+      fix: 'restore the $cc_encryption_hash these values were written with (configuration.php, or WHMCS_CC_ENCRYPTION_HASH with --db); if it is lost, re-enter the Duo keys (`whmcs-2fa activate duo`) and reset the affected accounts',
+    };
+  }
+  // The key agrees with most of the data, but some values were written under another key.
   const parts: string[] = [];
   if (evidence.duoFields.length) parts.push(`${evidence.duoFields.join(' and ')} in 2fasettings`);
   const n = evidence.undecryptableAccounts;

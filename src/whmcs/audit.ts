@@ -18,6 +18,7 @@ import { phpTruthy } from './php-serialize.js';
 import { moduleInfo } from '../services/catalog.js';
 import { FINDING_IDS, SEVERITIES, severityRank, type FindingId, type Severity } from './audit-ids.js';
 import { duoHealth, yubicoHealth, keyFinding } from './audit-services.js';
+import { checkEncryptionKey } from './key-check.js';
 import { selects, type FindingSelector } from './audit-selectors.js';
 
 export { FINDING_IDS, SEVERITIES, severityRank, type FindingId, type Severity };
@@ -486,7 +487,7 @@ export async function runAudit(session: Session): Promise<AuditReport> {
   }
 
   // --- keys ---
-  const key = keyFinding({ duoFields: duo.undecryptable, undecryptableAccounts }, session);
+  const key = keyFinding(await checkEncryptionKey(session), { duoFields: duo.undecryptable, undecryptableAccounts }, session);
   if (key) c.add('cc-hash-disagrees', 'critical', key.title, key.why, key.fix);
   if (!session.ccHash) {
     const aes = av.unchecked + cv.unchecked;
