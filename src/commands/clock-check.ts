@@ -112,7 +112,7 @@ async function clockCheck(ctx: Context, opts: ClockCheckCliOptions): Promise<Vie
           dbUrl: typeof ctx.opts.db === 'string' ? ctx.opts.db : undefined,
           env: ctx.env,
           cwd: process.cwd(),
-          interactive: ctx.interactive,
+          askPassword: ctx.passwordPrompt(),
           warn: (w) => ctx.out.warn(w),
         },
         timeoutMs,

@@ -14,7 +14,7 @@ import { applyChange, type ChangeOptions, type ChangeOutcome, type Plan } from '
 import { formatBackupCode, generateBackupCode, hashBackupCode } from './crypto.js';
 import { owningClientId } from './reset.js';
 import { RefusedError } from '../errors.js';
-import type { DiffLine } from '../ui/view.js';
+import type { DiffLine } from './diff.js';
 
 /** Keys WHMCS 8 keeps failed-attempt counts in (§2.3); a new code starts with a clean slate. */
 export const ATTEMPT_KEYS = ['attempts', 'backup_attempts'] as const;

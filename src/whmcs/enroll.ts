@@ -39,7 +39,7 @@ import {
   type CodeAnalysis,
 } from '../services/totp.js';
 import { DecryptError, RefusedError } from '../errors.js';
-import type { DiffLine } from '../ui/view.js';
+import type { DiffLine } from './diff.js';
 
 /** WHMCS's activation window: previous, current and next step. */
 export const DEFAULT_ACTIVATION_WINDOW = 1;

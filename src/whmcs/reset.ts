@@ -14,7 +14,7 @@ import { applyChange, emptyPlan, type ChangeOptions, type ChangeOutcome } from '
 import { isAesDecryptable } from './crypto.js';
 import { anyEnabled, isForced, readSettingsRow, type Audience } from './settings.js';
 import { UsageError } from '../errors.js';
-import type { DiffLine } from '../ui/view.js';
+import type { DiffLine } from './diff.js';
 import type { BulkJob } from './bulk.js';
 
 export interface ResetResult {

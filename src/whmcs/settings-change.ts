@@ -64,7 +64,7 @@ import { moduleInfo, moduleLabel, type ModuleField } from '../services/catalog.j
 import { DUO_CLIENT_ID_LENGTH, DUO_CLIENT_SECRET_LENGTH, validateDuoCredentials } from '../services/duo.js';
 import { validateYubicoClientId, validateYubicoSecretKey } from '../services/yubico-client.js';
 import { CliError, DecryptError, EXIT, RefusedError } from '../errors.js';
-import type { DiffLine } from '../ui/view.js';
+import type { DiffLine } from './diff.js';
 import type { ServiceCheck } from './activation-checks.js';
 
 export type Flags = Record<Audience, boolean>;

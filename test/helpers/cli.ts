@@ -17,6 +17,8 @@ export interface CliOptions {
   input?: string;
   cwd?: string;
   timeoutMs?: number;
+  /** Another entry to run instead of bin/whmcs-2fa.js (e.g. the built program with a test transport). */
+  script?: string;
 }
 
 /** A private undo-journal location per test file, so tests never touch the real one. */
@@ -34,7 +36,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     }
     delete env.WHMCS_DB_URL;
     if (opts.env?.WHMCS_DB_URL) env.WHMCS_DB_URL = opts.env.WHMCS_DB_URL;
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: opts.cwd ?? tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.script ?? BIN, ...args], { env, cwd: opts.cwd ?? tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
