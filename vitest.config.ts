@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Each file removes its temp directories when it ends; the run's private TMPDIR catches the rest.
+    setupFiles: ['test/setup.ts'],
+    globalSetup: ['test/global-setup.ts'],
     // Integration files each create their own MariaDB database; parallel files are fine,
     // but keep the 2-core CI machine from oversubscribing.
     maxWorkers: 2,

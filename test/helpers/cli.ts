@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { tempDir } from './tmp.js';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/whmcs-2fa.js');
 
@@ -22,7 +22,7 @@ export interface CliOptions {
 }
 
 /** A private undo-journal location per test file, so tests never touch the real one. */
-export const TEST_STATE_HOME = mkdtempSync(join(tmpdir(), 'whmcs2fa-state-'));
+export const TEST_STATE_HOME = tempDir('whmcs2fa-state-');
 
 /**
  * Runs the built CLI (npm test builds dist/ first) as a real process: no TTY, so changes need
