@@ -13,6 +13,8 @@ import {
 } from '../src/services/duo.js';
 import { DUO_HEALTHY, DUO_INVALID_CLIENT, startDuoMock, type DuoMock } from './helpers/duo-mock.js';
 
+// § numbers refer to docs/data-model.md.
+
 const CLIENT_ID = 'DIWJ8X6AEYOR5OMC6TQ1';
 const CLIENT_SECRET = 'Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep';
 const WRONG_SECRET = 'Xh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep';

@@ -13,7 +13,7 @@ import { describeWithPeer } from './helpers/peers.js';
 import { php, phpMap } from './helpers/php.js';
 import { growth, LINEAR_GROWTH_LIMIT } from './helpers/fuzz.js';
 
-// §1.1 / §1.4 of the data model.
+// docs/data-model.md §1.1 / §1.4.
 const FRESH_INSTALL_ROW =
   'a:3:{s:7:"modules";a:1:{s:4:"totp";a:2:{s:13:"clientenabled";i:1;s:12:"adminenabled";i:1;}}s:11:"forceclient";i:0;s:10:"forceadmin";i:0;}';
 const FULL_SETTINGS = {

@@ -25,6 +25,8 @@ import {
 import { oathtoolTotp } from './helpers/oathtool.js';
 import { describeWithPeer } from './helpers/peers.js';
 
+// § numbers refer to docs/data-model.md.
+
 const JBSWY = 'JBSWY3DPEHPK3PXP';
 const JBSWY_HEX = '48656c6c6f21deadbeef';
 const TOKEN_SERIALIZED =

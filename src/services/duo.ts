@@ -1,6 +1,6 @@
 /**
  * Duo Security (Universal Prompt) credentials: offline checks, a live health check, and the username
- * WHMCS sends to Duo (data model §1.3, §9).
+ * WHMCS sends to Duo (docs/data-model.md §1.3, §9).
  *
  * The Duo library is imported lazily: it pulls in axios and jose, which `--help` must not pay for.
  */

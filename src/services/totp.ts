@@ -12,7 +12,7 @@ export const SECRET_BYTES = 10;
 export const REPLAY_PRUNE_SECONDS = 300;
 /** `safe_unserialize` refuses bigger arrays, and WHMCS then treats the replay list as empty. */
 export const USED_OTPS_MAX_ENTRIES = 256;
-/** WHMCS 7.8 replay identity (unconfirmed; see the data-model notes §6). */
+/** WHMCS 7.8 replay identity (unconfirmed; see docs/data-model.md §6). */
 export const LEGACY_REPLAY_IDENTITY = 'WHMCS:';
 
 /** 'sonata' = configs with `secret` (8.x); 'ga4php' = legacy `tokendata` (7.x, still read by 8.x). */

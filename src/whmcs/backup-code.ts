@@ -1,5 +1,5 @@
 /**
- * The break-glass path (data model §3, §10): a fresh backup code for an enrolled account, which
+ * The break-glass path (docs/data-model.md §3, §10): a fresh backup code for an enrolled account, which
  * then logs in with WHMCS's "Login using Backup Code" and stays enrolled. Only `backupcode` (its
  * sha1) changes and the failure counters go; every other key keeps its value and position, and the
  * config is written back in this database's format.

@@ -1,6 +1,6 @@
 /**
  * WHMCS's two encryption layers and the small PHP behaviours around them, byte for byte:
- * - legacy `encrypt()`/`decrypt()` (data model §4.1): Duo keys in `2fasettings`;
+ * - legacy `encrypt()`/`decrypt()` (docs/data-model.md §4.1): Duo keys in `2fasettings`;
  * - the AES layer of WHMCS 8.12 second-factor config (§2.2, §4.2);
  * - `json_encode` with default flags, which produces the AES plaintext;
  * - backup codes (§3).
