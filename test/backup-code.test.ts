@@ -5,8 +5,9 @@ import { describeWithPeer } from './helpers/peers.js';
 import { php } from './helpers/php.js';
 import { insertAdmin, insertClient, insertUser, linkUserToClient } from '../src/whmcs/schema/seed.js';
 import { decodeAccountConfig, encodeAccountConfig } from '../src/whmcs/account-config.js';
-import { aesEncryptConfig, hashBackupCode, verifyBackupCode } from '../src/whmcs/crypto.js';
+import { aesEncryptConfig, hashBackupCode } from '../src/whmcs/crypto.js';
 import { phpSerialize } from '../src/whmcs/php-serialize.js';
+import { verifyBackupCode } from './helpers/whmcs-oracles.js';
 
 const SECRET = 'JBSWY3DPEHPK3PXP';
 const OLD_HASH = 'fe5567e8d769550852182cdf69d74bb16dff8e29'; // sha1 of 0123456789abcdef (docs/data-model.md §12)

@@ -14,15 +14,13 @@ import {
   padConfigPlaintext,
   phpJsonEncode,
   phpLooseEqualsString,
-  verifyBackupCode,
-  whmcsBackupCodeFormula,
   whmcsDecrypt,
-  whmcsDecryptString,
   whmcsEncrypt,
 } from '../src/whmcs/crypto.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { php, phpMap } from './helpers/php.js';
 import { chance, int, mulberry32, pick, type Rng } from './helpers/fuzz.js';
+import { verifyBackupCode, whmcsBackupCodeFormula, whmcsDecryptString } from './helpers/whmcs-oracles.js';
 
 // docs/data-model.md §12.
 const H = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab';

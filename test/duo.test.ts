@@ -6,12 +6,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   describeDuoFailure,
   duoHealthCheck,
-  duoUsername,
   validateDuoCredentials,
   type DuoHealthCheckOptions,
   type DuoHealthResult,
 } from '../src/services/duo.js';
 import { DUO_HEALTHY, DUO_INVALID_CLIENT, startDuoMock, type DuoMock } from './helpers/duo-mock.js';
+import { duoUsername } from './helpers/whmcs-oracles.js';
 
 // § numbers refer to docs/data-model.md.
 

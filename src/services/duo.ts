@@ -270,12 +270,3 @@ function safeText(text: string, secret: string): string {
 function clip(s: string, max = 80): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
 }
-
-/**
- * The username WHMCS sends to Duo: `<identifier>:<email>:<license key>` (§9). The identifier is the
- * e-mail address for users; for admins it is what `duo_auth_identifier` selects — the e-mail (default
- * since WHMCS 8.1) or the admin username (older enrolments, and always in WHMCS 7.x).
- */
-export function duoUsername(identifier: string, email: string, license: string): string {
-  return `${identifier}:${email}:${license}`;
-}

@@ -39,7 +39,3 @@ export interface View {
   /** Preformatted text that replaces everything else for a format (e.g. `--format nagios`). */
   raw?: Partial<Record<string, string>>;
 }
-
-export function view(json: unknown, blocks: Block[], extra: Partial<View> = {}): View {
-  return { json, blocks, ...extra };
-}

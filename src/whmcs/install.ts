@@ -145,6 +145,3 @@ export function duoNeedsUniversalPrompt(install: Install): boolean {
   return install.major !== null && !isAtLeast(install.major, install.minor, 8, 9);
 }
 
-export function versionAtLeast(install: Install, major: number, minor: number): boolean {
-  return isAtLeast(install.major, install.minor, major, minor);
-}
