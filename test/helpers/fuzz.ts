@@ -135,10 +135,17 @@ export function fastestOf(fn: () => void, tries = 5): number {
  * limit does not: both sides slow down together.
  */
 export function growth<T>(input: (size: number) => T, consume: (input: T) => void, size: number, factor = 16): number {
-  const small = input(size);
-  const large = input(size * factor);
+  let n = size;
+  let small = input(n);
   consume(small); // warm-up: the first call pays for compilation
-  const a = fastestOf(() => consume(small), 5);
+  let a = fastestOf(() => consume(small), 5);
+  // A base run of a few microseconds is mostly measurement noise: grow it to half a millisecond.
+  while (a < 0.5 && n < size * 16) {
+    n *= 2;
+    small = input(n);
+    a = fastestOf(() => consume(small), 5);
+  }
+  const large = input(n * factor);
   const b = fastestOf(() => consume(large), 3);
   return b / Math.max(a, 0.01);
 }
