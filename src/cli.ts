@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { fstatSync, writeSync } from 'node:fs';
 import { EXIT } from './errors.js';
 import { registerCommands } from './commands/index.js';
+import { provideDependencies, type Dependencies } from './context.js';
 import pkg from '../package.json' with { type: 'json' };
 
 export const VERSION: string = pkg.version;
@@ -119,8 +120,10 @@ function maybeTerminal(fd: 1 | 2): boolean {
   }
 }
 
-export async function main(argv: string[] = process.argv): Promise<void> {
+/** Runs one command line. `deps` replaces the program's seams to the outside (tests only). */
+export async function main(argv: string[] = process.argv, deps: Dependencies = {}): Promise<void> {
   const program = buildProgram(argv);
+  provideDependencies(program, deps);
   await program.parseAsync(argv);
 }
 

@@ -1,6 +1,8 @@
+import type { Command } from 'commander';
 import type { Output } from './ui/output.js';
 import type { Session } from './whmcs/session.js';
 import type { ChangeOptions, Plan } from './whmcs/change.js';
+import type { DuoHttpClient } from './services/duo.js';
 
 export interface GlobalOptions {
   whmcsDir?: string;
@@ -12,6 +14,33 @@ export interface GlobalOptions {
   color?: boolean;
   showSecrets?: boolean;
   timeout?: string;
+}
+
+/**
+ * What the program hands its commands besides their options: the seams to the outside world that
+ * tests replace. Everything absent means the real thing.
+ */
+export interface Dependencies {
+  /** Transport for Duo's health check; default: the Duo library's own HTTPS client (Duo's CAs pinned). */
+  duoHttpClient?: DuoHttpClient;
+}
+
+const programDependencies = new WeakMap<Command, Dependencies>();
+
+/** Gives every command run by `program` these dependencies (see `main`). */
+export function provideDependencies(program: Command, deps: Dependencies): void {
+  programDependencies.set(program, deps);
+}
+
+/** The dependencies given to the program `cmd` belongs to. */
+export function dependenciesOf(cmd: Command): Dependencies {
+  let c: Command | null = cmd;
+  while (c) {
+    const deps = programDependencies.get(c);
+    if (deps) return deps;
+    c = c.parent;
+  }
+  return {};
 }
 
 /**
@@ -27,6 +56,7 @@ export class Context {
     readonly out: Output,
     readonly env: NodeJS.ProcessEnv = process.env,
     private interactiveOverride?: boolean,
+    readonly deps: Dependencies = {},
   ) {}
 
   /**
@@ -50,11 +80,20 @@ export class Context {
         dbUrl: this.opts.db,
         env: this.env,
         cwd: process.cwd(),
-        interactive: this.interactive,
+        askPassword: this.passwordPrompt(),
         warn: (w) => this.out.warn(w),
       });
     })();
     return this.sessionPromise;
+  }
+
+  /** The hidden password prompt on a terminal; without one there is nobody to ask. */
+  passwordPrompt(): ((question: string) => Promise<string>) | undefined {
+    if (!this.interactive) return undefined;
+    return async (question) => {
+      const { askSecret } = await import('./ui/prompts.js');
+      return askSecret(question);
+    };
   }
 
   /** How writes ask: a prompt on a TTY, a refusal without one unless --yes. */

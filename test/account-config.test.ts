@@ -12,7 +12,7 @@ const TOTP_AES =
   '8a80d0c95f15b50ee62fd9450797a6d989057adb6f76a28c988d88e65a435aa2ea37e1d12ebaee2628fa39a5d4d5686e7e35a9b743fd6fe2581417149e2ada9b4fb9f48848922d34bc0f3d55dfc5761fd53813db1a13bc1fca8c569b955c5d1f1502047175b71412f37b8cdfdb8f7f33';
 const DUO_ADMIN = { backupcode: '8e4c59f8b49b0d0163a73e765e7be2169ac15614', duo_auth_identifier: 'email' };
 const DUO_ADMIN_JSON = '{"backupcode":"8e4c59f8b49b0d0163a73e765e7be2169ac15614","duo_auth_identifier":"email"}';
-// §2.3: 7.x tokendata is base64 of a serialized ga4php token.
+// docs/data-model.md §2.3: 7.x tokendata is base64 of a serialized ga4php token.
 const TOKEN =
   'a:6:{s:8:"tokenkey";s:20:"48656c6c6f21deadbeef";s:9:"tokentype";s:4:"TOTP";s:10:"tokentimer";i:30;s:12:"tokencounter";i:1;s:14:"tokenalgorithm";s:4:"SHA1";s:4:"user";s:0:"";}';
 const TOKENDATA = Buffer.from(TOKEN).toString('base64');

@@ -3,17 +3,16 @@
  * -x: this machine's clock is never touched), some of them shifted with faketime.
  * Offsets use the NTP sign: a server 90 s ahead of this host measures +90 (this host is behind).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { freeUdpPort, startChronyd, type ChronyPeer } from './helpers/ntp-peers.js';
 import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
+import { tempDir } from './helpers/tmp.js';
 
 /** A directory with no configuration.php in it, and no WHMCS in the environment. */
-const noWhmcs = { cwd: mkdtempSync(join(tmpdir(), 'whmcs2fa-clock-')), env: { WHMCS_DIR: undefined, WHMCS_DB_URL: undefined } };
+const noWhmcs = { cwd: tempDir('whmcs2fa-clock-'), env: { WHMCS_DIR: undefined, WHMCS_DB_URL: undefined } };
 
 const check = (args: string[], format = 'json'): Promise<CliResult> =>
   runCli(['clock-check', '--timeout', '3', '--format', format, ...args], noWhmcs);

@@ -8,6 +8,7 @@ import { createTestDb, MYSQL_OK, mysqlServer, tempDir, type TestDb } from './hel
 import { openDb } from '../src/whmcs/db.js';
 
 const mysqlOrSkip = MYSQL_OK ? describe : process.env.CI === 'true' ? describe : describe.skip;
+if (!MYSQL_OK && process.env.CI !== 'true') console.warn('SKIPPING the MariaDB connection tests in connection.test.ts: no MariaDB at 127.0.0.1:3306');
 
 async function freePort(): Promise<number> {
   return new Promise((res) => {

@@ -1,11 +1,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDb, describeBackends, type Backend, type TestDb } from './helpers/db.js';
 import { runCli } from './helpers/cli.js';
-import { hasPhp, php } from './helpers/php.js';
+import { php } from './helpers/php.js';
+import { optionalPeer } from './helpers/peers.js';
 import { activityCount, lastActivity, phpView, settingsRow, settingsValue } from './helpers/settings-row.js';
 import { FRESH_INSTALL_2FA, insertAdmin, insertClient, insertUser, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { phpSerialize, phpUnserialize } from '../src/whmcs/php-serialize.js';
 import { operatorName } from '../src/whmcs/activity-log.js';
+
+const hasPhp = optionalPeer('php', 'the PHP cross-checks in enforce.test.ts');
 
 const WITH_THIRD_PARTY = phpSerialize({
   modules: {

@@ -21,8 +21,9 @@ import { changedTables, snapshotDb } from './helpers/snapshot.js';
 import { expectClean } from './bad-inputs/harness.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { phpSerialize, phpTruthy, phpUnserialize } from '../src/whmcs/php-serialize.js';
-import { whmcsDecryptString } from '../src/whmcs/crypto.js';
+
 import { encodeAccountConfig } from '../src/whmcs/account-config.js';
+import { whmcsDecryptString } from './helpers/whmcs-oracles.js';
 
 const USERS = 20_000;
 const BATCH = 200;

@@ -10,7 +10,8 @@ import { runCli } from './helpers/cli.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { aesEncryptConfig, hashBackupCode, phpJsonEncode, whmcsEncrypt } from '../src/whmcs/crypto.js';
 import { phpSerialize } from '../src/whmcs/php-serialize.js';
-import { sonataBase32Decode, totpAt } from '../src/services/totp.js';
+import { sonataBase32Decode } from '../src/services/totp.js';
+import { totpAt } from './helpers/whmcs-oracles.js';
 
 const WRONG = 'ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba9876543210ZZ';
 const SECRET = 'JBSWY3DPEHPK3PXP';

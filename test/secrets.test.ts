@@ -18,8 +18,9 @@ import { insertAdmin, insertClient, insertUser, setConfigValue } from '../src/wh
 import { encodeAccountConfig } from '../src/whmcs/account-config.js';
 import { hashBackupCode, whmcsEncrypt } from '../src/whmcs/crypto.js';
 import { phpSerialize } from '../src/whmcs/php-serialize.js';
-import { encodeTokendata, sonataBase32Decode, totpAt } from '../src/services/totp.js';
+import { encodeTokendata, sonataBase32Decode } from '../src/services/totp.js';
 import type { Shape } from '../src/whmcs/schema/ddl.js';
+import { totpAt } from './helpers/whmcs-oracles.js';
 
 const ADMIN_SECRET = 'KRUGS4ZANFZSAYLE';
 const CLIENT_SECRET_TOTP = 'MFRGGZDFMZTWQ2LK';

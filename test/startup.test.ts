@@ -5,13 +5,14 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BIN } from './helpers/cli.js';
 import { freeUdpPort } from './helpers/ntp-peers.js';
+import { tempDir } from './helpers/tmp.js';
 
 /**
  * What a run loads, not how long it takes (timings belong to `npm run bench`). Runs the BUILT cli
  * (npm test builds dist/ first) with a preload that records, at exit, every file in require.cache
  * and every Node built-in module loaded.
  */
-const dir = mkdtempSync(join(tmpdir(), 'whmcs2fa-startup-'));
+const dir = tempDir('whmcs2fa-startup-');
 const PRELOAD = join(dir, 'record.cjs');
 writeFileSync(
   PRELOAD,

@@ -18,12 +18,13 @@ import {
   secretBytesFromConfig,
   sonataBase32Decode,
   TokendataMalformedError,
-  totpAt,
   TotpSecretMissingError,
-  whmcsAccepts,
 } from '../src/services/totp.js';
 import { oathtoolTotp } from './helpers/oathtool.js';
 import { describeWithPeer } from './helpers/peers.js';
+import { totpAt, whmcsAccepts } from './helpers/whmcs-oracles.js';
+
+// § numbers refer to docs/data-model.md.
 
 const JBSWY = 'JBSWY3DPEHPK3PXP';
 const JBSWY_HEX = '48656c6c6f21deadbeef';

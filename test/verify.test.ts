@@ -65,7 +65,7 @@ function suite(backend: Backend, v: Variant) {
     await insertAdmin(t.knex, { username: 'nosecret', authmodule: 'totp', authdata: v.shape === '8' ? `{"backupcode":"${BACKUP}"}` : phpSerialize({ backupcode: BACKUP }) });
   });
   beforeAll(async () => {
-    session = await openSession({ whmcsDir: t.whmcsDir, env: {}, cwd: t.whmcsDir, interactive: false, warn: () => {} });
+    session = await openSession({ whmcsDir: t.whmcsDir, env: {}, cwd: t.whmcsDir, warn: () => {} });
   });
   afterAll(async () => {
     await session?.close();

@@ -1,7 +1,7 @@
 /**
  * What a clock offset means for the second factors WHMCS checks against the server clock.
  *
- * TOTP (data model §6): 30 s steps; WHMCS accepts the current step and one step either side.
+ * TOTP (docs/data-model.md §6): 30 s steps; WHMCS accepts the current step and one step either side.
  * Let e be how far the server clock is ahead of a correctly-set phone when a code arrives. The phone
  * shows the code of step n at phase p ∈ [0, 30) of that step (phone time 30n + p), so the server
  * sees it at 30n + p + e and accepts it while that lies in [30(n−1), 30(n+2)):

@@ -84,7 +84,7 @@ async function activate(ctx: Context, opts: ActivateOptions, service: string): P
     const { checkDuo } = await import('../whmcs/activation-checks.js');
     const r = await checkDuo(
       { clientId: cfg.values.integrationKey!, clientSecret: cfg.values.secretKey!, apiHostname: cfg.values.apiHostname! },
-      ctx.env,
+      { httpClient: ctx.deps.duoHttpClient },
     );
     if (!r.ok) throw new RefusedError(`Duo health check failed: ${r.message} — nothing was written`, { check: r });
     check = r;

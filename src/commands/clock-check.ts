@@ -114,7 +114,7 @@ async function clockCheck(ctx: Context, opts: ClockCheckCliOptions): Promise<Vie
     };
     if (opts.db !== false && databaseConfigured(dbRequest)) {
       const { databaseClockSource } = await import('../clock/db-clock.js');
-      source = await databaseClockSource({ ...dbRequest, interactive: ctx.interactive, warn: (w) => ctx.out.warn(w) }, timeoutMs);
+      source = await databaseClockSource({ ...dbRequest, askPassword: ctx.passwordPrompt(), warn: (w) => ctx.out.warn(w) }, timeoutMs);
     }
 
     const report = await checkClock({

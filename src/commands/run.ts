@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Context, type GlobalOptions } from '../context.js';
+import { Context, dependenciesOf, type GlobalOptions } from '../context.js';
 import { Output, FORMATS, type Format } from '../ui/output.js';
 import type { View } from '../ui/view.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
@@ -27,7 +27,7 @@ export function action<O>(handler: Handler<O>, spec: RunSpec = {}) {
       reportError(new Output({ format: 'table', color: false, quiet: false }), e);
       return;
     }
-    const ctx = new Context(all, out);
+    const ctx = new Context(all, out, process.env, undefined, dependenciesOf(cmd));
     try {
       await out.init();
       const v = await handler(ctx, cmd.opts() as O, cmd.args);

@@ -72,7 +72,6 @@ export async function prepareLookup(req: AccountLookup): Promise<() => Promise<C
     dbUrl: req.connection.db,
     env: req.env,
     cwd: req.cwd,
-    interactive: false,
     warn: () => {},
   });
   const target = resolved.target.kind === 'mysql' ? { ...resolved.target, connectTimeoutMs: req.connectTimeoutMs ?? 2000 } : resolved.target;

@@ -1,5 +1,5 @@
 /**
- * The three security modules WHMCS ships (data model §1.3, §9): their stored names, the names
+ * The three security modules WHMCS ships (docs/data-model.md §1.3, §9): their stored names, the names
  * people type, labels, and config fields in declaration order (WHMCS writes new entries in that order).
  */
 export interface ModuleField {

@@ -1,6 +1,6 @@
 /**
  * Duo Security (Universal Prompt) credentials: offline checks, a live health check, and the username
- * WHMCS sends to Duo (data model §1.3, §9).
+ * WHMCS sends to Duo (docs/data-model.md §1.3, §9).
  *
  * The Duo library is imported lazily: it pulls in axios and jose, which `--help` must not pay for.
  */
@@ -269,13 +269,4 @@ function safeText(text: string, secret: string): string {
 
 function clip(s: string, max = 80): string {
   return s.length > max ? `${s.slice(0, max)}…` : s;
-}
-
-/**
- * The username WHMCS sends to Duo: `<identifier>:<email>:<license key>` (§9). The identifier is the
- * e-mail address for users; for admins it is what `duo_auth_identifier` selects — the e-mail (default
- * since WHMCS 8.1) or the admin username (older enrolments, and always in WHMCS 7.x).
- */
-export function duoUsername(identifier: string, email: string, license: string): string {
-  return `${identifier}:${email}:${license}`;
 }

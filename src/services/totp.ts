@@ -12,7 +12,7 @@ export const SECRET_BYTES = 10;
 export const REPLAY_PRUNE_SECONDS = 300;
 /** `safe_unserialize` refuses bigger arrays, and WHMCS then treats the replay list as empty. */
 export const USED_OTPS_MAX_ENTRIES = 256;
-/** WHMCS 7.8 replay identity (unconfirmed; see the data-model notes §6). */
+/** WHMCS 7.8 replay identity (unconfirmed; see docs/data-model.md §6). */
 export const LEGACY_REPLAY_IDENTITY = 'WHMCS:';
 
 /** 'sonata' = configs with `secret` (8.x); 'ga4php' = legacy `tokendata` (7.x, still read by 8.x). */
@@ -279,19 +279,6 @@ function stepOf(unixSeconds: number): number {
   return Math.floor(unixSeconds / TOTP_PERIOD);
 }
 
-/** The 6-digit code WHMCS expects at `unixSeconds`. */
-export async function totpAt(secretBytes: Uint8Array, unixSeconds: number): Promise<string> {
-  const { lib, guardrails } = await loadOtplib();
-  return lib.generate({
-    secret: hmacKey(secretBytes),
-    epoch: unixSeconds,
-    period: TOTP_PERIOD,
-    digits: TOTP_DIGITS,
-    algorithm: 'sha1',
-    guardrails,
-  });
-}
-
 const PHP_NUMERIC = /^[ \t\n\r\v\f]*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?[ \t\n\r\v\f]*$/;
 
 /**
@@ -319,29 +306,6 @@ async function matchesAtStep(secretBytes: Uint8Array, token: string, step: numbe
     token,
     epoch: step * TOTP_PERIOD,
     epochTolerance: 0,
-    period: TOTP_PERIOD,
-    digits: TOTP_DIGITS,
-    algorithm: 'sha1',
-    guardrails,
-  });
-  return r.valid;
-}
-
-/** Would WHMCS accept `code` at `unixSeconds` (current step ±1)? Replay protection is separate. */
-export async function whmcsAccepts(
-  secretBytes: Uint8Array,
-  code: string,
-  unixSeconds: number,
-  mode: VerifyMode = 'sonata',
-): Promise<boolean> {
-  const token = effectiveToken(code, mode);
-  if (token === null) return false;
-  const { lib, guardrails } = await loadOtplib();
-  const r = await lib.verify({
-    secret: hmacKey(secretBytes),
-    token,
-    epoch: unixSeconds,
-    epochTolerance: WHMCS_WINDOW_STEPS * TOTP_PERIOD,
     period: TOTP_PERIOD,
     digits: TOTP_DIGITS,
     algorithm: 'sha1',

@@ -1,8 +1,12 @@
+import type { DiffLine } from '../whmcs/diff.js';
+
+export type { DiffLine };
+
 /**
  * What a command hands to the renderer. Commands never print: they return a `View`, and
- * `src/ui/render.ts` turns it into table / json / yaml / csv. `json` is the stable, documented
- * machine shape; `blocks` is how a human sees the same data; `rows` (optional) is what `--format csv`
- * prints for commands that list things.
+ * `Output.print` (`src/ui/output.ts`) turns it into table / json / yaml / csv. `json` is the
+ * stable, documented machine shape; `blocks` is how a human sees the same data; `rows` (optional)
+ * is what `--format csv` prints for commands that list things.
  */
 export type Block =
   | { kind: 'heading'; text: string }
@@ -10,12 +14,6 @@ export type Block =
   | { kind: 'pairs'; title?: string; pairs: Array<[string, string]> }
   | { kind: 'table'; title?: string; columns: string[]; rows: string[][] }
   | { kind: 'diff'; title?: string; lines: DiffLine[] };
-
-export interface DiffLine {
-  field: string;
-  before: string;
-  after: string;
-}
 
 /**
  * A list in `View.json` that the JSON renderer writes while it is being read, a page at a time: a
@@ -40,8 +38,4 @@ export interface View {
   exitCode?: number;
   /** Preformatted text that replaces everything else for a format (e.g. `--format nagios`). */
   raw?: Partial<Record<string, string>>;
-}
-
-export function view(json: unknown, blocks: Block[], extra: Partial<View> = {}): View {
-  return { json, blocks, ...extra };
 }

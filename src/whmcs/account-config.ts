@@ -1,6 +1,6 @@
 /**
  * The per-account second-factor array (tbladmins.authdata, tblclients.authdata,
- * tblusers.second_factor_config) in all three formats WHMCS has used (data model §2.2, §11):
+ * tblusers.second_factor_config) in all three formats WHMCS has used (docs/data-model.md §2.2, §11):
  * PHP-serialized (7.x), plain JSON (8.0–8.7) and AES hex of space-padded JSON (8.12). Rows of
  * different formats coexist because WHMCS converts lazily on read, so every format is read on
  * every version.

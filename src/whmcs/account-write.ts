@@ -7,7 +7,7 @@ import type { RowChange } from './change.js';
 import { DecryptError } from '../errors.js';
 
 /**
- * The format a write must use on this install (data model §11): 7.x serialized; 8.x AES-hex when
+ * The format a write must use on this install (docs/data-model.md §11): 7.x serialized; 8.x AES-hex when
  * this WHMCS is known to read it (8.12+, or AES already present), else plain JSON, which every 8.x
  * reads and 8.12 upgrades on first read.
  */

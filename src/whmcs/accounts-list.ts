@@ -255,18 +255,6 @@ export async function eachListedAccount(session: Session, kind: Kind, filter: Li
   for await (const p of listedPages(session, kind, filter)) for (const a of p) onRow(a);
 }
 
-export async function listAccounts(session: Session, kinds: Kind[], filter: ListFilter): Promise<AccountListing> {
-  const out: AccountListing = {};
-  for (const kind of kinds) {
-    const list: Array<ListedAdmin | ListedUser | ListedClient> = [];
-    await eachListedAccount(session, kind, filter, (a) => list.push(a));
-    if (kind === 'admin') out.admins = list as ListedAdmin[];
-    else if (kind === 'user') out.users = list as ListedUser[];
-    else out.clients = list as ListedClient[];
-  }
-  return out;
-}
-
 /** The kinds `--admins/--users/--clients` (or none of them) select on this install. */
 export function kindsFor(session: Session, f: { admins?: boolean; users?: boolean; clients?: boolean }): Kind[] {
   const given = (['admins', 'users', 'clients'] as const).filter((k) => f[k]);

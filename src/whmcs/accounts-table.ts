@@ -1,7 +1,7 @@
 import type { Install } from './install.js';
 
 /**
- * Where each audience keeps its second factor (data model §2.1): admins in tbladmins everywhere;
+ * Where each audience keeps its second factor (docs/data-model.md §2.1): admins in tbladmins everywhere;
  * clients in tblclients on 7.x; users in tblusers on 8.x.
  */
 export type Kind = 'admin' | 'user' | 'client';

@@ -1,5 +1,5 @@
 /**
- * The break-glass path (data model §3, §10): a fresh backup code for an enrolled account, which
+ * The break-glass path (docs/data-model.md §3, §10): a fresh backup code for an enrolled account, which
  * then logs in with WHMCS's "Login using Backup Code" and stays enrolled. Only `backupcode` (its
  * sha1) changes and the failure counters go; every other key keeps its value and position, and the
  * config is written back in this database's format.
@@ -16,7 +16,7 @@ import { formatBackupCode, generateBackupCode, hashBackupCode } from './crypto.j
 import { owningClientId } from './reset.js';
 import { requireKeyAgreement } from './key-check.js';
 import { RefusedError } from '../errors.js';
-import type { DiffLine } from '../ui/view.js';
+import type { DiffLine } from './diff.js';
 
 /** Keys WHMCS 8 keeps failed-attempt counts in (§2.3); a new code starts with a clean slate. */
 export const ATTEMPT_KEYS = ['attempts', 'backup_attempts'] as const;

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { isSqlite } from './sqlite-driver.js';
 import { RefusedError } from '../errors.js';
-import type { Block, DiffLine } from '../ui/view.js';
+import type { DiffLine } from './diff.js';
 import { writeActivity, type ActivityEntry } from './activity-log.js';
 import { queryError } from './db.js';
 import type { Session } from './session.js';
@@ -196,10 +196,6 @@ export function describeKey(k: Record<string, string | number>): string {
   return Object.entries(k)
     .map(([c, v]) => `${c}=${v}`)
     .join(',');
-}
-
-export function diffBlock(plan: Plan, title?: string): Block {
-  return { kind: 'diff', title, lines: plan.diff };
 }
 
 export function emptyPlan(): Plan {

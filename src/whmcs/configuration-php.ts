@@ -1,5 +1,5 @@
 /**
- * WHMCS's configuration.php, read statically (see the data model, section 5). WHMCS `include`s
+ * WHMCS's configuration.php, read statically (see docs/data-model.md §5). WHMCS `include`s
  * the file, so it is PHP code; php-assignments.ts decodes its literal assignments exactly as
  * PHP would and refuses anything it would have to guess at.
  */

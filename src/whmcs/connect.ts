@@ -14,7 +14,12 @@ export interface ConnectRequest {
   dbUrl?: string;
   env: NodeJS.ProcessEnv;
   cwd: string;
-  interactive: boolean;
+  /**
+   * Asks for the database password when the URL has none and $WHMCS_DB_PASSWORD is unset; absent
+   * when nobody can answer (no terminal), and the connection is then tried without one. Injected
+   * by the caller: the domain knows no terminal.
+   */
+  askPassword?: (question: string) => Promise<string>;
   warn: (message: string) => void;
 }
 
@@ -41,9 +46,8 @@ export async function resolveConnection(req: ConnectRequest): Promise<ResolvedCo
       return { target: { kind: 'sqlite', file: resolve(req.cwd, spec.file) }, ccHash: spec.ccEncryptionHash, limits: DEFAULT_SERIALIZE_LIMITS, source };
     }
     let password = spec.password;
-    if (password === undefined && req.interactive) {
-      const { askSecret } = await import('../ui/prompts.js');
-      password = await askSecret(`Password for ${spec.user}@${spec.socketPath ?? spec.host ?? 'localhost'}:`);
+    if (password === undefined && req.askPassword) {
+      password = await req.askPassword(`Password for ${spec.user}@${spec.socketPath ?? spec.host ?? 'localhost'}:`);
     }
     return { target: mysqlTarget({ ...spec, password }), ccHash: spec.ccEncryptionHash, limits: DEFAULT_SERIALIZE_LIMITS, source };
   }

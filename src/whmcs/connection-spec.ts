@@ -1,6 +1,6 @@
 /**
  * Where the database is and how to talk to it, from either WHMCS's configuration.php (with the
- * quirks WHMCS applies to it, data model section 5) or a `--db` URL.
+ * quirks WHMCS applies to it, docs/data-model.md §5) or a `--db` URL.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
 /**
  * WHMCS's two encryption layers and the small PHP behaviours around them, byte for byte:
- * - legacy `encrypt()`/`decrypt()` (data model §4.1): Duo keys in `2fasettings`;
+ * - legacy `encrypt()`/`decrypt()` (docs/data-model.md §4.1): Duo keys in `2fasettings`;
  * - the AES layer of WHMCS 8.12 second-factor config (§2.2, §4.2);
  * - `json_encode` with default flags, which produces the AES plaintext;
  * - backup codes (§3).
@@ -70,11 +70,6 @@ export function whmcsDecrypt(b64: string, ccHash: string): Buffer {
   if (d.length < BLOCK) return Buffer.alloc(0);
   const iv = xor20(d.subarray(0, BLOCK), legacyHashKey(ccHash));
   return legacyStream(d.subarray(BLOCK), iv, (out) => out);
-}
-
-/** `whmcsDecrypt` as UTF-8 text (invalid sequences become U+FFFD; check with a byte API if it matters). */
-export function whmcsDecryptString(b64: string, ccHash: string): string {
-  return whmcsDecrypt(b64, ccHash).toString('utf8');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -307,11 +302,6 @@ export function hashBackupCode(input: string): string {
   return hexOf('sha1', normalizeBackupCode(input));
 }
 
-/** WHMCS's activation-time code: first 16 hex of sha1(H . accountId . unixTime). */
-export function whmcsBackupCodeFormula(ccHash: string, accountId: number | string, unixTime: number): string {
-  return hexOf('sha1', `${ccHash}${accountId}${unixTime}`).slice(0, 16);
-}
-
 /** PHP 8 numeric string: optional leading/trailing whitespace, sign, digits, fraction, exponent. */
 const NUMERIC = /^[ \t\n\r\v\f]*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?[ \t\n\r\v\f]*$/;
 const INTEGRAL = /^[ \t\n\r\v\f]*[+-]?\d+[ \t\n\r\v\f]*$/;
@@ -356,11 +346,3 @@ export function phpLooseEqualsString(a: string, b: unknown): boolean {
   return fa === fb;
 }
 
-/**
- * Would WHMCS accept `input` as the backup code for a config whose `backupcode` is `stored`? False
- * when nothing is stored; otherwise sha1(normalised input) == stored with PHP's loose `==`.
- */
-export function verifyBackupCode(input: string, stored: unknown): boolean {
-  if (!phpTruthy(stored)) return false;
-  return phpLooseEqualsString(hashBackupCode(input), stored);
-}

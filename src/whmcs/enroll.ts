@@ -1,5 +1,5 @@
 /**
- * Enrolling an account in Time-Based Tokens the way WHMCS's own activation does (data model §2.3,
+ * Enrolling an account in Time-Based Tokens the way WHMCS's own activation does (docs/data-model.md §2.3,
  * §3, §6, §11): a 10-byte base32 secret, a first code checked before anything is written, then
  * module `totp`, the config in this install's format, a fresh backup code, the activation code in
  * the replay list (8.x), and optionally the `totp` enable flag — one journalled change.
@@ -41,7 +41,7 @@ import {
   type CodeAnalysis,
 } from '../services/totp.js';
 import { DecryptError, RefusedError } from '../errors.js';
-import type { DiffLine } from '../ui/view.js';
+import type { DiffLine } from './diff.js';
 
 /** WHMCS's activation window: previous, current and next step. */
 export const DEFAULT_ACTIVATION_WINDOW = 1;
@@ -148,7 +148,7 @@ async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, a
   return { audience, readable: row.parsed !== null, totpEnabled: isEnabled(row.parsed, 'totp', audience), anyEnabled: anyEnabled(row.parsed, audience) };
 }
 
-/** What WHMCS does with a TOTP factor whose module is off for the audience (data model §1.5). */
+/** What WHMCS does with a TOTP factor whose module is off for the audience (docs/data-model.md §1.5). */
 function audienceWarnings(session: Session, account: Account, s: TotpAudienceState, activate: boolean): string[] {
   if (s.totpEnabled || activate) return [];
   const flag = `${FLAG[s.audience]}`;

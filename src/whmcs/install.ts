@@ -118,7 +118,7 @@ function isAtLeast(major: number | null, minor: number | null, M: number, m: num
 }
 
 /**
- * The first release that writes AES-hex is unknown (data model §2.4), so a database that already
+ * The first release that writes AES-hex is unknown (docs/data-model.md §2.4), so a database that already
  * holds one AES-hex config proves its WHMCS reads them. One indexed probe per table, no scan in JS.
  */
 async function anyAesConfig(db: Db): Promise<boolean> {
@@ -145,6 +145,3 @@ export function duoNeedsUniversalPrompt(install: Install): boolean {
   return install.major !== null && !isAtLeast(install.major, install.minor, 8, 9);
 }
 
-export function versionAtLeast(install: Install, major: number, minor: number): boolean {
-  return isAtLeast(install.major, install.minor, major, minor);
-}

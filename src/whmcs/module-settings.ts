@@ -30,7 +30,6 @@ export function decryptField(stored: unknown, ccHash: string | undefined): { val
   } catch {
     return { value: null, problem: 'is not a valid encrypted value' };
   }
-  // eslint-disable-next-line no-control-regex
   if (/[^\x20-\x7e]/.test(plain)) {
     return { value: null, problem: 'does not decrypt to readable text — cc_encryption_hash is probably not the one it was saved with' };
   }

@@ -165,17 +165,24 @@ export function scanNumber(src: string, pos: number): { text: string; value: Php
         if (!/^[0-7]+$/.test(digits)) throw new PhpEscapeError(`invalid numeric literal ${best.text}`, 0);
         return { text: best.text, value: radixValue(digits.slice(1), 8) };
       }
+      // 20 digits or more are past PHP_INT_MAX (19 digits): skip BigInt, whose decimal parse is not linear.
+      if (digits.length > 19) return { text: best.text, value: { type: 'float', value: Number(digits) } };
       return { text: best.text, value: intOrFloat(BigInt(digits), () => Number(digits)) };
   }
 }
 
+/** Significant digits past which a hex/octal/binary literal is certainly over PHP_INT_MAX (2^63 − 1). */
+const RADIX_MAX_DIGITS: Record<number, number> = { 16: 16, 8: 21, 2: 63 };
+
 /** Overflowing hex/octal/binary literals become floats accumulated digit by digit, as zend_hex_strtod does. */
 function radixValue(digits: string, radix: number): PhpNumber {
-  return intOrFloat(BigInt((radix === 16 ? '0x' : radix === 8 ? '0o' : '0b') + digits), () => {
+  const asFloat = () => {
     let v = 0;
     for (const d of digits) v = v * radix + parseInt(d, radix);
     return v;
-  });
+  };
+  if (digits.replace(/^0+/, '').length > RADIX_MAX_DIGITS[radix]!) return { type: 'float', value: asFloat() };
+  return intOrFloat(BigInt((radix === 16 ? '0x' : radix === 8 ? '0o' : '0b') + digits), asFloat);
 }
 
 function intOrFloat(v: bigint, asFloat: () => number): PhpNumber {

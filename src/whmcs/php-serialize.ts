@@ -10,8 +10,10 @@
  * - PHP ints become numbers, or bigints when they do not fit a JS safe integer, so that a value read
  *   and written back is unchanged. PHP floats become numbers; an integral float (`d:1;`) therefore
  *   comes back as an int (`i:1;`) if re-serialized — WHMCS never stores floats in 2FA data.
+ *
+ * Both directions are written here, scalars included: no npm package matched PHP where it matters
+ * (byte lengths, float formatting, int keys, WHMCS's limits), so the project depends on none.
  */
-import { serialize as libSerialize } from 'php-serialize';
 import { ParseError } from '../errors.js';
 
 /**
@@ -185,25 +187,29 @@ function containerEntries(v: object, path: string[]): Entries | null {
 
 function serializeKey(key: string, codec: PhpCodec = UTF8_CODEC): string {
   const asInt = intKeyOf(key);
-  return asInt !== null ? libSerialize(asInt) : `s:${codec.encode(key).length}:"${key}";`;
+  return asInt !== null ? `i:${asInt};` : serializeString(key, codec);
+}
+
+/** `s:<byte length>:"<bytes>";` — the length counts the bytes of the connection's charset, as PHP's strlen() does. */
+function serializeString(s: string, codec: PhpCodec): string {
+  return `s:${codec.encode(s).length}:"${s}";`;
 }
 
 function serializeValue(v: unknown, path: string[], ancestors: Set<object>, codec: PhpCodec): string {
   switch (typeof v) {
     case 'string':
-      return `s:${codec.encode(v).length}:"${v}";`;
+      return serializeString(v, codec);
     case 'boolean':
-      return libSerialize(v);
+      return v ? 'b:1;' : 'b:0;';
     case 'bigint':
       if (!isInt64(v)) throw new TypeError(`phpSerialize: ${v} does not fit a PHP int at ${pathOf(path)}`);
-      return libSerialize(v);
+      return `i:${v};`;
     case 'number':
-      // The package prints floats as JS does (`d:1E-7;`, `d:NAN;`) and treats 1e21 as a float by
-      // accident of toString(); PHP prints `d:1.0E-7;`, so floats are formatted here.
+      // PHP prints floats its own way (`d:1.0E-7;`, not JS's `1e-7`).
       if (phpNumberKind(v) === 'int') return `i:${BigInt(v)};`;
       return `d:${formatPhpFloat(v, 'E')};`;
     case 'object': {
-      if (v === null) return libSerialize(null);
+      if (v === null) return 'N;';
       const entries = containerEntries(v, path);
       if (!entries) throw new TypeError(`phpSerialize: cannot serialize ${v.constructor?.name ?? 'object'} at ${pathOf(path)}`);
       if (ancestors.has(v)) throw new TypeError(`phpSerialize: circular reference at ${pathOf(path)}`);

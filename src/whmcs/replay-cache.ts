@@ -1,5 +1,5 @@
 /**
- * WHMCS's TOTP replay list (data model §6): tblconfiguration `TOTPUsedOTPs`, a PHP-serialized map
+ * WHMCS's TOTP replay list (docs/data-model.md §6): tblconfiguration `TOTPUsedOTPs`, a PHP-serialized map
  * md5(identity . code) => unix time. WHMCS rejects any code whose key is present, and on success
  * adds the key and drops entries older than 300 s. An unparseable row reads as an empty list.
  */

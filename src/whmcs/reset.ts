@@ -1,5 +1,5 @@
 /**
- * Turning an account's second factor off the way WHMCS's own "disable" does (data model §2.2,
+ * Turning an account's second factor off the way WHMCS's own "disable" does (docs/data-model.md §2.2,
  * §10, §11): module column '' and data column ''. The docs' `SET authmodule='' AND authdata=''`
  * stores '0' and keeps the secret; such rows count as off but are still reset here, which removes
  * the secret they kept.
@@ -14,7 +14,7 @@ import { applyChange, emptyPlan, type ChangeOptions, type ChangeOutcome } from '
 import { isAesDecryptable } from './crypto.js';
 import { anyEnabled, codecOf, isForced, readSettingsRow, type Audience } from './settings.js';
 import { UsageError } from '../errors.js';
-import type { DiffLine } from '../ui/view.js';
+import type { DiffLine } from './diff.js';
 import type { BulkJob } from './bulk.js';
 
 export interface ResetResult {

@@ -1,5 +1,5 @@
 /**
- * Every change to WHMCS's global 2FA settings (the `2fasettings` row, data model §1): activating and
+ * Every change to WHMCS's global 2FA settings (the `2fasettings` row, docs/data-model.md §1): activating and
  * deactivating a security service per audience, and forcing an audience to enrol. Each is written
  * through applyChange (one transaction, the row read FOR UPDATE, compare-and-set, undo journal,
  * activity log) as PHP-serialized data exactly as WHMCS writes it.
@@ -68,7 +68,7 @@ import { moduleInfo, moduleLabel, type ModuleField } from '../services/catalog.j
 import { DUO_CLIENT_ID_LENGTH, DUO_CLIENT_SECRET_LENGTH, validateDuoCredentials } from '../services/duo.js';
 import { validateYubicoClientId, validateYubicoSecretKey } from '../services/yubico-client.js';
 import { CliError, DecryptError, EXIT, RefusedError } from '../errors.js';
-import type { DiffLine } from '../ui/view.js';
+import type { DiffLine } from './diff.js';
 import type { ServiceCheck } from './activation-checks.js';
 
 export type Flags = Record<Audience, boolean>;
@@ -366,7 +366,7 @@ export async function deactivateService(session: Session, req: ServiceChangeRequ
 }
 
 /**
- * What turning a service off does to people (data model §1.5), counted in SQL. `consequences` are
+ * What turning a service off does to people (docs/data-model.md §1.5), counted in SQL. `consequences` are
  * people who would log in without a second factor (refused without --force); `notes` are facts the
  * operator should know but that lock nobody out and let nobody in.
  */

@@ -4,7 +4,7 @@ import { applyChange, describeKey, type ChangeOptions, type ChangeOutcome, type 
 import { activityText } from './activity-log.js';
 import type { JournalEntry } from './journal.js';
 import { RefusedError } from '../errors.js';
-import type { DiffLine } from '../ui/view.js';
+import type { DiffLine } from './diff.js';
 
 export interface UndoResult {
   entry: { id: string; command: string; summary: string; createdAt: string; rows: number };

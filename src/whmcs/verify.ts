@@ -1,5 +1,5 @@
 /**
- * Explains a TOTP code against an account the way WHMCS would judge it (data model §6): current
+ * Explains a TOTP code against an account the way WHMCS would judge it (docs/data-model.md §6): current
  * step ±1, the replay list, the stored secret in any format, and the lockout state. Read-only: it
  * never records the code, so checking a code does not burn it.
  */

@@ -18,8 +18,9 @@ import { changedTables, snapshotDb } from '../helpers/snapshot.js';
 import { insertAdmin, insertClient, insertUser } from '../../src/whmcs/schema/seed.js';
 import { encodeAccountConfig } from '../../src/whmcs/account-config.js';
 import { phpSerialize } from '../../src/whmcs/php-serialize.js';
-import { encodeTokendata, sonataBase32Decode, totpAt } from '../../src/services/totp.js';
+import { encodeTokendata, sonataBase32Decode } from '../../src/services/totp.js';
 import type { Shape } from '../../src/whmcs/schema/ddl.js';
+import { totpAt } from '../helpers/whmcs-oracles.js';
 
 export const V812 = '8.12.1-release.1';
 export const V87 = '8.7.2-release.1';

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { tempDir } from './tmp.js';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 export const BIN = resolve(import.meta.dirname, '../../bin/whmcs-2fa.js');
 
@@ -17,10 +17,12 @@ export interface CliOptions {
   input?: string;
   cwd?: string;
   timeoutMs?: number;
+  /** Another entry to run instead of bin/whmcs-2fa.js (e.g. the built program with a test transport). */
+  script?: string;
 }
 
 /** A private undo-journal location per test file, so tests never touch the real one. */
-export const TEST_STATE_HOME = mkdtempSync(join(tmpdir(), 'whmcs2fa-state-'));
+export const TEST_STATE_HOME = tempDir('whmcs2fa-state-');
 
 /**
  * Runs the built CLI (npm test builds dist/ first) as a real process: no TTY, so changes need
@@ -34,7 +36,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     }
     delete env.WHMCS_DB_URL;
     if (opts.env?.WHMCS_DB_URL) env.WHMCS_DB_URL = opts.env.WHMCS_DB_URL;
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: opts.cwd ?? tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.script ?? BIN, ...args], { env, cwd: opts.cwd ?? tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe } from 'vitest';
 import type { Knex } from 'knex';
 import { openDb, type Db, type MysqlTarget } from '../../src/whmcs/db.js';
 import { createWhmcsSchema } from '../../src/whmcs/schema/seed.js';
 import type { Shape } from '../../src/whmcs/schema/ddl.js';
+import { tempDir } from './tmp.js';
+
+export { tempDir };
 
 /** Test server; override with WHMCS_TEST_MYSQL_URL=mysql://user:pass@host:port */
 export function mysqlServer(): Omit<MysqlTarget, 'database'> {
@@ -54,13 +56,17 @@ export const TEST_CC_HASH = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXY
  * SQLite a temp file. `drop()` removes it. `version` sets the Version row (e.g. '8.7.2-release.1').
  */
 export async function createTestDb(backend: Backend, shape: Shape, version?: string, ccHash = TEST_CC_HASH): Promise<TestDb> {
-  const dir = mkdtempSync(join(tmpdir(), 'whmcs2fa-'));
+  const dir = tempDir();
   if (backend === 'sqlite') {
     const file = join(dir, 'whmcs.sqlite');
     const db = await openDb({ kind: 'sqlite', file, create: true });
     await createWhmcsSchema(db.knex, 'sqlite', shape, version);
     writeConfig(dir, ccHash, { sqlite: file });
-    return { backend, db, knex: db.knex, url: `sqlite:${file}`, whmcsDir: dir, ccHash, drop: () => db.close() };
+    return { backend, db, knex: db.knex, url: `sqlite:${file}`, whmcsDir: dir, ccHash, drop: async () => {
+        await db.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
   const server = mysqlServer();
   const name = `whmcs2fa_test_${randomBytes(5).toString('hex')}`;
@@ -81,6 +87,7 @@ export async function createTestDb(backend: Backend, shape: Shape, version?: str
     async drop() {
       await db.knex.raw(`DROP DATABASE IF EXISTS \`${name}\``).catch(() => {});
       await db.close();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
@@ -132,8 +139,5 @@ export function describeBackends(name: string, fn: (backend: Backend) => void, b
   }
 }
 
-export function tempDir(prefix = 'whmcs2fa-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
 
 export { writeFileSync };

@@ -100,3 +100,63 @@ export function timeIt(fn: () => void, retryOverMs = 20): number {
   for (let i = 0; i < 3 && ms > retryOverMs; i++) ms = Math.min(ms, once());
   return ms;
 }
+
+/**
+ * Limits for `growth` (16× the input: linear ≈ 16, quadratic ≈ 256; on a busy 2-core machine
+ * linear inputs measured up to ~4× over their ideal ratio) and `slownessAgainst`. Ratios, not
+ * times, so a busy machine slows both sides alike instead of turning a limit red. For
+ * `slownessAgainst` the benign input is a plain string: a legitimately heavy input of the same
+ * length (2 800 nested arrays in 25 KB, one object per 9 bytes) measured ~80×; an input that
+ * makes a parser backtrack or rescan costs orders of magnitude more.
+ */
+export const LINEAR_GROWTH_LIMIT = 100;
+export const SLOWNESS_LIMIT = 300;
+
+/**
+ * The cheapest of `tries` runs of `fn`, in ms of CPU time this process spent (user + system), not
+ * wall-clock time: time spent waiting for a core that other processes hold does not count, and a
+ * pause (GC) only ever adds, so the minimum is the run's own cost.
+ */
+export function fastestOf(fn: () => void, tries = 5): number {
+  let best = Infinity;
+  for (let i = 0; i < tries; i++) {
+    const t0 = process.cpuUsage();
+    fn();
+    const d = process.cpuUsage(t0);
+    best = Math.min(best, (d.user + d.system) / 1000);
+  }
+  return best;
+}
+
+/**
+ * How the cost of `consume(input(size))` grows when the size is multiplied by `factor`: the
+ * fastest time at `size * factor` over the fastest time at `size` (inputs are built untimed). Linear work gives about `factor`, quadratic
+ * `factor²`. A ratio of two timings taken back to back holds on a loaded machine where a time
+ * limit does not: both sides slow down together.
+ */
+export function growth<T>(input: (size: number) => T, consume: (input: T) => void, size: number, factor = 16): number {
+  let n = size;
+  let small = input(n);
+  consume(small); // warm-up: the first call pays for compilation
+  let a = fastestOf(() => consume(small), 5);
+  // A base run of a few microseconds is mostly measurement noise: grow it to half a millisecond.
+  while (a < 0.5 && n < size * 16) {
+    n *= 2;
+    small = input(n);
+    a = fastestOf(() => consume(small), 5);
+  }
+  const large = input(n * factor);
+  const b = fastestOf(() => consume(large), 3);
+  return b / Math.max(a, 0.01);
+}
+
+/**
+ * How much slower `input` is than a benign input of the same length (`benign(length)`), both the
+ * fastest of a few runs: a ratio that is far above 1 only for an input that makes the parser do
+ * more than a pass over it.
+ */
+export function slownessAgainst(parse: () => void, benign: () => void): number {
+  parse();
+  benign();
+  return fastestOf(parse) / Math.max(fastestOf(benign), 0.01);
+}

@@ -1,8 +1,4 @@
 import { execFileSync } from 'node:child_process';
-import { hasBinary } from './peers.js';
-
-/** Whether php-cli is on PATH; tests that need it go through `describeWithPeer(['php'], …)`. */
-export const hasPhp: boolean = hasBinary('php');
 
 /**
  * Run `php -r <code>` and return its stdout as raw bytes. `stdin` is handed to the script, which

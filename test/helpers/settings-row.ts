@@ -20,7 +20,7 @@ export async function lastActivity(knex: Knex): Promise<Record<string, unknown>>
   return (await knex('tblactivitylog').orderBy('id', 'desc').first()) as Record<string, unknown>;
 }
 
-/** The §4.1 decrypt in PHP, independent of the TypeScript implementation. */
+/** The docs/data-model.md §4.1 decrypt in PHP, independent of the TypeScript implementation. */
 export const PHP_DECRYPT = `
   function hk($h) { $m = md5($h); return sha1(md5($m) . $m, true); }
   function dec($b, $h) {

@@ -1,5 +1,5 @@
 /**
- * WHMCS-shaped tables for tests and the sandbox, from the data model's §7 (8.12 install schema, with
+ * WHMCS-shaped tables for tests and the sandbox, from docs/data-model.md §7 (8.12 install schema, with
  * the 7.8.3 differences). Written once as MySQL DDL; `toSqlite` derives the SQLite form so the two
  * never drift apart.
  */

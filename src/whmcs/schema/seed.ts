@@ -28,7 +28,7 @@ export async function createWhmcsSchema(
   );
 }
 
-/** The row WHMCS 7.8 and 8.12 install: TOTP on for clients and admins, nothing forced (§1.1). */
+/** The row WHMCS 7.8 and 8.12 install: TOTP on for clients and admins, nothing forced (docs/data-model.md §1.1). */
 export const FRESH_INSTALL_2FA =
   'a:3:{s:7:"modules";a:1:{s:4:"totp";a:2:{s:13:"clientenabled";i:1;s:12:"adminenabled";i:1;}}s:11:"forceclient";i:0;s:10:"forceadmin";i:0;}';
 
