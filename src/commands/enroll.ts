@@ -66,7 +66,9 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
   });
   for (const w of draft.warnings) ctx.out.warn(w);
 
-  const display = await displayBlocks(draft);
+  // The QR code paints its own colours when it lands on a terminal (src/ui/qr.ts).
+  const qrOnTerminal = opts.code === undefined ? Boolean(ctx.out.human ? process.stdout.isTTY : process.stderr.isTTY) : Boolean(ctx.out.human && process.stdout.isTTY);
+  const display = await displayBlocks(draft, qrOnTerminal);
   let displayed = false;
   let check: ActivationCheck;
   if (opts.code === undefined) {
@@ -141,9 +143,9 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
   return { json, blocks };
 }
 
-async function displayBlocks(draft: EnrolmentDraft): Promise<Block[]> {
+async function displayBlocks(draft: EnrolmentDraft, paint: boolean): Promise<Block[]> {
   const { renderQr } = await import('../ui/qr.js');
-  const qr = (await renderQr(draft.otpauthUri)).replace(/\n+$/, '');
+  const qr = (await renderQr(draft.otpauthUri, { paint })).replace(/\n+$/, '');
   const a = draft.account;
   return [
     {
@@ -156,7 +158,7 @@ async function displayBlocks(draft: EnrolmentDraft): Promise<Block[]> {
         ['otpauth URI', draft.otpauthUri],
       ],
     },
-    { kind: 'text', text: qr },
+    { kind: 'qr', text: qr },
     { kind: 'text', text: 'Scan the QR code (or type the secret) into the authenticator app, then enter the code it shows.' },
   ];
 }

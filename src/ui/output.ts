@@ -134,6 +134,8 @@ export class Output {
         return this.paint('bold', b.text);
       case 'text':
         return b.tone ? this.paint(b.tone, b.text) : b.text;
+      case 'qr':
+        return b.text;
       case 'pairs': {
         const w = Math.max(0, ...b.pairs.map(([k]) => k.length));
         const lines = b.pairs.map(([k, val]) => `  ${k.padEnd(w)}  ${val}`);

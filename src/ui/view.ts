@@ -9,7 +9,9 @@ export type Block =
   | { kind: 'text'; text: string; tone?: 'ok' | 'warn' | 'bad' | 'dim' }
   | { kind: 'pairs'; title?: string; pairs: Array<[string, string]> }
   | { kind: 'table'; title?: string; columns: string[]; rows: string[][] }
-  | { kind: 'diff'; title?: string; lines: DiffLine[] };
+  | { kind: 'diff'; title?: string; lines: DiffLine[] }
+  /** A QR code from src/ui/qr.ts, written as is (its colours are the picture). */
+  | { kind: 'qr'; text: string };
 
 export interface DiffLine {
   field: string;
