@@ -100,14 +100,24 @@ function suite(backend: Backend) {
     expect(await t.knex('tblactivitylog').where('description', 'like', '%slow%').first()).toBeUndefined();
   });
 
-  it('Ctrl-C at the prompt: cancelled, exit 4, nothing written', async () => {
+  it('Ctrl-C at the prompt: interrupted, exit 130, nothing written', async () => {
     await insertAdmin(t.knex, { username: 'quitter' });
     const term = start(['enroll', '--admin', 'quitter']);
     await term.waitFor(/Code from the app:/);
     term.key('C-c');
-    expect(await term.exitCode()).toBe(4);
-    expect(term.capture()).toMatch(/cancelled — nothing was changed/);
+    expect(await term.exitCode()).toBe(130);
+    expect(term.capture()).toMatch(/Error: interrupted \(Ctrl-C\) — nothing was written/);
     expect((await admin('quitter')).authmodule).toBe('');
+  });
+
+  it('Ctrl-D at the prompt: cancelled, exit 8, nothing written (the prompt does not wait on)', async () => {
+    await insertAdmin(t.knex, { username: 'eof' });
+    const term = start(['enroll', '--admin', 'eof']);
+    await term.waitFor(/Code from the app:/);
+    term.key('C-d');
+    expect(await term.exitCode()).toBe(8);
+    expect(term.capture()).toMatch(/Error: cancelled: end of input \(Ctrl-D\) at the prompt — nothing was written/);
+    expect((await admin('eof')).authmodule).toBe('');
   });
 
   it('--format json on a terminal: the QR code goes to stderr and scans to the otpauthUri in the JSON', async () => {

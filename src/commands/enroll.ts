@@ -170,7 +170,9 @@ async function askCode(ctx: Context, draft: EnrolmentDraft, window: number): Pro
   for (let i = 1; i <= TRIES; i++) {
     const input = await askText(i === 1 ? 'Code from the app:' : `Code from the app (try ${i} of ${TRIES}):`, (v) =>
       /^\s*\d{3}[\s-]?\d{3}\s*$/.test(v) ? true : 'six digits, as the app shows them',
-    );
+    ).catch((e: unknown) => {
+      throw e instanceof CliError ? new CliError(`${e.message} — nothing was written`, e.exitCode) : e;
+    });
     last = await checkActivationCode(draft.secret, input, { window });
     if (last.ok) return last;
     if (i < TRIES) ctx.out.warn(last.message!);

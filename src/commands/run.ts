@@ -63,10 +63,10 @@ export function reportError(out: Output, e: unknown): void {
     return;
   }
   const err = e as Error & { name?: string };
-  // Ctrl-C inside an @inquirer prompt: nothing was written, say so plainly.
+  // Ctrl-C inside a prompt that src/ui/prompts.ts did not wrap.
   if (err?.name === 'ExitPromptError' || err?.name === 'AbortPromptError') {
-    out.error('cancelled — nothing was changed', EXIT.REFUSED);
-    process.exitCode = EXIT.REFUSED;
+    out.error('interrupted (Ctrl-C)', EXIT.INTERRUPTED);
+    process.exitCode = EXIT.INTERRUPTED;
     return;
   }
   out.error(`${err?.message?.split('\n')[0] ?? String(e)}${process.env.WHMCS_2FA_DEBUG ? '\n' + err?.stack : ' (set WHMCS_2FA_DEBUG=1 for details)'}`, EXIT.ERROR);

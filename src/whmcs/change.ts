@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { RefusedError } from '../errors.js';
+import { CancelledError, EXIT, InterruptedError, RefusedError } from '../errors.js';
 import type { Block, DiffLine } from '../ui/view.js';
 import { writeActivity, type ActivityEntry } from './activity-log.js';
 import { queryError } from './db.js';
@@ -91,8 +91,11 @@ export async function confirmOrRefuse(opts: ChangeOptions, preview: Plan): Promi
   if (!opts.confirm) {
     throw new RefusedError('refusing to change the database without confirmation: no terminal to ask on — pass --yes (or --dry-run to see the change)');
   }
-  const ok = await opts.confirm(opts.confirmQuestion ?? 'Apply this change?', preview);
-  if (!ok) throw new RefusedError('cancelled — nothing was changed');
+  const ok = await opts.confirm(opts.confirmQuestion ?? 'Apply this change?', preview).catch((e: unknown) => {
+    if ((e as { exitCode?: number }).exitCode === EXIT.INTERRUPTED) throw new InterruptedError(`${(e as Error).message} — nothing was changed`);
+    throw e;
+  });
+  if (!ok) throw new CancelledError('cancelled at the prompt — nothing was changed');
 }
 
 /** Runs `fn` in a transaction that is always rolled back: a preview never writes. */
