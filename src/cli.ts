@@ -1,10 +1,11 @@
-import { Command, Option } from 'commander';
+import { Command, Help, Option } from 'commander';
 import { fstatSync, writeSync } from 'node:fs';
 import { EXIT } from './errors.js';
 import { registerCommands } from './commands/index.js';
 import pkg from '../package.json' with { type: 'json' };
 
 export const VERSION: string = pkg.version;
+
 
 /**
  * Builds the program. Only commander and the thin command files load here: every command imports
@@ -13,6 +14,7 @@ export const VERSION: string = pkg.version;
  */
 export function buildProgram(argv?: readonly string[]): Command {
   const program = new Command('whmcs-2fa');
+  let parseError: string | undefined;
   program
     .description('Administer WHMCS two-factor authentication (Time-Based Tokens, Duo Security, YubiKey) in its database')
     .version(VERSION, '-V, --version')
@@ -24,9 +26,16 @@ export function buildProgram(argv?: readonly string[]): Command {
     .option('-q, --quiet', 'print only errors and requested machine output')
     .option('--no-color', 'no colour (also NO_COLOR)')
     .option('--show-secrets', 'reveal secrets (Duo Client Secret, Yubico key, TOTP secrets) — never the default')
-    .showHelpAfterError('(run with --help for usage)')
+    // Per-command help lists the global options too (--yes, --dry-run, --format…): they apply there.
+    .configureHelp({
+      showGlobalOptions: true,
+      visibleGlobalOptions(this: Help, cmd: Command) {
+        return Help.prototype.visibleGlobalOptions.call(this, cmd).filter((o) => globalOptionApplies(cmd.name(), o.long));
+      },
+    })
     .configureOutput({
-      outputError: (str, write) => write(str.replace(/^error: /i, 'Error: ')),
+      // Written by the exit override below as one line (and the JSON error with --format json).
+      outputError: (str) => (parseError ??= str),
       writeOut: (str) => writeAll(1, str),
       writeErr: (str) => writeAll(2, str),
       // undefined: commander's default width (80), as when it asks process.stdout itself.
@@ -39,6 +48,7 @@ export function buildProgram(argv?: readonly string[]): Command {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
         process.exit(EXIT.OK);
       }
+      reportParseError(program, parseError ?? err.message, argv ?? process.argv, err.code === 'commander.unknownCommand');
       process.exit(EXIT.USAGE);
     });
   program.addHelpText(
@@ -59,6 +69,52 @@ Docs: man whmcs-2fa`,
   }
   registerCommands(program);
   return program;
+}
+
+/** Commands that never write the database (their help leaves out --yes and --dry-run). */
+const READ_ONLY = new Set(['status', 'accounts', 'verify', 'clock-check', 'completion', 'sandbox', 'audit']);
+/** Commands that never connect to a database. */
+const NO_DATABASE = new Set(['completion', 'sandbox']);
+
+function globalOptionApplies(command: string, flag: string | undefined): boolean {
+  if (flag === '--version') return false;
+  if ((flag === '--yes' || flag === '--dry-run') && READ_ONLY.has(command)) return false;
+  if ((flag === '--whmcs-dir' || flag === '--db') && NO_DATABASE.has(command)) return false;
+  return true;
+}
+
+/**
+ * A command-line error as every other error is reported: one `Error:` line on stderr naming where
+ * the usage is, and with `--format json` the JSON error object on stdout. The format is read from
+ * the raw arguments, since parsing them is what failed.
+ */
+function reportParseError(program: Command, raw: string, argv: readonly string[], unknownCommand: boolean): void {
+  const args = argv.slice(2);
+  const message = raw
+    .replace(/^error: /i, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
+  const command = unknownCommand ? undefined : commandNamed(program, args);
+  const where = command ? `whmcs-2fa ${command} --help` : 'whmcs-2fa --help';
+  const line = `${message} — see \`${where}\``;
+  writeAll(2, `Error: ${line}\n`);
+  if (formatRequested(args) === 'json') {
+    writeAll(1, JSON.stringify({ error: { message: line, exitCode: EXIT.USAGE } }, null, 2) + '\n');
+  }
+}
+
+/** The value of the last --format on a command line, as given. */
+function formatRequested(args: readonly string[]): string | undefined {
+  let format: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') break;
+    if (a === '--format') format = args[++i];
+    else if (a.startsWith('--format=')) format = a.slice('--format='.length);
+  }
+  return format?.toLowerCase();
 }
 
 /**

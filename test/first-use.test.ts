@@ -75,3 +75,44 @@ describe('exit codes 8 and 130 are documented', () => {
     expect(r.stdout).toMatch(/130 interrupted \(Ctrl-C\)/);
   });
 });
+
+describe('command-line errors keep the error contract', () => {
+  it.each([
+    [['status', '--format', 'json', '--bogus'], /^unknown option '--bogus' — see `whmcs-2fa status --help`$/],
+    [['--format=json', 'accounts', '--admin'], /^option '--admin <.*>' argument missing — see `whmcs-2fa accounts --help`$/],
+    [['--format', 'JSON', 'statuz'], /^unknown command 'statuz' \(Did you mean status\?\) — see `whmcs-2fa --help`$/],
+    [['--format', 'json', 'verify', '--admin', 'a', '1', '2'], /^too many arguments for 'verify'.* — see `whmcs-2fa verify --help`$/],
+  ])('%j: one Error line, exit 2, and the JSON error object', async (args, message) => {
+    const r = await runCli(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')).toEqual([expect.stringMatching(/^Error: /), '']);
+    expect(r.json.error.message).toMatch(message);
+    expect(r.json).toEqual({ error: { message: r.stderr.slice('Error: '.length, -1), exitCode: 2 } });
+  });
+
+  it('without --format json: the one line on stderr, nothing on stdout', async () => {
+    const r = await runCli(['status', '--bogus']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe("Error: unknown option '--bogus' — see `whmcs-2fa status --help`\n");
+  });
+});
+
+describe('per-command --help shows the global options that apply', () => {
+  it('a command that writes lists --yes, --dry-run and --format', async () => {
+    const r = await runCli(['backup-code', '--help']);
+    const global = r.stdout.slice(r.stdout.indexOf('Global Options:'));
+    expect(r.stdout).toContain('Global Options:');
+    for (const flag of ['--yes', '--dry-run', '--format <format>', '--whmcs-dir <dir>', '--db <url>', '--quiet', '--no-color', '--show-secrets']) expect(global).toContain(flag);
+    expect(global).not.toContain('--version');
+  });
+
+  it('a read-only command leaves out --yes and --dry-run; sandbox leaves out the connection options', async () => {
+    const status = await runCli(['status', '--help']);
+    const global = status.stdout.slice(status.stdout.indexOf('Global Options:'));
+    expect(global).toContain('--format <format>');
+    expect(global).not.toMatch(/--yes|--dry-run/);
+    const sandbox = await runCli(['sandbox', '--help']);
+    expect(sandbox.stdout.slice(sandbox.stdout.indexOf('Global Options:'))).not.toMatch(/--whmcs-dir|--db /);
+  });
+});
