@@ -5,7 +5,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { BIN, TEST_STATE_HOME, runCli } from './helpers/cli.js';
-import { tempDir } from './helpers/db.js';
+import { createTestDb, describeBackends, tempDir, type TestDb } from './helpers/db.js';
+import { insertAdmin, insertUser } from '../src/whmcs/schema/seed.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { TmuxTerminal } from './helpers/tmux.js';
 
@@ -114,5 +115,78 @@ describe('per-command --help shows the global options that apply', () => {
     expect(global).not.toMatch(/--yes|--dry-run/);
     const sandbox = await runCli(['sandbox', '--help']);
     expect(sandbox.stdout.slice(sandbox.stdout.indexOf('Global Options:'))).not.toMatch(/--whmcs-dir|--db /);
+  });
+});
+
+describeBackends('selectors: id:N, exact matches only, near matches listed', (backend) => {
+  let t: TestDb;
+  const ids: Record<string, number> = {};
+  beforeAll(async () => {
+    t = await createTestDb(backend, '8', '8.12.1-release.1');
+    for (const username of ['alice', 'José', 'Straße', '2', 'filler']) ids[username] = await insertAdmin(t.knex, { username, email: `${username.toLowerCase()}@example.com`, authmodule: 'totp', authdata: '' });
+    ids.user = await insertUser(t.knex, { email: 'Carol@Example.com' });
+  });
+  afterAll(() => t?.drop());
+  const cli = (args: string[]) => runCli(['--whmcs-dir', t.whmcsDir, ...args, '--format', 'json']);
+  const accounts = async (sel: string[]) => cli(['accounts', ...sel]);
+
+  it('a number that is an id and another admin\'s username is ambiguous; the advice (id:N) resolves it', async () => {
+    const idTwo = ids.José!; // the second admin inserted has id 2
+    expect(idTwo).toBe(2);
+    const r = await accounts(['--admin', '2']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^Error: "2" matches 2 admins: #2 José, #\d+ 2 — select one by id, e\.g\. --admin id:2\n$/);
+    expect(r.json.error.details.candidates.map((c: { selector: string }) => c.selector)).toEqual([`id:2`, `id:${ids['2']}`]);
+    // Following the advice works, for both candidates.
+    const byId = await accounts(['--admin', 'id:2']);
+    expect(byId.code).toBe(0);
+    expect(JSON.stringify(byId.json)).toContain('José');
+    const other = await accounts(['--admin', `id:${ids['2']}`]);
+    expect(other.code).toBe(0);
+    expect(JSON.stringify(other.json)).toContain('"2@example.com"');
+  });
+
+  it.each([
+    ['jose', 'José'],
+    ['ALICE', 'alice'],
+  ])('--admin %s does not select %s: the near match is listed, exit 3, nothing acted on', async (typed, real) => {
+    const r = await cli(['backup-code', '--admin', typed, '--yes']);
+    expect(r.code).toBe(3);
+    if (backend === 'sqlite' && typed === 'jose') {
+      // SQLite's NOCASE folds ASCII only: no near match to offer, and still nothing selected.
+      expect(r.stderr).toMatch(/^Error: no admin matches "jose"/);
+      return;
+    }
+    expect(r.stderr).toMatch(new RegExp(`^Error: no admin is exactly "${typed}"; near matches: #${ids[real]} ${real} — name one exactly or by id, e\\.g\\. --admin id:${ids[real]}\\n$`));
+    expect(r.json.error.details).toMatchObject({ exact: false, candidates: [{ id: ids[real], name: real, selector: `id:${ids[real]}` }] });
+  });
+
+  it('strasse and alice\\x01 select nobody (MariaDB\'s collation calls them Straße and alice)', async () => {
+    for (const typed of ['strasse', 'alice\x01']) {
+      const r = await cli(['backup-code', '--admin', typed, '--yes']);
+      expect(r.code, typed).toBe(3);
+      expect(r.json.error.message).toMatch(/^no admin (is exactly|matches) /);
+    }
+  });
+
+  it('a user email in another case is a near match, the exact email selects', async () => {
+    const r = await cli(['accounts', '--user', 'carol@example.com']);
+    expect(r.code).toBe(3);
+    expect(r.json.error.details.candidates).toEqual([{ id: ids.user, name: 'Carol@Example.com', email: 'Carol@Example.com', selector: `id:${ids.user}` }]);
+    expect((await cli(['accounts', '--user', 'Carol@Example.com'])).code).toBe(0);
+  });
+
+  it('id: needs a number; an unknown id is not found', async () => {
+    const bad = await cli(['accounts', '--admin', 'id:alice']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^Error: --admin id:alice: after "id:" comes a number \(e\.g\. --admin id:2\)\n$/);
+    expect((await cli(['accounts', '--admin', 'id:999999'])).code).toBe(3);
+  });
+
+  it('a 100 000-character selector is not echoed whole', async () => {
+    const r = await cli(['accounts', '--admin', 'x'.repeat(100_000)]);
+    expect(r.code).toBe(3);
+    expect(r.stderr.length).toBeLessThan(300);
+    expect(r.stderr).toMatch(/x… \(100000 characters\)/);
   });
 });
