@@ -20,7 +20,7 @@ export function buildProgram(argv?: readonly string[]): Command {
     .version(VERSION, '-V, --version')
     .option('--whmcs-dir <dir>', 'WHMCS install dir; reads <dir>/configuration.php (default: $WHMCS_DIR, else the nearest configuration.php upwards)')
     .option('--db <url>', 'connect by URL instead: mysql://user@host[:port]/name, mysql://user@localhost/name?socket=/path, sqlite:<file> (also $WHMCS_DB_URL)')
-    .addOption(new Option('--format <format>', 'output format: table (default on a TTY) | json | yaml | csv (row lists)'))
+    .addOption(new Option('--format <format>', 'output format: table (the default, in pipes too) | json | yaml | csv (row lists)'))
     .option('-y, --yes', 'do not ask for confirmation (required for changes without a TTY)')
     .option('-n, --dry-run', 'show exactly what would change, write nothing')
     .option('-q, --quiet', 'print only errors and requested machine output')

@@ -11,7 +11,9 @@ import { describeWithPeer } from './helpers/peers.js';
 import { TmuxTerminal } from './helpers/tmux.js';
 
 const dir = join(tempDir(), 'sandbox');
-const sandboxReady = () => runCli(['sandbox', dir]);
+let sandbox: ReturnType<typeof runCli> | undefined;
+/** One sandbox for the file, created on first use. */
+const sandboxReady = () => (sandbox ??= runCli(['sandbox', dir]));
 
 async function backupCodeHash(): Promise<string> {
   const r = await runCli(['--whmcs-dir', dir, 'accounts', '--admins', '--format', 'json']);
@@ -188,5 +190,48 @@ describeBackends('selectors: id:N, exact matches only, near matches listed', (ba
     expect(r.code).toBe(3);
     expect(r.stderr.length).toBeLessThan(300);
     expect(r.stderr).toMatch(/x… \(100000 characters\)/);
+  });
+});
+
+describe('output in pipes: the table stays the default, plain; JSON only when asked', () => {
+  beforeAll(async () => {
+    expect((await sandboxReady()).code).toBe(0);
+  });
+
+  it('accounts | grep jdoe finds the table row; --format json is still there when asked', async () => {
+    const r = await runCli(['--whmcs-dir', dir, 'accounts'], { asTyped: true });
+    expect(r.code).toBe(0);
+    expect(r.json).toBeUndefined();
+    const row = r.stdout.split('\n').filter((l) => l.includes('jdoe'));
+    expect(row).toHaveLength(1);
+    expect(row[0]).toMatch(/^\s+2\s+jdoe\s+jdoe@billing\.example\.com\s+Full Administrator\s+no\s+duosecurity\s+yes$/);
+    expect(r.stdout).not.toContain('\x1b[');
+    const j = await runCli(['--whmcs-dir', dir, 'accounts', '--format', 'json'], { asTyped: true });
+    expect(j.json.admins.find((a: { username: string }) => a.username === 'jdoe')).toBeDefined();
+  });
+});
+
+describeWithPeer(['tmux'], 'output in pipes, in a real terminal', () => {
+  let term: TmuxTerminal | undefined;
+  beforeAll(async () => {
+    expect((await sandboxReady()).code).toBe(0);
+  });
+  afterEach(() => {
+    term?.kill();
+    term = undefined;
+  });
+
+  it('with colour on (no NO_COLOR), a piped table has no colour and no wrapping; warnings on the terminal keep theirs', async () => {
+    const t = (term = TmuxTerminal.start(['sh', '-c', `${process.execPath} ${BIN} --whmcs-dir ${dir} accounts | cat`], {
+      env: { XDG_STATE_HOME: TEST_STATE_HOME, NO_COLOR: undefined, FORCE_COLOR: undefined, WHMCS_DB_URL: undefined, WHMCS_DIR: undefined },
+      width: 60,
+    }));
+    expect(await t.exitCode()).toBe(0);
+    const screen = t.captureWithColours();
+    const tableLines = screen.split('\n').filter((l) => /jdoe|alice@example\.net/.test(l));
+    expect(tableLines.length).toBe(2);
+    for (const l of tableLines) expect(l).not.toContain('\x1b[');
+    // stderr is the terminal: its warning is painted.
+    expect(screen).toMatch(/\x1b\[33mWarning: /);
   });
 });

@@ -131,7 +131,7 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
   await confirmBulk(ctx, scope.count, what, sampleRows, consequences);
 
   const { ProgressBar } = await import('../ui/progress.js');
-  const bar = new ProgressBar(ctx.out.quiet ? { write: () => true, isTTY: false } : process.stderr, scope.count, { unit: t.plural, color: ctx.out.color });
+  const bar = new ProgressBar(ctx.out.quiet ? { write: () => true, isTTY: false } : process.stderr, scope.count, { unit: t.plural, color: ctx.out.errColor });
   let stopping = false;
   const onSigint = () => {
     if (stopping) {

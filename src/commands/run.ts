@@ -45,11 +45,16 @@ export function action<O>(handler: Handler<O>, spec: RunSpec = {}) {
 export function makeOutput(opts: GlobalOptions, spec: RunSpec = {}): Output {
   const env = process.env;
   const allowed: Format[] = ['table', 'json', 'yaml', ...(spec.formats ?? [])];
-  const requested = (opts.format ?? (process.stdout.isTTY ? 'table' : 'json')).toLowerCase() as Format;
+  // The table is the default everywhere, pipes included (as WP-CLI and Nextcloud's occ do):
+  // `accounts | grep jdoe` greps lines, not JSON. Machine formats only when asked.
+  const requested = (opts.format ?? 'table').toLowerCase() as Format;
   const format: Format = FORMATS.includes(requested) && allowed.includes(requested) ? requested : 'table';
-  // The TTY test last: asking creates process.stderr and process.stdout, which machine formats may never need.
-  const color = format === 'table' && opts.color !== false && !('NO_COLOR' in env && env.NO_COLOR !== '') && Boolean(process.stderr.isTTY || process.stdout.isTTY);
-  const out = new Output({ format, color, quiet: Boolean(opts.quiet) });
+  const noColor = opts.color === false || ('NO_COLOR' in env && env.NO_COLOR !== '');
+  // Each stream is coloured only when it is a terminal: a piped table stays plain while warnings on
+  // the terminal keep their colour. Asked last: asking creates the stream.
+  const color = format === 'table' && !noColor && Boolean(process.stdout.isTTY);
+  const errColor = !noColor && Boolean(process.stderr.isTTY);
+  const out = new Output({ format, color, errColor, quiet: Boolean(opts.quiet) });
   if (format !== requested) {
     throw new UsageError(`--format ${requested} is not available for this command — use one of: ${allowed.join(', ')}`);
   }

@@ -9,7 +9,10 @@ export const FORMATS: Format[] = ['table', 'json', 'yaml', 'csv', 'nagios'];
 
 export interface OutputOptions {
   format: Format;
+  /** Colour on standard output (the report). */
   color: boolean;
+  /** Colour on standard error (warnings, errors, prompts' previews); default: `color`. */
+  errColor?: boolean;
   quiet: boolean;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
@@ -24,14 +27,17 @@ type Paint = (tone: 'ok' | 'warn' | 'bad' | 'dim' | 'bold', s: string) => string
 export class Output {
   readonly format: Format;
   readonly color: boolean;
+  readonly errColor: boolean;
   readonly quiet: boolean;
   private stdout?: Pick<NodeJS.WritableStream, 'write'>;
   private stderr?: NodeJS.WritableStream;
   private paint: Paint = (_t, s) => s;
+  private errPaint: Paint = (_t, s) => s;
 
   constructor(opts: OutputOptions) {
     this.format = opts.format;
     this.color = opts.color;
+    this.errColor = opts.errColor ?? opts.color;
     this.quiet = opts.quiet;
     this.stdout = opts.stdout;
     this.stderr = opts.stderr;
@@ -49,11 +55,13 @@ export class Output {
 
   /** chalk is loaded only when colour is really used, to keep start-up light. */
   async init(): Promise<void> {
-    if (!this.color) return;
+    if (!this.color && !this.errColor) return;
     const { Chalk } = await import('chalk');
     const c = new Chalk({ level: 1 });
     const map = { ok: c.green, warn: c.yellow, bad: c.red, dim: c.dim, bold: c.bold } as const;
-    this.paint = (tone, s) => map[tone](s);
+    const paint: Paint = (tone, s) => map[tone](s);
+    if (this.color) this.paint = paint;
+    if (this.errColor) this.errPaint = paint;
   }
 
   get human(): boolean {
@@ -70,11 +78,11 @@ export class Output {
   }
 
   warn(s: string): void {
-    if (!this.quiet) this.err.write(this.paint('warn', 'Warning: ') + s + '\n');
+    if (!this.quiet) this.err.write(this.errPaint('warn', 'Warning: ') + s + '\n');
   }
 
   error(message: string, exitCode: number, details?: unknown): void {
-    this.err.write(this.paint('bad', 'Error: ') + message + '\n');
+    this.err.write(this.errPaint('bad', 'Error: ') + message + '\n');
     if (this.format === 'json') {
       this.out.write(JSON.stringify({ error: { message, exitCode, ...(details ? { details } : {}) } }, null, 2) + '\n');
     }
@@ -156,7 +164,7 @@ export class Output {
     if (rows.length === 0) return this.paint('dim', '  (none)');
     const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => visibleLength(r[i] ?? ''))));
     const line = (cells: string[]) =>
-      '  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c)))).join('  ');
+      ('  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c)))).join('  ')).trimEnd();
     return [this.paint('dim', line(columns)), ...rows.map(line)].join('\n');
   }
 }

@@ -17,7 +17,15 @@ export interface CliOptions {
   input?: string;
   cwd?: string;
   timeoutMs?: number;
+  /**
+   * Tests read JSON: without a --format of their own, runs get `--format json` (the CLI's default
+   * is the table, in pipes too). `asTyped: true` runs the arguments exactly as given.
+   */
+  asTyped?: boolean;
 }
+
+const withFormat = (args: string[], opts: CliOptions): string[] =>
+  opts.asTyped || args.some((a) => a === '--format' || a.startsWith('--format=')) ? args : ['--format', 'json', ...args];
 
 /** A private undo-journal location per test file, so tests never touch the real one. */
 export const TEST_STATE_HOME = mkdtempSync(join(tmpdir(), 'whmcs2fa-state-'));
@@ -34,7 +42,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     }
     delete env.WHMCS_DB_URL;
     if (opts.env?.WHMCS_DB_URL) env.WHMCS_DB_URL = opts.env.WHMCS_DB_URL;
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: opts.cwd ?? tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...withFormat(args, opts)], { env, cwd: opts.cwd ?? tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
