@@ -48,8 +48,7 @@ export function buildProgram(argv?: readonly string[]): Command {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
         process.exit(EXIT.OK);
       }
-      reportParseError(program, parseError ?? err.message, argv ?? process.argv, err.code === 'commander.unknownCommand');
-      process.exit(EXIT.USAGE);
+      process.exit(reportParseError(program, parseError ?? err.message, argv ?? process.argv, err.code === 'commander.unknownCommand'));
     });
   program.addHelpText(
     'after',
@@ -88,7 +87,7 @@ function globalOptionApplies(command: string, flag: string | undefined): boolean
  * the usage is, and with `--format json` the JSON error object on stdout. The format is read from
  * the raw arguments, since parsing them is what failed.
  */
-function reportParseError(program: Command, raw: string, argv: readonly string[], unknownCommand: boolean): void {
+function reportParseError(program: Command, raw: string, argv: readonly string[], unknownCommand: boolean): number {
   const args = argv.slice(2);
   const message = raw
     .replace(/^error: /i, '')
@@ -99,10 +98,14 @@ function reportParseError(program: Command, raw: string, argv: readonly string[]
   const command = unknownCommand ? undefined : commandNamed(program, args);
   const where = command ? `whmcs-2fa ${command} --help` : 'whmcs-2fa --help';
   const line = `${message} — see \`${where}\``;
+  // A command can promise another code for usage errors (clock-check: 3, UNKNOWN to monitoring).
+  const sub = command ? (program.commands.find((c) => c.name() === command) as (Command & { usageExitCode?: number }) | undefined) : undefined;
+  const exitCode = sub?.usageExitCode ?? EXIT.USAGE;
   writeAll(2, `Error: ${line}\n`);
   if (formatRequested(args) === 'json') {
-    writeAll(1, JSON.stringify({ error: { message: line, exitCode: EXIT.USAGE } }, null, 2) + '\n');
+    writeAll(1, JSON.stringify({ error: { message: line, exitCode } }, null, 2) + '\n');
   }
+  return exitCode;
 }
 
 /** The value of the last --format on a command line, as given. */

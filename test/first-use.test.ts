@@ -52,6 +52,16 @@ describeWithPeer(['tmux'], 'prompts in a real terminal: no, Ctrl-D and Ctrl-C', 
     expect(await backupCodeHash()).toBe(before);
   });
 
+  it('warnings come after the report, on an 80×24 terminal', async () => {
+    const t = start(['--whmcs-dir', dir, 'status'], { width: 80, height: 24 });
+    expect(await t.exitCode()).toBe(0);
+    const lines = t.capture().split('\n');
+    const report = lines.findIndex((l) => /^\s+Users\s+\d+ of \d+ enrolled/.test(l));
+    const firstWarning = lines.findIndex((l) => l.startsWith('Warning: '));
+    expect(report).toBeGreaterThan(-1);
+    expect(firstWarning).toBeGreaterThan(report);
+  });
+
   it('Ctrl-C at a password prompt of a read-only command: exit 130, and no word about changes', async () => {
     const t = start(['--db', 'mysql://nobody@127.0.0.1:9/whmcs', 'status']);
     await t.waitFor(/Password for nobody@127\.0\.0\.1:/);

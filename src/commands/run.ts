@@ -38,6 +38,7 @@ export function action<O>(handler: Handler<O>, spec: RunSpec = {}) {
       reportError(out, e instanceof CliError ? e : (await import('../whmcs/db.js')).queryError(e));
     } finally {
       await ctx.close();
+      out.flushWarnings();
     }
   };
 }

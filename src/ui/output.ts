@@ -32,6 +32,7 @@ export class Output {
   private stdout?: Pick<NodeJS.WritableStream, 'write'>;
   private stderr?: NodeJS.WritableStream;
   private paint: Paint = (_t, s) => s;
+  private deferred: string[] = [];
   private errPaint: Paint = (_t, s) => s;
 
   constructor(opts: OutputOptions) {
@@ -77,11 +78,25 @@ export class Output {
     if (!this.quiet) this.err.write(s.endsWith('\n') ? s : s + '\n');
   }
 
+  /**
+   * Warnings wait until the report has been printed (or an error, or a prompt, comes first): a long
+   * warning printed first scrolls a short report off an 80×24 screen. Each is printed once.
+   */
   warn(s: string): void {
-    if (!this.quiet) this.err.write(this.errPaint('warn', 'Warning: ') + s + '\n');
+    if (this.quiet) return;
+    this.deferred.push(s);
+    live.add(this);
+  }
+
+  /** Prints the warnings held so far (before a prompt, which must come after what led to it). */
+  flushWarnings(): void {
+    const held = this.deferred.splice(0);
+    live.delete(this);
+    for (const w of held) this.err.write(this.errPaint('warn', 'Warning: ') + w + '\n');
   }
 
   error(message: string, exitCode: number, details?: unknown): void {
+    this.flushWarnings();
     this.err.write(this.errPaint('bad', 'Error: ') + message + '\n');
     if (this.format === 'json') {
       this.out.write(JSON.stringify({ error: { message, exitCode, ...(details ? { details } : {}) } }, null, 2) + '\n');
@@ -92,6 +107,7 @@ export class Output {
     for (const w of v.warnings ?? []) this.warn(w);
     await this.printBody(v);
     for (const w of v.warningsAfter?.() ?? []) this.warn(w);
+    this.flushWarnings();
   }
 
   private async printBody(v: View): Promise<void> {
@@ -167,6 +183,14 @@ export class Output {
       ('  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c)))).join('  ')).trimEnd();
     return [this.paint('dim', line(columns)), ...rows.map(line)].join('\n');
   }
+}
+
+/** Outputs holding warnings, for flushAllWarnings. */
+const live = new Set<Output>();
+
+/** Before a prompt: every held warning is printed, so the question comes after what it is about. */
+export function flushAllWarnings(): void {
+  for (const o of [...live]) o.flushWarnings();
 }
 
 /**

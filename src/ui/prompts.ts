@@ -27,6 +27,7 @@ function endOfInput(): never {
 }
 
 async function ask<T>(prompt: (signal: AbortSignal) => Promise<T>, onEnd: () => T): Promise<T> {
+  (await import('./output.js')).flushAllWarnings();
   const eof = new AbortController();
   // readline turns a raw-mode Ctrl-D on an empty line into a quiet close that the prompt never
   // notices; watch for the key itself (and for stdin ending) and end the prompt instead.
