@@ -245,3 +245,29 @@ describeWithPeer(['tmux'], 'output in pipes, in a real terminal', () => {
     expect(screen).toMatch(/\x1b\[33mWarning: /);
   });
 });
+
+describeBackends('reset right after backup-code says the new code is voided', (backend) => {
+  let t: TestDb;
+  beforeAll(async () => {
+    t = await createTestDb(backend, '8', '8.12.1-release.1');
+    await insertAdmin(t.knex, { username: 'keeper', authmodule: 'totp', authdata: '' });
+    await insertAdmin(t.knex, { username: 'other', authmodule: 'totp', authdata: '' });
+  });
+  afterAll(() => t?.drop());
+  const cli = (args: string[]) => runCli(['--whmcs-dir', t.whmcsDir, ...args]);
+
+  it('the preview names the backup code just issued; without one it says nothing of the kind', async () => {
+    const before = await cli(['--dry-run', 'reset', '--admin', 'keeper', '--reason', 'r', '--format', 'table']);
+    expect(before.code).toBe(0);
+    expect(before.stdout + before.stderr).not.toMatch(/backup code issued/);
+    expect((await cli(['backup-code', '--admin', 'keeper', '--yes'])).code).toBe(0);
+    const after = await cli(['--dry-run', 'reset', '--admin', 'keeper', '--reason', 'r', '--format', 'table']);
+    expect(after.code).toBe(0);
+    expect(after.stdout).toMatch(/the backup code issued by `whmcs-2fa backup-code` on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(the last second-factor change of this account\) stops working/);
+    const json = await cli(['--dry-run', 'reset', '--admin', 'keeper', '--reason', 'r', '--format', 'json']);
+    expect(JSON.stringify(json.json.notes)).toMatch(/backup code issued/);
+    // Another account's code is not this one's.
+    const other = await cli(['--dry-run', 'reset', '--admin', 'other', '--reason', 'r', '--format', 'table']);
+    expect(other.stdout).not.toMatch(/backup code issued/);
+  });
+});
