@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { writeSync } from 'node:fs';
-import { StreamedList, type Block, type View } from './view.js';
+import { StreamedList, type Block, type StreamedTable, type View } from './view.js';
 import { toYaml } from './yaml.js';
 import { toCsv } from './csv.js';
 
@@ -111,6 +111,15 @@ export class Output {
   }
 
   private async printBody(v: View): Promise<void> {
+    const stream = v.stream?.[this.format];
+    if (stream) {
+      await stream((s) => this.writeDrained(s));
+      return;
+    }
+    if (this.format === 'table' && v.tables) {
+      if (!this.quiet) await this.writeTables(v.tables);
+      return;
+    }
     const raw = v.raw?.[this.format];
     if (raw !== undefined) {
       this.out.write(raw.endsWith('\n') ? raw : raw + '\n');
@@ -179,9 +188,37 @@ export class Output {
   private table(columns: string[], rows: string[][]): string {
     if (rows.length === 0) return this.paint('dim', '  (none)');
     const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => visibleLength(r[i] ?? ''))));
-    const line = (cells: string[]) =>
-      ('  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c)))).join('  ')).trimEnd();
-    return [this.paint('dim', line(columns)), ...rows.map(line)].join('\n');
+    return [this.paint('dim', tableLine(columns, widths)), ...rows.map((r) => tableLine(r, widths))].join('\n');
+  }
+
+  /**
+   * Tables as renderBlocks would print them, in memory a page at a time: a first read of each
+   * table's pages measures the columns and counts the rows, a second one prints them.
+   */
+  private async writeTables(tables: StreamedTable[]): Promise<void> {
+    for (let n = 0; n < tables.length; n++) {
+      const t = tables[n]!;
+      const widths = t.columns.map((c) => visibleLength(c));
+      let count = 0;
+      for await (const page of t.pages()) {
+        for (const r of page) {
+          count++;
+          for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, visibleLength(r[i] ?? ''));
+        }
+      }
+      let text = (n ? '\n' : '') + this.paint('bold', t.title(count)) + '\n';
+      if (count === 0) {
+        await this.writeDrained(text + this.paint('dim', '  (none)') + '\n');
+        continue;
+      }
+      text += this.paint('dim', tableLine(t.columns, widths)) + '\n';
+      for await (const page of t.pages()) {
+        for (const r of page) text += tableLine(r, widths) + '\n';
+        await this.writeDrained(text);
+        text = '';
+      }
+      if (text) await this.writeDrained(text);
+    }
   }
 }
 
@@ -329,6 +366,11 @@ export async function writeJson(value: unknown, write: (s: string) => void | Pro
   await emit(value, 0);
   await put('\n');
   await flush();
+}
+
+/** One table line: two spaces in, columns two apart, the last one unpadded. */
+function tableLine(cells: readonly string[], widths: readonly number[]): string {
+  return ('  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(Math.max(0, widths[i]! - visibleLength(c))))).join('  ')).trimEnd();
 }
 
 function visibleLength(s: string): number {
