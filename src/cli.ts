@@ -58,7 +58,7 @@ Exit codes: 0 ok · 1 error · 2 usage · 3 not found · 4 refused by a safety r
             8 cancelled at a prompt (no, Ctrl-D) · 130 interrupted (Ctrl-C)
             clock-check: 0 OK · 1 WARNING · 2 CRITICAL · 3 UNKNOWN
 Environment: WHMCS_DIR, WHMCS_DB_URL, WHMCS_DB_PASSWORD, WHMCS_CC_ENCRYPTION_HASH, WHMCS_DUO_CLIENT_SECRET,
-             XDG_STATE_HOME (undo journal), NO_COLOR
+             WHMCS_TOTP_SECRET (enroll), XDG_STATE_HOME (undo journal), NO_COLOR
 Docs: man whmcs-2fa`,
   );
   const wanted = argv ? commandNamed(program, argv.slice(2)) : undefined;
