@@ -104,7 +104,7 @@ describe('command-line errors keep the error contract', () => {
   });
 
   it('without --format json: the one line on stderr, nothing on stdout', async () => {
-    const r = await runCli(['status', '--bogus']);
+    const r = await runCli(['status', '--bogus'], { asTyped: true });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe("Error: unknown option '--bogus' — see `whmcs-2fa status --help`\n");
