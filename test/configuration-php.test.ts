@@ -395,7 +395,7 @@ describe('connectionFromConfig', () => {
     // A bracketed IPv6 address with its port: the address, and the port unless $db_port gives one.
     const v6 = connectionFromConfig(base("$db_host = '[::1]:3307';"));
     expect(v6).toMatchObject({ host: '::1', port: 3307 });
-    expect(describeTarget({ kind: 'mysql', ...v6 } as never)).toBe(`mysql://${v6.user}@[::1]:3307/${v6.database}`);
+    expect(describeTarget({ ...v6, kind: 'mysql' } as never)).toBe(`mysql://${v6.user}@[::1]:3307/${v6.database}`);
     expect(connectionFromConfig(base("$db_host = '[::1]:3307'; $db_port = '3308';"))).toMatchObject({ host: '::1', port: 3308 });
     // mysqli's persistent prefix is named, not taken for a socket called "localhost".
     expect(() => connectionFromConfig(base("$db_host = 'p:localhost';"))).toThrow(/\$db_host 'p:localhost' starts with "p:", mysqli's persistent-connection prefix.* set \$db_host = 'localhost'/);

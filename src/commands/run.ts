@@ -54,7 +54,7 @@ export function makeOutput(opts: GlobalOptions, spec: RunSpec = {}): Output {
   // Each stream is coloured only when it is a terminal: a piped table stays plain while warnings on
   // the terminal keep their colour. Asked last: asking creates the stream.
   const color = format === 'table' && !noColor && Boolean(process.stdout.isTTY);
-  const errColor = !noColor && Boolean(process.stderr.isTTY);
+  const errColor = () => !noColor && Boolean(process.stderr.isTTY);
   const out = new Output({ format, color, errColor, quiet: Boolean(opts.quiet) });
   if (format !== requested) {
     throw new UsageError(`--format ${requested} is not available for this command — use one of: ${allowed.join(', ')}`);

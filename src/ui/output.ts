@@ -11,8 +11,12 @@ export interface OutputOptions {
   format: Format;
   /** Colour on standard output (the report). */
   color: boolean;
-  /** Colour on standard error (warnings, errors, prompts' previews); default: `color`. */
-  errColor?: boolean;
+  /**
+   * Colour on standard error (warnings, errors, the progress bar); default: `color`. A function is
+   * asked on first use: asking whether stderr is a terminal creates process.stderr, which a run
+   * that never warns should not pay for.
+   */
+  errColor?: boolean | (() => boolean);
   quiet: boolean;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
@@ -27,18 +31,17 @@ type Paint = (tone: 'ok' | 'warn' | 'bad' | 'dim' | 'bold', s: string) => string
 export class Output {
   readonly format: Format;
   readonly color: boolean;
-  readonly errColor: boolean;
+  private errColorSource: boolean | (() => boolean);
   readonly quiet: boolean;
   private stdout?: Pick<NodeJS.WritableStream, 'write'>;
   private stderr?: NodeJS.WritableStream;
   private paint: Paint = (_t, s) => s;
   private deferred: string[] = [];
-  private errPaint: Paint = (_t, s) => s;
 
   constructor(opts: OutputOptions) {
     this.format = opts.format;
     this.color = opts.color;
-    this.errColor = opts.errColor ?? opts.color;
+    this.errColorSource = opts.errColor ?? opts.color;
     this.quiet = opts.quiet;
     this.stdout = opts.stdout;
     this.stderr = opts.stderr;
@@ -54,15 +57,24 @@ export class Output {
     return (this.stderr ??= process.stderr);
   }
 
+  get errColor(): boolean {
+    if (typeof this.errColorSource === 'function') this.errColorSource = this.errColorSource();
+    return this.errColorSource;
+  }
+
+  /** The Warning:/Error: prefixes: plain ANSI colours, so no library is loaded to print them. */
+  private errPaint(tone: 'warn' | 'bad', s: string): string {
+    return this.errColor ? `\x1b[${tone === 'warn' ? 33 : 31}m${s}\x1b[39m` : s;
+  }
+
   /** chalk is loaded only when colour is really used, to keep start-up light. */
   async init(): Promise<void> {
-    if (!this.color && !this.errColor) return;
+    if (!this.color) return;
     const { Chalk } = await import('chalk');
     const c = new Chalk({ level: 1 });
     const map = { ok: c.green, warn: c.yellow, bad: c.red, dim: c.dim, bold: c.bold } as const;
     const paint: Paint = (tone, s) => map[tone](s);
-    if (this.color) this.paint = paint;
-    if (this.errColor) this.errPaint = paint;
+    this.paint = paint;
   }
 
   get human(): boolean {
