@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action } from './run.js';
 import type { Context } from '../context.js';
 import type { Block, View } from '../ui/view.js';
-import { CancelledError, EXIT, InterruptedError, RefusedError, UsageError } from '../errors.js';
+import { CancelledError, CliError, EXIT, RefusedError, UsageError } from '../errors.js';
 
 interface ResetOptions {
   admin?: string;
@@ -207,7 +207,7 @@ async function confirmBulk(
   for (const w of consequences.warnings) ctx.out.warn(w);
   const { askText } = await import('../ui/prompts.js');
   const typed = await askText(`Type ${count} to reset ${count === 1 ? 'it' : 'all of them'} (anything else cancels):`).catch((e: unknown) => {
-    throw e instanceof InterruptedError ? new InterruptedError(`${e.message} — nothing was changed`) : e;
+    throw e instanceof CliError ? new CliError(`${e.message} — nothing was changed`, e.exitCode) : e;
   });
   if (typed.trim().replace(/[,_ ]/g, '') !== String(count)) throw new CancelledError('cancelled at the prompt — nothing was changed');
 }
