@@ -122,12 +122,18 @@ export async function resetConsequences(
  */
 async function lastBackupCodeIssued(session: Session, a: Account): Promise<string | null> {
   const name = who(a);
-  const rows = (await session.db
-    .knex('tblactivitylog')
-    .where('description', 'like', 'Two-Factor Authentication: %by whmcs-2fa CLI%')
-    .orderBy('id', 'desc')
-    .limit(200)
-    .select('description', 'date')) as Array<{ description: string; date: unknown }>;
+  let rows: Array<{ description: string; date: unknown }>;
+  try {
+    rows = await session.db
+      .knex('tblactivitylog')
+      .where('description', 'like', 'Two-Factor Authentication: %by whmcs-2fa CLI%')
+      .orderBy('id', 'desc')
+      .limit(200)
+      .select('description', 'date');
+  } catch {
+    // Only a note: an unreadable activity log is reported by the write that needs it.
+    return null;
+  }
   const mine = rows.find((r) => r.description.includes(` ${name}`));
   if (!mine || !mine.description.startsWith('Two-Factor Authentication: backup code regenerated for ')) return null;
   // As stored (the driver reads DATETIME as local time: its local fields are the stored text).
