@@ -11,7 +11,16 @@ __whmcs_2fa_debug() {
 __whmcs_2fa_complete() {
     local cur prev words cword
     local ShellCompDirectiveError=1 ShellCompDirectiveNoSpace=2 ShellCompDirectiveNoFileComp=4 ShellCompDirectiveFilterFileExt=8 ShellCompDirectiveFilterDirs=16 ShellCompDirectiveKeepOrder=32
-    _get_comp_words_by_ref -n "=:" cur prev words cword
+    if declare -F _get_comp_words_by_ref >/dev/null; then
+        _get_comp_words_by_ref -n "=:" cur prev words cword
+    else
+        local line=${COMP_LINE:0:COMP_POINT}
+        read -r -a words <<< "$line"
+        [[ -z $line || $line == *[[:blank:]] ]] && words+=("")
+        cword=$(( ${#words[@]} - 1 ))
+        cur=${words[cword]}
+        prev=${words[cword-1]:-}
+    fi
 
     local requestComp out directive
     

@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, Help, Option } from 'commander';
 import { fstatSync, writeSync } from 'node:fs';
 import { EXIT } from './errors.js';
 import { registerCommands } from './commands/index.js';
@@ -7,6 +7,7 @@ import pkg from '../package.json' with { type: 'json' };
 
 export const VERSION: string = pkg.version;
 
+
 /**
  * Builds the program. Only commander and the thin command files load here: every command imports
  * its domain (database drivers, prompts, crypto…) when it runs, so `--help` stays as fast as node.
@@ -14,20 +15,28 @@ export const VERSION: string = pkg.version;
  */
 export function buildProgram(argv?: readonly string[]): Command {
   const program = new Command('whmcs-2fa');
+  let parseError: string | undefined;
   program
     .description('Administer WHMCS two-factor authentication (Time-Based Tokens, Duo Security, YubiKey) in its database')
     .version(VERSION, '-V, --version')
     .option('--whmcs-dir <dir>', 'WHMCS install dir; reads <dir>/configuration.php (default: $WHMCS_DIR, else the nearest configuration.php upwards)')
     .option('--db <url>', 'connect by URL instead: mysql://user@host[:port]/name, mysql://user@localhost/name?socket=/path, sqlite:<file> (also $WHMCS_DB_URL)')
-    .addOption(new Option('--format <format>', 'output format: table (default on a TTY) | json | yaml | csv (row lists) | nagios (clock-check, audit) | prometheus (audit)'))
+    .addOption(new Option('--format <format>', 'output format: table (the default, in pipes too) | json | yaml | csv (row lists) | nagios (clock-check, audit) | prometheus (audit)'))
     .option('-y, --yes', 'do not ask for confirmation (required for changes without a TTY)')
     .option('-n, --dry-run', 'show exactly what would change, write nothing')
     .option('-q, --quiet', 'print only errors and requested machine output')
     .option('--no-color', 'no colour (also NO_COLOR)')
     .option('--show-secrets', 'reveal secrets (Duo Client Secret, Yubico key, TOTP secrets) — never the default')
-    .showHelpAfterError('(run with --help for usage)')
+    // Per-command help lists the global options too (--yes, --dry-run, --format…): they apply there.
+    .configureHelp({
+      showGlobalOptions: true,
+      visibleGlobalOptions(this: Help, cmd: Command) {
+        return Help.prototype.visibleGlobalOptions.call(this, cmd).filter((o) => globalOptionApplies(cmd.name(), o.long));
+      },
+    })
     .configureOutput({
-      outputError: (str, write) => write(str.replace(/^error: /i, 'Error: ')),
+      // Written by the exit override below as one line (and the JSON error with --format json).
+      outputError: (str) => (parseError ??= str),
       writeOut: (str) => writeAll(1, str),
       writeErr: (str) => writeAll(2, str),
       // undefined: commander's default width (80), as when it asks process.stdout itself.
@@ -40,17 +49,18 @@ export function buildProgram(argv?: readonly string[]): Command {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
         process.exit(EXIT.OK);
       }
-      process.exit(EXIT.USAGE);
+      process.exit(reportParseError(program, parseError ?? err.message, argv ?? process.argv, err.code === 'commander.unknownCommand'));
     });
   program.addHelpText(
     'after',
     `
 Exit codes: 0 ok · 1 error · 2 usage · 3 not found · 4 refused by a safety rule
             5 database unreachable or not WHMCS · 6 stored secrets do not decrypt (wrong cc_encryption_hash)
+            8 cancelled at a prompt (no, Ctrl-D) · 130 interrupted (Ctrl-C)
             clock-check, audit --format nagios: 0 OK · 1 WARNING · 2 CRITICAL · 3 UNKNOWN
             audit: 1 when a finding counts for --fail-on
 Environment: WHMCS_DIR, WHMCS_DB_URL, WHMCS_DB_PASSWORD, WHMCS_CC_ENCRYPTION_HASH, WHMCS_DUO_CLIENT_SECRET,
-             XDG_STATE_HOME (undo journal), NO_COLOR
+             WHMCS_TOTP_SECRET (enroll), XDG_STATE_HOME (undo journal), NO_COLOR
 Docs: man whmcs-2fa`,
   );
   const wanted = argv ? commandNamed(program, argv.slice(2)) : undefined;
@@ -60,6 +70,56 @@ Docs: man whmcs-2fa`,
   }
   registerCommands(program);
   return program;
+}
+
+/** Commands that never write the database (their help leaves out --yes and --dry-run). */
+const READ_ONLY = new Set(['status', 'accounts', 'verify', 'clock-check', 'completion', 'sandbox', 'audit']);
+/** Commands that never connect to a database. */
+const NO_DATABASE = new Set(['completion', 'sandbox']);
+
+function globalOptionApplies(command: string, flag: string | undefined): boolean {
+  if (flag === '--version') return false;
+  if ((flag === '--yes' || flag === '--dry-run') && READ_ONLY.has(command)) return false;
+  if ((flag === '--whmcs-dir' || flag === '--db') && NO_DATABASE.has(command)) return false;
+  return true;
+}
+
+/**
+ * A command-line error as every other error is reported: one `Error:` line on stderr naming where
+ * the usage is, and with `--format json` the JSON error object on stdout. The format is read from
+ * the raw arguments, since parsing them is what failed.
+ */
+function reportParseError(program: Command, raw: string, argv: readonly string[], unknownCommand: boolean): number {
+  const args = argv.slice(2);
+  const message = raw
+    .replace(/^error: /i, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .join(' ');
+  const command = unknownCommand ? undefined : commandNamed(program, args);
+  const where = command ? `whmcs-2fa ${command} --help` : 'whmcs-2fa --help';
+  const line = `${message} — see \`${where}\``;
+  // A command can promise another code for usage errors (clock-check: 3, UNKNOWN to monitoring).
+  const sub = command ? (program.commands.find((c) => c.name() === command) as (Command & { usageExitCode?: number }) | undefined) : undefined;
+  const exitCode = sub?.usageExitCode ?? EXIT.USAGE;
+  writeAll(2, `Error: ${line}\n`);
+  if (formatRequested(args) === 'json') {
+    writeAll(1, JSON.stringify({ error: { message: line, exitCode } }, null, 2) + '\n');
+  }
+  return exitCode;
+}
+
+/** The value of the last --format on a command line, as given. */
+function formatRequested(args: readonly string[]): string | undefined {
+  let format: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') break;
+    if (a === '--format') format = args[++i];
+    else if (a.startsWith('--format=')) format = a.slice('--format='.length);
+  }
+  return format?.toLowerCase();
 }
 
 /**

@@ -10,6 +10,10 @@ export const EXIT = {
   REFUSED: 4,
   DATABASE: 5,
   DECRYPT: 6,
+  /** The operator answered no, or ended the input (Ctrl-D), at a prompt. */
+  CANCELLED: 8,
+  /** Ctrl-C (SIGINT): 128 + 2, as shells report a process ended by it. */
+  INTERRUPTED: 130,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -58,6 +62,20 @@ export class DatabaseError extends CliError {
 export class DecryptError extends CliError {
   constructor(message: string, details?: unknown) {
     super(message, EXIT.DECRYPT, details);
+  }
+}
+
+/** The operator said no at a prompt or closed it (Ctrl-D): nothing happened, by their choice. */
+export class CancelledError extends CliError {
+  constructor(message: string, details?: unknown) {
+    super(message, EXIT.CANCELLED, details);
+  }
+}
+
+/** Ctrl-C (SIGINT) at a prompt or during work that stops cleanly. */
+export class InterruptedError extends CliError {
+  constructor(message: string, details?: unknown) {
+    super(message, EXIT.INTERRUPTED, details);
   }
 }
 

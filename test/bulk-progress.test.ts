@@ -134,8 +134,8 @@ describeBackends(
         await waitFor(/Type 19600 to reset all of them/);
         expect(screen()).toMatch(/About to reset 19600 users on Duo Security/);
         tmux('send-keys', '-t', session, '123', 'Enter');
-        await waitFor(/rc=4/);
-        expect(screen()).toMatch(/cancelled — nothing was changed/);
+        await waitFor(/rc=8/);
+        expect(screen()).toMatch(/Error: cancelled at the prompt — nothing was changed/);
         expect(await usersChecksum(t.knex)).toEqual(before);
 
         tmux('send-keys', '-t', session, `clear; ${cmd}; echo "rc=$?"`, 'Enter');

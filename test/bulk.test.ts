@@ -138,7 +138,7 @@ describeBackends(
       child.kill('SIGINT');
       const code = await exited;
 
-      expect(code).toBe(4);
+      expect(code).toBe(130);
       const j = JSON.parse(stdout);
       expect(j).toMatchObject({ interrupted: true, changed: true, batchSize: 50 });
       expect(j.rowsReset).toBeGreaterThanOrEqual(5 * 50);

@@ -122,6 +122,27 @@ describeWithPeer(['tmux', 'bash', { file: BASH_COMPLETION, package: 'bash-comple
   );
 });
 
+describeWithPeer(['tmux', 'bash'], 'bash completion without the bash-completion package', () => {
+  let term: TmuxTerminal | undefined;
+  afterEach(() => term?.kill());
+
+  it('completes commands and --opt=value with bash alone: no "_get_comp_words_by_ref: command not found"', { timeout: 60_000 }, async () => {
+    const sh = (term = TmuxTerminal.start(['bash', '--norc', '--noprofile', '-i'], { cwd: HOME, env: shellEnv({ HISTFILE: '/dev/null', INPUTRC: '/dev/null' }) }));
+    // Nothing of bash-completion is loaded: the function the script would otherwise need is absent.
+    sh.type(`PS1='$ '; source ${join(COMPLETIONS, 'whmcs-2fa.bash')}; declare -F _get_comp_words_by_ref || echo PLAIN-BASH`);
+    await sh.waitFor(/^PLAIN-BASH$/m);
+    sh.type('whmcs-2fa st\t', false);
+    await sh.waitFor((s) => lastPromptLine(s) === '$ whmcs-2fa status ');
+    sh.type(C_U, false);
+    sh.type('whmcs-2fa status --format=ya\t', false);
+    await sh.waitFor((s) => lastPromptLine(s).trimEnd() === '$ whmcs-2fa status --format=yaml');
+    sh.type(C_U, false);
+    sh.type('whmcs-2fa enforce --admins o\t', false);
+    await sh.waitFor((s) => /^\$ whmcs-2fa enforce --admins o(n|ff)?/m.test(lastPromptLine(s)));
+    expect(sh.capture()).not.toMatch(/command not found/);
+  });
+});
+
 // compinit's first run scans every completion function (seconds on a slow disk); the dump files it
 // leaves (.zcd1 for the default $fpath, .zcd2 with completions/ in it) make later runs fast.
 describeWithPeer(['zsh'], 'zsh completion script', () => {

@@ -12,6 +12,7 @@ import {
   type WhmcsConfigFile,
 } from '../src/whmcs/configuration-php.js';
 import { connectionFromConfig, parseDbUrl, tlsOptionsForMysql2 } from '../src/whmcs/connection-spec.js';
+import { describeTarget } from '../src/whmcs/db.js';
 import { phpFloatToString } from '../src/whmcs/php-literal.js';
 import { describeWithPeer } from './helpers/peers.js';
 
@@ -391,6 +392,13 @@ describe('connectionFromConfig', () => {
     expect(connectionFromConfig(base("$db_host = 'fe80::1:2';")).port).toBeUndefined();
     expect(connectionFromConfig(base("$db_host = '[::1]'; $db_port = 3306;"))).toMatchObject({ host: '::1', port: 3306 });
     expect(() => connectionFromConfig(base("$db_host = ':3306';"))).toThrow(/no host name before the colon/);
+    // A bracketed IPv6 address with its port: the address, and the port unless $db_port gives one.
+    const v6 = connectionFromConfig(base("$db_host = '[::1]:3307';"));
+    expect(v6).toMatchObject({ host: '::1', port: 3307 });
+    expect(describeTarget({ ...v6, kind: 'mysql' } as never)).toBe(`mysql://${v6.user}@[::1]:3307/${v6.database}`);
+    expect(connectionFromConfig(base("$db_host = '[::1]:3307'; $db_port = '3308';"))).toMatchObject({ host: '::1', port: 3308 });
+    // mysqli's persistent prefix is named, not taken for a socket called "localhost".
+    expect(() => connectionFromConfig(base("$db_host = 'p:localhost';"))).toThrow(/\$db_host 'p:localhost' starts with "p:", mysqli's persistent-connection prefix.* set \$db_host = 'localhost'/);
     expect(() => connectionFromConfig(base("$db_port = '70000';"))).toThrow(/port 70000 is out of range/);
   });
 

@@ -7,8 +7,9 @@ import { createTestDb, describeBackends, type Backend, type TestDb } from './hel
 import { BIN, TEST_STATE_HOME, runCli } from './helpers/cli.js';
 import { oathtoolTotp } from './helpers/oathtool.js';
 import { describeWithPeer } from './helpers/peers.js';
-import { modulesToPbm, terminalQrToModules, zbarDecode } from './helpers/qr-image.js';
-import { TmuxTerminal, qrFromScreen } from './helpers/tmux.js';
+import { zbarDecode } from './helpers/qr-image.js';
+import { renderTerminalQr } from './helpers/terminal-image.js';
+import { TmuxTerminal } from './helpers/tmux.js';
 import { insertAdmin } from '../src/whmcs/schema/seed.js';
 import { decodeAccountConfig } from '../src/whmcs/account-config.js';
 
@@ -36,11 +37,16 @@ function suite(backend: Backend) {
     }));
   const admin = (username: string) => t.knex('tbladmins').where({ username }).first();
 
-  /** What the screen offers: the URI in text, the URI in the QR code, and the secret. */
+  /**
+   * What the screen offers: the URI in text, the URI in the QR code, and the secret. The QR code is
+   * read off the screen as a dark-theme and as a light-theme terminal draws it: both must scan.
+   */
   function readEnrolmentScreen(screen: string) {
     const uri = /otpauth:\/\/\S+/.exec(screen)?.[0];
     const secret = /Secret\s+([A-Z2-7]{16})\s/.exec(screen)?.[1];
-    const scanned = zbarDecode(modulesToPbm(terminalQrToModules(qrFromScreen(screen))));
+    const coloured = term!.captureWithColours();
+    const scanned = zbarDecode(renderTerminalQr(coloured, 'dark'), 'ppm');
+    expect(zbarDecode(renderTerminalQr(coloured, 'light'), 'ppm')).toEqual(scanned);
     return { uri, secret, scanned };
   }
 
@@ -94,14 +100,24 @@ function suite(backend: Backend) {
     expect(await t.knex('tblactivitylog').where('description', 'like', '%slow%').first()).toBeUndefined();
   });
 
-  it('Ctrl-C at the prompt: cancelled, exit 4, nothing written', async () => {
+  it('Ctrl-C at the prompt: interrupted, exit 130, nothing written', async () => {
     await insertAdmin(t.knex, { username: 'quitter' });
     const term = start(['enroll', '--admin', 'quitter']);
     await term.waitFor(/Code from the app:/);
     term.key('C-c');
-    expect(await term.exitCode()).toBe(4);
-    expect(term.capture()).toMatch(/cancelled — nothing was changed/);
+    expect(await term.exitCode()).toBe(130);
+    expect(term.capture()).toMatch(/Error: interrupted \(Ctrl-C\) — nothing was written/);
     expect((await admin('quitter')).authmodule).toBe('');
+  });
+
+  it('Ctrl-D at the prompt: cancelled, exit 8, nothing written (the prompt does not wait on)', async () => {
+    await insertAdmin(t.knex, { username: 'eof' });
+    const term = start(['enroll', '--admin', 'eof']);
+    await term.waitFor(/Code from the app:/);
+    term.key('C-d');
+    expect(await term.exitCode()).toBe(8);
+    expect(term.capture()).toMatch(/Error: cancelled: end of input \(Ctrl-D\) at the prompt — nothing was written/);
+    expect((await admin('eof')).authmodule).toBe('');
   });
 
   it('--format json on a terminal: the QR code goes to stderr and scans to the otpauthUri in the JSON', async () => {

@@ -4,8 +4,8 @@ import { createTestDb, describeBackends, type Backend, type TestDb } from './hel
 import { runCli } from './helpers/cli.js';
 import { oathtoolTotp } from './helpers/oathtool.js';
 import { describeWithPeer } from './helpers/peers.js';
-import { modulesToPbm, terminalQrToModules, zbarDecode } from './helpers/qr-image.js';
-import { qrFromScreen } from './helpers/tmux.js';
+import { zbarDecode } from './helpers/qr-image.js';
+import { renderTerminalQr } from './helpers/terminal-image.js';
 import { insertAdmin, insertClient, insertUser, setConfigValue, FRESH_INSTALL_2FA } from '../src/whmcs/schema/seed.js';
 import { decodeAccountConfig } from '../src/whmcs/account-config.js';
 import { hashBackupCode } from '../src/whmcs/crypto.js';
@@ -52,7 +52,7 @@ function formats(backend: Backend, v: Variant) {
     const secret = generateTotpSecret();
     const code = codeNow(secret);
     const before = now();
-    const r = await cli(['enroll', '--admin', 'alice', '--secret', secret, '--code', code, '--yes', '--format', 'json', '--reason', 'new laptop']);
+    const r = await runCli(['--whmcs-dir', t.whmcsDir, 'enroll', '--admin', 'alice', '--code', code, '--yes', '--format', 'json', '--reason', 'new laptop'], { env: { WHMCS_TOTP_SECRET: secret } });
     // On AES, a fresh database holds nothing that proves cc_encryption_hash: said, then written.
     expect(r.stderr).toBe(
       v.format === 'aes' ? "Warning: encrypting the new TOTP secret: nothing in the database was encrypted with cc_encryption_hash yet (no AES second-factor data, Duo keys or encrypted passwords), so it cannot be proven — make sure it is the one in WHMCS's own configuration.php\n" : '',
@@ -221,6 +221,46 @@ function rules(backend: Backend) {
     expect(bad.code).toBe(1);
   });
 
+  it('--dry-run without a terminal and without a code previews the change: no prompt, no secret, nothing written', async () => {
+    await insertAdmin(t.knex, { username: 'preview' });
+    const before = await snapshot();
+    const r = await cli(['--dry-run', 'enroll', '--admin', 'preview', '--format', 'json']);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ enrolled: false, dryRun: true, secret: null, otpauthUri: null, backupCode: null, activation: null, journalId: null });
+    const h = await cli(['--dry-run', 'enroll', '--admin', 'preview', '--format', 'table']);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/Dry run — would enrol admin "preview" \(nothing written\)/);
+    expect(h.stdout).toMatch(/TOTPUsedOTPs: .* → \+1 entry \(the activation code, when enrolling for real\)/);
+    expect(h.stdout).not.toMatch(/otpauth:|Secret\s+[A-Z2-7]{16}/);
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('--secret - reads the secret from stdin and $WHMCS_TOTP_SECRET from the environment, without a warning; a literal --secret warns', async () => {
+    const fromStdin = generateTotpSecret();
+    await insertAdmin(t.knex, { username: 'stdin' });
+    const a = await runCli(['--whmcs-dir', t.whmcsDir, 'enroll', '--admin', 'stdin', '--secret', '-', '--code', codeNow(fromStdin), '--yes', '--format', 'json'], { input: `${fromStdin}\n` });
+    expect(a.code).toBe(0);
+    expect(a.json.secret).toBe(fromStdin);
+    expect(a.stderr).not.toMatch(/process list/);
+
+    const fromEnv = generateTotpSecret();
+    await insertAdmin(t.knex, { username: 'env' });
+    const b = await runCli(['--whmcs-dir', t.whmcsDir, 'enroll', '--admin', 'env', '--code', codeNow(fromEnv), '--yes', '--format', 'json'], { env: { WHMCS_TOTP_SECRET: fromEnv } });
+    expect(b.code).toBe(0);
+    expect(b.json.secret).toBe(fromEnv);
+    expect(b.stderr).not.toMatch(/process list/);
+
+    const literal = generateTotpSecret();
+    await insertAdmin(t.knex, { username: 'literal' });
+    const c = await cli(['enroll', '--admin', 'literal', '--secret', literal, '--code', codeNow(literal), '--yes', '--format', 'json']);
+    expect(c.code).toBe(0);
+    expect(c.stderr).toMatch(/Warning: --secret on the command line is visible to other users in the process list — prefer \$WHMCS_TOTP_SECRET or --secret - \(stdin\)/);
+
+    const empty = await runCli(['--whmcs-dir', t.whmcsDir, 'enroll', '--admin', 'literal', '--secret', '-', '--code', '123456', '--yes']);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toMatch(/^Error: --secret - read nothing from stdin/);
+  });
+
   it('warns when TOTP is off for clients; --activate turns it on in the same change, undo turns it off again', async () => {
     const off = phpSerialize({ modules: { totp: { clientenabled: 0, adminenabled: 1 } }, forceclient: 0, forceadmin: 0 });
     await setConfigValue(t.knex, '2fasettings', off);
@@ -231,7 +271,7 @@ function rules(backend: Backend) {
       expect(w.code).toBe(0);
       expect(w.stderr).toMatch(/WHMCS 8 ignores this factor and the user logs in WITHOUT 2FA — pass --activate/);
       expect(w.json.totpEnabled).toBe(false);
-      const r = await cli(['enroll', '--user', 'frank@example.com', '--secret', secret, '--code', codeNow(secret), '--activate', '--yes', '--format', 'json']);
+      const r = await runCli(['--whmcs-dir', t.whmcsDir, 'enroll', '--user', 'frank@example.com', '--secret', '-', '--code', codeNow(secret), '--activate', '--yes', '--format', 'json'], { input: secret });
       expect(r.code).toBe(0);
       expect(r.stderr).toBe('');
       expect(r.json).toMatchObject({ activated: true, totpEnabled: true });
@@ -296,7 +336,9 @@ describeWithPeer(['oathtool', 'zbarimg'], 'enroll --format table without a termi
     expect(r.code).toBe(0);
     const uri = /otpauth:\/\/\S+/.exec(r.stdout)![0];
     expect(uri).toBe(`otpauth://totp/billing.example.com:hank?secret=${secret}&issuer=billing.example.com`);
-    expect(zbarDecode(modulesToPbm(terminalQrToModules(qrFromScreen(r.stdout))))).toEqual([uri]);
+    // Not a terminal: plain dark-on-light text, as printed on paper or shown by a light viewer.
+    expect(r.stdout).not.toContain('\x1b[');
+    expect(zbarDecode(renderTerminalQr(r.stdout, 'light'), 'ppm')).toEqual([uri]);
     expect(r.stdout).toMatch(new RegExp(`Secret\\s+${secret}`));
     expect(r.stdout).toMatch(/Backup code\s+[0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}/);
   });

@@ -9,8 +9,9 @@ import { BIN, TEST_STATE_HOME } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { oathtoolTotp } from './helpers/oathtool.js';
-import { modulesToPbm, terminalQrToModules, zbarDecode } from './helpers/qr-image.js';
-import { TmuxTerminal, qrFromScreen } from './helpers/tmux.js';
+import { zbarDecode } from './helpers/qr-image.js';
+import { renderTerminalQr } from './helpers/terminal-image.js';
+import { TmuxTerminal } from './helpers/tmux.js';
 import { startChronyd, type ChronyPeer } from './helpers/ntp-peers.js';
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -89,7 +90,7 @@ describeWithPeer(['tmux', 'oathtool', 'zbarimg', 'chronyd'], "a newcomer's path 
     const secret = /Secret\s+([A-Z2-7]{16})\s/.exec(s)?.[1];
     const uri = /otpauth:\/\/\S+/.exec(s)?.[0];
     expect(secret).toBeDefined();
-    expect(zbarDecode(modulesToPbm(terminalQrToModules(qrFromScreen(s))))).toEqual([uri]);
+    for (const theme of ['dark', 'light'] as const) expect(zbarDecode(renderTerminalQr(t.captureWithColours(), theme), 'ppm')).toEqual([uri]);
     t.type(oathtoolTotp(secret!, now())[0]!);
     expect(await t.exitCode()).toBe(0);
     expect(t.capture()).toMatch(/Enrolled admin "support"/);

@@ -86,7 +86,11 @@ function suite(backend: Backend, v: Variant) {
         expect(r.stderr).not.toContain('Error');
         expect(r.code).toBe(0);
         expect(r.json).toMatchObject({ accepted: true, codeMatches: true, matchedStep: 0, offsetSeconds: 0, replayed: false, verdict: 'accepted' });
-        expect(r.json.reasons).toEqual(['accepted now (matches the current step)']);
+        // Judged at --at, a moment in the past: nothing says "now".
+        expect(r.json.reasons).toEqual([`accepted at ${r.json.at} (matches the current step)`]);
+        const table = await runCli(['--whmcs-dir', t.whmcsDir, 'verify', flag, who, code, '--at', String(T), '--format', 'table']);
+        expect(table.stdout).toContain(`ACCEPTED — WHMCS would accept this code at ${r.json.at} (--at)`);
+        expect(table.stdout).not.toMatch(/\bnow\b/);
         expect(r.json.secret.source).toBe(v.shape === '8' ? 'secret' : 'tokendata');
         expect(r.stdout).not.toContain(secret);
       });

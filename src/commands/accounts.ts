@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action } from './run.js';
 import { StreamedList, type Block } from '../ui/view.js';
-import type { AccountListing, ListFilter, Listed } from '../whmcs/accounts-list.js';
+import type { AccountListing, ListFilter, Listed, ListedAdmin, ListedClient, ListedUser } from '../whmcs/accounts-list.js';
 import type { Kind } from '../whmcs/accounts-table.js';
 import { UsageError } from '../errors.js';
 
@@ -64,17 +64,38 @@ export function register(program: Command): void {
             for (const kind of kinds) streamed[KEY[kind]] = new StreamedList(() => counted(list.listedPages(session, kind, scope), countFlags));
             return { json: streamed, blocks: [], warningsAfter: warnings };
           }
-          const listing: AccountListing = {};
-          for (const kind of kinds) {
-            const rows: Listed[] = [];
-            await list.eachListedAccount(session, kind, scope, (a) => {
-              countFlags(a);
-              rows.push(a);
-            });
-            listing[KEY[kind]] = rows as never;
+          // Every other format streams too (a page of accounts in memory at a time). The table
+          // reads the listing twice (column widths, then rows): the problems are counted once.
+          const pagesOf = (kind: Kind, count: boolean) => () => (count ? counted(list.listedPages(session, kind, scope), countFlags) : list.listedPages(session, kind, scope));
+          if (format === 'yaml') {
+            const { writeYamlLists } = await import('../ui/yaml.js');
+            const lists = kinds.map((kind) => [KEY[kind], pagesOf(kind, true)] as [string, () => AsyncIterable<Listed[]>]);
+            return { json: null, blocks: [], stream: { yaml: (write) => writeYamlLists(lists, write) }, warningsAfter: warnings };
           }
-          // Only the chosen format is built: at 100 000 accounts each rendering costs real time.
-          return { json: listing, blocks: format === 'table' ? accountBlocks(listing) : [], rows: format === 'csv' ? csvRows(listing) : undefined, warnings: warnings() };
+          if (format === 'csv') {
+            const { csvHeader, csvLines } = await import('../ui/csv.js');
+            const csv = async (write: (s: string) => void | Promise<void>) => {
+              await write(csvHeader(CSV_COLUMNS));
+              for (const kind of kinds) {
+                for await (const page of pagesOf(kind, true)()) await write(csvLines(csvRows({ [KEY[kind]]: page } as AccountListing), CSV_COLUMNS));
+              }
+            };
+            return { json: null, blocks: [], stream: { csv }, warningsAfter: warnings };
+          }
+          const tables = kinds.map((kind) => {
+            let first = true;
+            const table = TABLES[kind];
+            return {
+              title: (n: number) => `${table.title} (${n})`,
+              columns: [...table.columns],
+              pages: async function* () {
+                const count = first;
+                first = false;
+                for await (const page of pagesOf(kind, count)()) yield page.map((a) => table.row(a as never));
+              },
+            };
+          });
+          return { json: null, blocks: [], tables, warningsAfter: warnings };
         },
         { formats: ['csv'] },
       ),
@@ -101,39 +122,40 @@ function flagsCell(flags: string[]): string {
   return flags.join(', ');
 }
 
+/** How each kind of account is shown in a table. */
+const TABLES = {
+  admin: {
+    title: 'Admins',
+    columns: ['ID', 'Username', 'Email', 'Role', 'Disabled', '2FA', 'Backup code', 'Problems'],
+    row: (a: ListedAdmin) => [String(a.id), a.username, a.email, a.role ?? `#${a.roleId}`, a.disabled ? 'yes' : 'no', moduleCell(a.module), yn(a.backupCode), flagsCell(a.flags)],
+  },
+  user: {
+    title: 'Users',
+    columns: ['ID', 'Email', 'Clients', '2FA', 'Backup code', 'Problems'],
+    row: (u: ListedUser) => [String(u.id), u.email, u.clientIds.join(' ') || '—', moduleCell(u.module), yn(u.backupCode), flagsCell(u.flags)],
+  },
+  client: {
+    title: 'Clients',
+    columns: ['ID', 'Email', 'Status', '2FA', 'Backup code', 'Problems'],
+    row: (c: ListedClient) => [String(c.id), c.email, c.status, moduleCell(c.module), yn(c.backupCode), flagsCell(c.flags)],
+  },
+} as const;
+
 export function accountBlocks(l: AccountListing): Block[] {
   const blocks: Block[] = [];
-  if (l.admins) {
-    blocks.push({
-      kind: 'table',
-      title: `Admins (${l.admins.length})`,
-      columns: ['ID', 'Username', 'Email', 'Role', 'Disabled', '2FA', 'Backup code', 'Problems'],
-      rows: l.admins.map((a) => [String(a.id), a.username, a.email, a.role ?? `#${a.roleId}`, a.disabled ? 'yes' : 'no', moduleCell(a.module), yn(a.backupCode), flagsCell(a.flags)]),
-    });
-  }
-  if (l.users) {
-    blocks.push({
-      kind: 'table',
-      title: `Users (${l.users.length})`,
-      columns: ['ID', 'Email', 'Clients', '2FA', 'Backup code', 'Problems'],
-      rows: l.users.map((u) => [String(u.id), u.email, u.clientIds.join(' ') || '—', moduleCell(u.module), yn(u.backupCode), flagsCell(u.flags)]),
-    });
-  }
-  if (l.clients) {
-    blocks.push({
-      kind: 'table',
-      title: `Clients (${l.clients.length})`,
-      columns: ['ID', 'Email', 'Status', '2FA', 'Backup code', 'Problems'],
-      rows: l.clients.map((c) => [String(c.id), c.email, c.status, moduleCell(c.module), yn(c.backupCode), flagsCell(c.flags)]),
-    });
-  }
+  if (l.admins) blocks.push({ kind: 'table', title: `Admins (${l.admins.length})`, columns: [...TABLES.admin.columns], rows: l.admins.map(TABLES.admin.row) });
+  if (l.users) blocks.push({ kind: 'table', title: `Users (${l.users.length})`, columns: [...TABLES.user.columns], rows: l.users.map(TABLES.user.row) });
+  if (l.clients) blocks.push({ kind: 'table', title: `Clients (${l.clients.length})`, columns: [...TABLES.client.columns], rows: l.clients.map(TABLES.client.row) });
   return blocks;
 }
+
+const CSV_BASE = { kind: '', id: 0, name: '', email: '', role: '', disabled: '', status: '', clientIds: '', module: '', enrolled: false, backupCode: '', configFormat: '', flags: '' };
+const CSV_COLUMNS = Object.keys(CSV_BASE);
 
 /** One flat row per account for --format csv; `kind` tells the tables apart. */
 export function csvRows(l: AccountListing): Array<Record<string, unknown>> {
   const rows: Array<Record<string, unknown>> = [];
-  const base = { kind: '', id: 0, name: '', email: '', role: '', disabled: '', status: '', clientIds: '', module: '', enrolled: false, backupCode: '', configFormat: '', flags: '' };
+  const base = CSV_BASE;
   const bc = (b: boolean | null) => (b === null ? '' : b);
   for (const a of l.admins ?? []) {
     rows.push({ ...base, kind: 'admin', id: a.id, name: a.username, email: a.email, role: a.role ?? '', disabled: a.disabled, module: a.module, enrolled: a.enrolled, backupCode: bc(a.backupCode), configFormat: a.configFormat, flags: a.flags.join(' ') });

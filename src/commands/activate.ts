@@ -136,7 +136,7 @@ async function givenConfig(ctx: Context, module: string, opts: ActivateOptions, 
   return given;
 }
 
-async function secretFrom(ctx: Context, flag: string | undefined, envName: string, flagName: string, label: string, warnings: string[]): Promise<string | undefined> {
+export async function secretFrom(ctx: Context, flag: string | undefined, envName: string, flagName: string, label: string, warnings: string[]): Promise<string | undefined> {
   if (flag === '-') {
     if (process.stdin.isTTY) {
       const { askSecret } = await import('../ui/prompts.js');

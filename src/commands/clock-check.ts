@@ -34,7 +34,7 @@ export function register(program: Command): void {
     },
     { formats: ['nagios', 'csv'] },
   );
-  program
+  const cmd = program
     .command('clock-check')
     .description('check this host\'s (and the WHMCS database server\'s) clock against NTP, and what the error means for TOTP and Duo')
     .option('--server <host[:port]>', 'NTP server to ask; repeat or separate with commas (default: pool.ntp.org, time.cloudflare.com, time.google.com)', collect)
@@ -63,15 +63,13 @@ never 1 or 2. --format nagios prints one status line with perfdata, e.g.
 --format json: {status, statusName, offset, delay, spread, disagree, totpMarginSeconds, totpVerdict,
 duoVerdict, database, servers: [{host, address, stratum, leap, offset, delay, error, …}], notes, …}.`,
     )
-    .exitOverride((err) => {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
-      process.exit(UNKNOWN);
-    })
     .action(async (...argv: unknown[]) => {
       handled = false;
       await run(...argv);
       if (!handled && process.exitCode !== undefined && process.exitCode !== 0) process.exitCode = UNKNOWN;
     });
+  // Command-line errors too (src/cli.ts reads this).
+  (cmd as Command & { usageExitCode?: number }).usageExitCode = UNKNOWN;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

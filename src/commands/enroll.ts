@@ -26,7 +26,7 @@ export function register(program: Command): void {
     .option('--admin <admin>', 'admin username, email or id')
     .option('--user <user>', 'WHMCS 8 user email or id')
     .option('--client <client>', 'WHMCS 7 client email or id')
-    .option('--secret <base32>', 'import this secret (migrating an existing device) instead of generating one')
+    .option('--secret <base32>', 'import this secret (migrating an existing device) instead of generating one; "-" reads it from stdin (also $WHMCS_TOTP_SECRET)')
     .option('--code <code>', 'the first code, without a prompt (scripts; needs --secret)')
     .option('--window <steps>', 'accept the first code this many 30 s steps either side (default 1, as WHMCS)')
     .option('--force', 'replace an existing second factor')
@@ -41,15 +41,24 @@ prompt counts as the confirmation; without a terminal pass --secret, --code and 
 Writes: module totp, the config in this install's format (7.x tokendata, 8.x JSON or AES), a new
 backup code (printed once), the activation code in WHMCS's replay list (8.x), an activity-log entry
 and an undo-journal entry.
---format json prints {secret, otpauthUri, backupCode, …} because enrolling is asking for them; with
---dry-run the secret and URI are left out unless --show-secrets.`,
+--format json prints {secret, otpauthUri, backupCode, …} because enrolling is asking for them.
+--dry-run asks for nothing and needs no terminal: it previews the change without a code, and
+without the secret, URI and QR code unless --show-secrets.
+A secret given as --secret <base32> is visible in the process list: prefer $WHMCS_TOTP_SECRET or
+--secret - (stdin; on a terminal it is asked for without echo).`,
     )
     .action(action<EnrollOptions>((ctx, opts) => enroll(ctx, opts)));
 }
 
 async function enroll(ctx: Context, opts: EnrollOptions) {
+  const secretWarnings: string[] = [];
+  const { secretFrom } = await import('./activate.js');
+  opts.secret = await secretFrom(ctx, opts.secret, 'WHMCS_TOTP_SECRET', '--secret', 'TOTP secret (base32)', secretWarnings);
+  for (const w of secretWarnings) ctx.out.warn(w);
   const canPrompt = Boolean(process.stdin.isTTY && process.stderr.isTTY);
-  if (opts.code === undefined && !canPrompt) {
+  // A dry run previews the change: it neither shows a secret to scan nor asks for a code.
+  const preview = Boolean(ctx.opts.dryRun) && opts.code === undefined;
+  if (opts.code === undefined && !canPrompt && !preview) {
     throw new RefusedError('no terminal to ask for the first code on — in scripts pass --secret <base32> --code <code> --yes');
   }
   if (opts.code !== undefined && opts.secret === undefined) {
@@ -66,10 +75,14 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
   });
   for (const w of draft.warnings) ctx.out.warn(w);
 
-  const display = await displayBlocks(draft);
+  // The QR code paints its own colours when it lands on a terminal (src/ui/qr.ts).
+  const qrOnTerminal = opts.code === undefined ? Boolean(ctx.out.human ? process.stdout.isTTY : process.stderr.isTTY) : Boolean(ctx.out.human && process.stdout.isTTY);
+  const display = await displayBlocks(draft, qrOnTerminal);
   let displayed = false;
-  let check: ActivationCheck;
-  if (opts.code === undefined) {
+  let check: ActivationCheck | null = null;
+  if (preview) {
+    displayed = !ctx.showSecrets;
+  } else if (opts.code === undefined) {
     // The operator needs the QR code before there is a code to type. It is the requested output,
     // so stdout in table mode; stderr when stdout carries JSON/YAML.
     const text = ctx.out.renderBlocks(display);
@@ -81,7 +94,7 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
     check = await E.checkActivationCode(draft.secret, opts.code, { window });
     if (!check.ok) throw new CliError(`${check.message} — nothing was written`, EXIT.ERROR, analysisDetails(check));
   }
-  if (check.message) ctx.out.warn(check.message);
+  if (check?.message) ctx.out.warn(check.message);
 
   const { generateBackupCode, formatBackupCode } = await import('../whmcs/crypto.js');
   const { applyChange } = await import('../whmcs/change.js');
@@ -90,7 +103,7 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
   const input = { draft, activation: check, backupCode, force: Boolean(opts.force), activate: Boolean(opts.activate), reason: opts.reason, showSecrets: ctx.showSecrets };
   const changeOptions = ctx.changeOptions(`Enrol ${draft.account.kind} "${draft.account.name}" in Time-Based Tokens?`);
   // The operator just typed a code from the new device: that is the confirmation.
-  if (canPrompt) changeOptions.yes = true;
+  if (canPrompt && check) changeOptions.yes = true;
   const outcome = await applyChange(
     session,
     { command: 'enroll', summary: E.enrolmentSummary(draft), reason: opts.reason, plan: (trx, lock) => E.planEnrolment(session, trx, lock, input, facts) },
@@ -110,14 +123,14 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
     label: draft.label,
     imported: draft.imported,
     backupCode: outcome.changed ? formatBackupCode(backupCode) : null,
-    activation: { matchedStep: check.analysis.matchedStep, offsetSeconds: check.analysis.offsetSeconds, window },
+    activation: check ? { matchedStep: check.analysis.matchedStep, offsetSeconds: check.analysis.offsetSeconds, window } : null,
     configFormat: facts.format,
     replaced: facts.replaced || null,
     replayCache: { recorded: facts.replayRecorded && outcome.changed, identity: facts.replayIdentity },
     totpEnabled: draft.settings.totpEnabled || facts.activated,
     activated: facts.activated && outcome.changed,
     journalId: outcome.journalId,
-    warnings: [...draft.warnings, ...(check.message ? [check.message] : [])],
+    warnings: [...draft.warnings, ...(check?.message ? [check.message] : [])],
     notes: outcome.plan.notes,
   };
 
@@ -141,9 +154,9 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
   return { json, blocks };
 }
 
-async function displayBlocks(draft: EnrolmentDraft): Promise<Block[]> {
+async function displayBlocks(draft: EnrolmentDraft, paint: boolean): Promise<Block[]> {
   const { renderQr } = await import('../ui/qr.js');
-  const qr = (await renderQr(draft.otpauthUri)).replace(/\n+$/, '');
+  const qr = (await renderQr(draft.otpauthUri, { paint })).replace(/\n+$/, '');
   const a = draft.account;
   return [
     {
@@ -156,7 +169,7 @@ async function displayBlocks(draft: EnrolmentDraft): Promise<Block[]> {
         ['otpauth URI', draft.otpauthUri],
       ],
     },
-    { kind: 'text', text: qr },
+    { kind: 'qr', text: qr },
     { kind: 'text', text: 'Scan the QR code (or type the secret) into the authenticator app, then enter the code it shows.' },
   ];
 }
@@ -168,7 +181,9 @@ async function askCode(ctx: Context, draft: EnrolmentDraft, window: number): Pro
   for (let i = 1; i <= TRIES; i++) {
     const input = await askText(i === 1 ? 'Code from the app:' : `Code from the app (try ${i} of ${TRIES}):`, (v) =>
       /^\s*\d{3}[\s-]?\d{3}\s*$/.test(v) ? true : 'six digits, as the app shows them',
-    );
+    ).catch((e: unknown) => {
+      throw e instanceof CliError ? new CliError(`${e.message} — nothing was written`, e.exitCode) : e;
+    });
     last = await checkActivationCode(draft.secret, input, { window });
     if (last.ok) return last;
     if (i < TRIES) ctx.out.warn(last.message!);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action } from './run.js';
 import type { Context } from '../context.js';
 import type { Block, View } from '../ui/view.js';
-import { EXIT, RefusedError, UsageError } from '../errors.js';
+import { CancelledError, CliError, EXIT, RefusedError, UsageError } from '../errors.js';
 
 interface ResetOptions {
   admin?: string;
@@ -131,7 +131,7 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
   await confirmBulk(ctx, scope.count, what, sampleRows, consequences);
 
   const { ProgressBar } = await import('../ui/progress.js');
-  const bar = new ProgressBar(ctx.out.quiet ? { write: () => true, isTTY: false } : process.stderr, scope.count, { unit: t.plural, color: ctx.out.color });
+  const bar = new ProgressBar(ctx.out.quiet ? { write: () => true, isTTY: false } : process.stderr, scope.count, { unit: t.plural, color: ctx.out.errColor });
   let stopping = false;
   const onSigint = () => {
     if (stopping) {
@@ -179,7 +179,7 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
     json,
     blocks,
     warnings: outcome.interrupted ? [`interrupted after ${outcome.rows} of ${scope.count} ${t.plural}${outcome.journalId ? ` — journal ${outcome.journalId}` : ''}`, ...consequences.warnings] : consequences.warnings,
-    exitCode: outcome.interrupted ? EXIT.REFUSED : EXIT.OK,
+    exitCode: outcome.interrupted ? EXIT.INTERRUPTED : EXIT.OK,
   };
 }
 
@@ -206,6 +206,8 @@ async function confirmBulk(
   for (const n of consequences.notes) ctx.out.info(`• ${n}`);
   for (const w of consequences.warnings) ctx.out.warn(w);
   const { askText } = await import('../ui/prompts.js');
-  const typed = await askText(`Type ${count} to reset ${count === 1 ? 'it' : 'all of them'} (anything else cancels):`);
-  if (typed.trim().replace(/[,_ ]/g, '') !== String(count)) throw new RefusedError('cancelled — nothing was changed');
+  const typed = await askText(`Type ${count} to reset ${count === 1 ? 'it' : 'all of them'} (anything else cancels):`).catch((e: unknown) => {
+    throw e instanceof CliError ? new CliError(`${e.message} — nothing was changed`, e.exitCode) : e;
+  });
+  if (typed.trim().replace(/[,_ ]/g, '') !== String(count)) throw new CancelledError('cancelled at the prompt — nothing was changed');
 }

@@ -38,6 +38,7 @@ export function action<O>(handler: Handler<O>, spec: RunSpec = {}) {
       reportError(out, e instanceof CliError ? e : (await import('../whmcs/db.js')).queryError(e));
     } finally {
       await ctx.close();
+      out.flushWarnings();
     }
   };
 }
@@ -45,11 +46,16 @@ export function action<O>(handler: Handler<O>, spec: RunSpec = {}) {
 export function makeOutput(opts: GlobalOptions, spec: RunSpec = {}): Output {
   const env = process.env;
   const allowed: Format[] = ['table', 'json', 'yaml', ...(spec.formats ?? [])];
-  const requested = (opts.format ?? (process.stdout.isTTY ? 'table' : 'json')).toLowerCase() as Format;
+  // The table is the default everywhere, pipes included (as WP-CLI and Nextcloud's occ do):
+  // `accounts | grep jdoe` greps lines, not JSON. Machine formats only when asked.
+  const requested = (opts.format ?? 'table').toLowerCase() as Format;
   const format: Format = FORMATS.includes(requested) && allowed.includes(requested) ? requested : 'table';
-  // The TTY test last: asking creates process.stderr and process.stdout, which machine formats may never need.
-  const color = format === 'table' && opts.color !== false && !('NO_COLOR' in env && env.NO_COLOR !== '') && Boolean(process.stderr.isTTY || process.stdout.isTTY);
-  const out = new Output({ format, color, quiet: Boolean(opts.quiet) });
+  const noColor = opts.color === false || ('NO_COLOR' in env && env.NO_COLOR !== '');
+  // Each stream is coloured only when it is a terminal: a piped table stays plain while warnings on
+  // the terminal keep their colour. Asked last: asking creates the stream.
+  const color = format === 'table' && !noColor && Boolean(process.stdout.isTTY);
+  const errColor = () => !noColor && Boolean(process.stderr.isTTY);
+  const out = new Output({ format, color, errColor, quiet: Boolean(opts.quiet) });
   if (format !== requested) {
     throw new UsageError(`--format ${requested} is not available for this command — use one of: ${allowed.join(', ')}`);
   }
@@ -63,10 +69,10 @@ export function reportError(out: Output, e: unknown): void {
     return;
   }
   const err = e as Error & { name?: string };
-  // Ctrl-C inside an @inquirer prompt: nothing was written, say so plainly.
+  // Ctrl-C inside a prompt that src/ui/prompts.ts did not wrap.
   if (err?.name === 'ExitPromptError' || err?.name === 'AbortPromptError') {
-    out.error('cancelled — nothing was changed', EXIT.REFUSED);
-    process.exitCode = EXIT.REFUSED;
+    out.error('interrupted (Ctrl-C)', EXIT.INTERRUPTED);
+    process.exitCode = EXIT.INTERRUPTED;
     return;
   }
   out.error(`${err?.message?.split('\n')[0] ?? String(e)}${process.env.WHMCS_2FA_DEBUG ? '\n' + err?.stack : ' (set WHMCS_2FA_DEBUG=1 for details)'}`, EXIT.ERROR);

@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .addHelpText(
       'after',
       `
-Exit status: 0 WHMCS would accept the code now (current step ±1, not already used), 1 it would not;
+Exit status: 0 WHMCS would accept the code now, or at --at (current step ±1, not already used), 1 it would not;
 other errors keep their codes (6: the stored secret does not decrypt with this cc_encryption_hash).
 verify never writes, so the code is not used up. --format json: {accepted, matchedStep, offsetSeconds,
 replayed, reasons, …}. Put the code before --ntp (or write --ntp=server).`,
@@ -69,15 +69,18 @@ async function verify(ctx: Context, opts: VerifyOptions, args: string[]) {
     };
   }
 
+  // Judged at --at, not now: say so wherever "now" would be said.
+  if (at !== undefined) report.reasons = report.reasons.map((r) => r.replace(/^accepted now\b/, `accepted at ${report.at}`));
   const json = { ...report, clock };
-  return { json, blocks: blocks(report, clock), exitCode: report.accepted ? EXIT.OK : EXIT.ERROR };
+  return { json, blocks: blocks(report, clock, at !== undefined), exitCode: report.accepted ? EXIT.OK : EXIT.ERROR };
 }
 
-function blocks(r: VerifyReport, clock: (ClockSide & { about: string }) | null): Block[] {
+function blocks(r: VerifyReport, clock: (ClockSide & { about: string }) | null, atGiven: boolean): Block[] {
+  const when = atGiven ? `at ${r.at} (--at)` : 'now';
   const out: Block[] = [
     r.accepted
-      ? { kind: 'text', text: 'ACCEPTED — WHMCS would accept this code now', tone: 'ok' }
-      : { kind: 'text', text: 'REJECTED — WHMCS would not accept this code now', tone: 'bad' },
+      ? { kind: 'text', text: `ACCEPTED — WHMCS would accept this code ${when}`, tone: 'ok' }
+      : { kind: 'text', text: `REJECTED — WHMCS would not accept this code ${when}`, tone: 'bad' },
   ];
   const step =
     r.matchedStep === null

@@ -60,5 +60,22 @@ function patchBash(s: string): string {
       '    fi\n',
     'value after =',
   );
+  // 4. Without the bash-completion package there is no _get_comp_words_by_ref ("command not found"
+  //    at every Tab): split the line up to the cursor at blanks instead, as it does with -n "=:".
+  s = replaceOnce(
+    s,
+    '    _get_comp_words_by_ref -n "=:" cur prev words cword\n',
+    '    if declare -F _get_comp_words_by_ref >/dev/null; then\n' +
+      '        _get_comp_words_by_ref -n "=:" cur prev words cword\n' +
+      '    else\n' +
+      '        local line=${COMP_LINE:0:COMP_POINT}\n' +
+      '        read -r -a words <<< "$line"\n' +
+      '        [[ -z $line || $line == *[[:blank:]] ]] && words+=("")\n' +
+      '        cword=$(( ${#words[@]} - 1 ))\n' +
+      '        cur=${words[cword]}\n' +
+      '        prev=${words[cword-1]:-}\n' +
+      '    fi\n',
+    'works without bash-completion',
+  );
   return s;
 }

@@ -4,6 +4,17 @@ function cell(v: unknown): string {
   return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 
+/** Rows as CSV lines after the header (each line ends with CRLF). */
+export function csvLines(rows: Array<Record<string, unknown>>, columns: string[]): string {
+  let s = '';
+  for (const r of rows) s += columns.map((c) => cell(r[c])).join(',') + '\r\n';
+  return s;
+}
+
+export function csvHeader(columns: string[]): string {
+  return columns.map(cell).join(',') + '\r\n';
+}
+
 export function toCsv(rows: Array<Record<string, unknown>>, columns?: string[]): string {
   const cols = columns ?? (rows.length ? Object.keys(rows[0]!) : []);
   const lines = [cols.map(cell).join(',')];

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import { writeSync } from 'node:fs';
-import { StreamedList, type Block, type View } from './view.js';
+import { StreamedList, type Block, type StreamedTable, type View } from './view.js';
 import { toYaml } from './yaml.js';
 import { toCsv } from './csv.js';
 
@@ -9,7 +9,14 @@ export const FORMATS: Format[] = ['table', 'json', 'yaml', 'csv', 'nagios', 'pro
 
 export interface OutputOptions {
   format: Format;
+  /** Colour on standard output (the report). */
   color: boolean;
+  /**
+   * Colour on standard error (warnings, errors, the progress bar); default: `color`. A function is
+   * asked on first use: asking whether stderr is a terminal creates process.stderr, which a run
+   * that never warns should not pay for.
+   */
+  errColor?: boolean | (() => boolean);
   quiet: boolean;
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
@@ -24,14 +31,17 @@ type Paint = (tone: 'ok' | 'warn' | 'bad' | 'dim' | 'bold', s: string) => string
 export class Output {
   readonly format: Format;
   readonly color: boolean;
+  private errColorSource: boolean | (() => boolean);
   readonly quiet: boolean;
   private stdout?: Pick<NodeJS.WritableStream, 'write'>;
   private stderr?: NodeJS.WritableStream;
   private paint: Paint = (_t, s) => s;
+  private deferred: string[] = [];
 
   constructor(opts: OutputOptions) {
     this.format = opts.format;
     this.color = opts.color;
+    this.errColorSource = opts.errColor ?? opts.color;
     this.quiet = opts.quiet;
     this.stdout = opts.stdout;
     this.stderr = opts.stderr;
@@ -47,13 +57,24 @@ export class Output {
     return (this.stderr ??= process.stderr);
   }
 
+  get errColor(): boolean {
+    if (typeof this.errColorSource === 'function') this.errColorSource = this.errColorSource();
+    return this.errColorSource;
+  }
+
+  /** The Warning:/Error: prefixes: plain ANSI colours, so no library is loaded to print them. */
+  private errPaint(tone: 'warn' | 'bad', s: string): string {
+    return this.errColor ? `\x1b[${tone === 'warn' ? 33 : 31}m${s}\x1b[39m` : s;
+  }
+
   /** chalk is loaded only when colour is really used, to keep start-up light. */
   async init(): Promise<void> {
     if (!this.color) return;
     const { Chalk } = await import('chalk');
     const c = new Chalk({ level: 1 });
     const map = { ok: c.green, warn: c.yellow, bad: c.red, dim: c.dim, bold: c.bold } as const;
-    this.paint = (tone, s) => map[tone](s);
+    const paint: Paint = (tone, s) => map[tone](s);
+    this.paint = paint;
   }
 
   get human(): boolean {
@@ -69,12 +90,26 @@ export class Output {
     if (!this.quiet) this.err.write(s.endsWith('\n') ? s : s + '\n');
   }
 
+  /**
+   * Warnings wait until the report has been printed (or an error, or a prompt, comes first): a long
+   * warning printed first scrolls a short report off an 80×24 screen. Each is printed once.
+   */
   warn(s: string): void {
-    if (!this.quiet) this.err.write(this.paint('warn', 'Warning: ') + s + '\n');
+    if (this.quiet) return;
+    this.deferred.push(s);
+    live.add(this);
+  }
+
+  /** Prints the warnings held so far (before a prompt, which must come after what led to it). */
+  flushWarnings(): void {
+    const held = this.deferred.splice(0);
+    live.delete(this);
+    for (const w of held) this.err.write(this.errPaint('warn', 'Warning: ') + w + '\n');
   }
 
   error(message: string, exitCode: number, details?: unknown): void {
-    this.err.write(this.paint('bad', 'Error: ') + message + '\n');
+    this.flushWarnings();
+    this.err.write(this.errPaint('bad', 'Error: ') + message + '\n');
     if (this.format === 'json') {
       this.out.write(JSON.stringify({ error: { message, exitCode, ...(details ? { details } : {}) } }, null, 2) + '\n');
     }
@@ -84,9 +119,19 @@ export class Output {
     for (const w of v.warnings ?? []) this.warn(w);
     await this.printBody(v);
     for (const w of v.warningsAfter?.() ?? []) this.warn(w);
+    this.flushWarnings();
   }
 
   private async printBody(v: View): Promise<void> {
+    const stream = v.stream?.[this.format];
+    if (stream) {
+      await stream((s) => this.writeDrained(s));
+      return;
+    }
+    if (this.format === 'table' && v.tables) {
+      if (!this.quiet) await this.writeTables(v.tables);
+      return;
+    }
     const raw = v.raw?.[this.format];
     if (raw !== undefined) {
       this.out.write(raw.endsWith('\n') ? raw : raw + '\n');
@@ -134,6 +179,8 @@ export class Output {
         return this.paint('bold', b.text);
       case 'text':
         return b.tone ? this.paint(b.tone, b.text) : b.text;
+      case 'qr':
+        return b.text;
       case 'pairs': {
         const w = Math.max(0, ...b.pairs.map(([k]) => k.length));
         const lines = b.pairs.map(([k, val]) => `  ${k.padEnd(w)}  ${val}`);
@@ -153,10 +200,46 @@ export class Output {
   private table(columns: string[], rows: string[][]): string {
     if (rows.length === 0) return this.paint('dim', '  (none)');
     const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => visibleLength(r[i] ?? ''))));
-    const line = (cells: string[]) =>
-      '  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i]! - visibleLength(c)))).join('  ');
-    return [this.paint('dim', line(columns)), ...rows.map(line)].join('\n');
+    return [this.paint('dim', tableLine(columns, widths)), ...rows.map((r) => tableLine(r, widths))].join('\n');
   }
+
+  /**
+   * Tables as renderBlocks would print them, in memory a page at a time: a first read of each
+   * table's pages measures the columns and counts the rows, a second one prints them.
+   */
+  private async writeTables(tables: StreamedTable[]): Promise<void> {
+    for (let n = 0; n < tables.length; n++) {
+      const t = tables[n]!;
+      const widths = t.columns.map((c) => visibleLength(c));
+      let count = 0;
+      for await (const page of t.pages()) {
+        for (const r of page) {
+          count++;
+          for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, visibleLength(r[i] ?? ''));
+        }
+      }
+      let text = (n ? '\n' : '') + this.paint('bold', t.title(count)) + '\n';
+      if (count === 0) {
+        await this.writeDrained(text + this.paint('dim', '  (none)') + '\n');
+        continue;
+      }
+      text += this.paint('dim', tableLine(t.columns, widths)) + '\n';
+      for await (const page of t.pages()) {
+        for (const r of page) text += tableLine(r, widths) + '\n';
+        await this.writeDrained(text);
+        text = '';
+      }
+      if (text) await this.writeDrained(text);
+    }
+  }
+}
+
+/** Outputs holding warnings, for flushAllWarnings. */
+const live = new Set<Output>();
+
+/** Before a prompt: every held warning is printed, so the question comes after what it is about. */
+export function flushAllWarnings(): void {
+  for (const o of [...live]) o.flushWarnings();
 }
 
 /**
@@ -295,6 +378,11 @@ export async function writeJson(value: unknown, write: (s: string) => void | Pro
   await emit(value, 0);
   await put('\n');
   await flush();
+}
+
+/** One table line: two spaces in, columns two apart, the last one unpadded. */
+function tableLine(cells: readonly string[], widths: readonly number[]): string {
+  return ('  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(Math.max(0, widths[i]! - visibleLength(c))))).join('  ')).trimEnd();
 }
 
 function visibleLength(s: string): number {

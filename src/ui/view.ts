@@ -13,7 +13,9 @@ export type Block =
   | { kind: 'text'; text: string; tone?: 'ok' | 'warn' | 'bad' | 'dim' }
   | { kind: 'pairs'; title?: string; pairs: Array<[string, string]> }
   | { kind: 'table'; title?: string; columns: string[]; rows: string[][] }
-  | { kind: 'diff'; title?: string; lines: DiffLine[] };
+  | { kind: 'diff'; title?: string; lines: DiffLine[] }
+  /** A QR code from src/ui/qr.ts, written as is (its colours are the picture). */
+  | { kind: 'qr'; text: string };
 
 /**
  * A list in `View.json` that the JSON renderer writes while it is being read, a page at a time: a
@@ -24,9 +26,26 @@ export class StreamedList<T = unknown> {
   constructor(readonly pages: () => AsyncIterable<readonly T[]>) {}
 }
 
+/**
+ * A table too long to hold in memory (--format table of 100 000 accounts): `pages` is read twice,
+ * once for the column widths and the count in the title, then again to print.
+ */
+export interface StreamedTable {
+  title: (count: number) => string;
+  columns: string[];
+  pages: () => AsyncIterable<readonly string[][]>;
+}
+
+/** Text for one format written piece by piece (`write` may return a promise: wait for it). */
+export type TextStream = (write: (s: string) => void | Promise<void>) => Promise<void>;
+
 export interface View {
   json: unknown;
   blocks: Block[];
+  /** --format table: these tables, streamed, instead of `blocks`. */
+  tables?: StreamedTable[];
+  /** Streamed text that replaces everything else for a format (yaml and csv of a long listing). */
+  stream?: Partial<Record<string, TextStream>>;
   rows?: Array<Record<string, unknown>>;
   warnings?: string[];
   /**

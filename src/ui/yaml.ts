@@ -58,3 +58,29 @@ export function toYaml(value: unknown): string {
   emit(value, '', out);
   return out.join('\n') + '\n';
 }
+
+/**
+ * A mapping of lists written a list item at a time, exactly as toYaml writes the whole mapping:
+ * `key:` before the first item, `key: []` for a list without items.
+ */
+export async function writeYamlLists(
+  lists: Array<[key: string, items: () => AsyncIterable<readonly unknown[]>]>,
+  write: (s: string) => void | Promise<void>,
+): Promise<void> {
+  if (lists.length === 0) {
+    await write('{}\n');
+    return;
+  }
+  for (const [key, items] of lists) {
+    let any = false;
+    for await (const page of items()) {
+      if (page.length === 0) continue;
+      const out: string[] = [];
+      if (!any) out.push(`${scalar(key)}:`);
+      any = true;
+      emit(page, '  ', out);
+      await write(out.join('\n') + '\n');
+    }
+    if (!any) await write(`${scalar(key)}: []\n`);
+  }
+}

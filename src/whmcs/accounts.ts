@@ -32,7 +32,7 @@ export interface Selector {
 /** Exactly one of --admin / --user / --client, and the one that exists on this WHMCS version. */
 export function selectorKind(session: Session, sel: Selector): { kind: Kind; value: string } {
   const given = (['admin', 'user', 'client'] as const).filter((k) => sel[k] !== undefined);
-  if (given.length !== 1) throw new UsageError('name exactly one account: --admin <username|email|id>, --user <email|id> (WHMCS 8) or --client <email|id> (WHMCS 7)');
+  if (given.length !== 1) throw new UsageError('name exactly one account: --admin <username|email|id:N>, --user <email|id:N> (WHMCS 8) or --client <email|id:N> (WHMCS 7)');
   const kind = given[0]!;
   if (kind === 'user' && session.install.shape === '7') {
     throw new UsageError('WHMCS 7 has no users (tblusers): clients keep their second factor — use --client <email|id>');
@@ -68,38 +68,63 @@ export function toAccount(t: AccountTable, r: Record<string, unknown>): Account 
 }
 
 /**
- * Finds one account by id, username (admins) or email. Every way the value could match is
- * tried; more than one distinct account is ambiguous (exit 3 with the candidates) — nothing is
- * guessed, because the next step may be turning someone's second factor off.
+ * Finds one account by id, username (admins) or email. `id:N` names the id and nothing else. A bare
+ * value is looked up in SQL, then compared exactly, byte for byte, here: the database's collation
+ * also "finds" `José` for `jose`, `Straße` for `strasse` or `alice` for `alice\x01`, and none of
+ * those is the account the operator named. When nothing is exactly equal, the near matches are
+ * listed (exit 3) and none is used; more than one exact match is ambiguous (exit 3 with the
+ * candidates and the `id:N` form that names each) — nothing is guessed, because the next step may
+ * be turning someone's second factor off.
  */
 export async function findAccount(session: Session, sel: Selector, trx?: Knex.Transaction, lock = false): Promise<Account> {
   const { kind, value } = selectorKind(session, sel);
   const t = tableFor(kind);
   const k = trx ?? session.db.knex;
+  const idForm = /^id:(.*)$/i.exec(value);
+  if (idForm && !/^\d+$/.test(idForm[1]!.trim())) throw new UsageError(`--${kind} ${shownValue(value)}: after "id:" comes a number (e.g. --${kind} id:2)`);
+  const id = idForm ? idForm[1]!.trim() : /^\d+$/.test(value) ? value : undefined;
   const q = k(t.table).select(columnsFor(t)).where((w) => {
-    if (/^\d+$/.test(value)) w.orWhere('id', Number(value));
+    if (id !== undefined) w.orWhere('id', Number(id));
+    if (idForm) return;
     if (t === ADMINS) w.orWhere('username', value);
     w.orWhere('email', value);
+    // SQLite compares bytes: let it find the case-insensitive near matches MySQL's collation finds.
+    if (session.db.dialect !== 'mysql') {
+      if (t === ADMINS) w.orWhereRaw('username = ? COLLATE NOCASE', [value]);
+      w.orWhereRaw('email = ? COLLATE NOCASE', [value]);
+    }
   });
   if (lock) await lockForWrite(k, t);
   if (lock && session.db.dialect === 'mysql') q.forUpdate();
   const rows = (await q.limit(20)) as Record<string, unknown>[];
-  // Collations are case-insensitive on MySQL but not on SQLite: settle both the same way.
-  const exact = rows.filter((r) => String(r.id) === value || r.username === value || r.email === value);
-  const pick = exact.length ? exact : rows;
-  if (pick.length === 0) {
-    throw new NotFoundError(`no ${kind} matches "${value}" — list them with \`whmcs-2fa accounts --${kind}s\``);
+  const exact = rows.filter((r) => (id !== undefined && String(r.id) === String(Number(id))) || (!idForm && (r.username === value || r.email === value)));
+  const list = (rs: Record<string, unknown>[]) => rs.map((r) => toAccount(t, r)).map((a) => ({ id: a.id, name: a.name, email: a.email, selector: `id:${a.id}` }));
+  if (exact.length === 0) {
+    if (rows.length > 0) {
+      const near = list(rows);
+      throw new NotFoundError(
+        `no ${kind} is exactly "${shownValue(value)}"; near matches: ${near.map((c) => `#${c.id} ${shownValue(c.name)}`).join(', ')} — name one exactly or by id, e.g. --${kind} id:${near[0]!.id}`,
+        { candidates: near, exact: false },
+      );
+    }
+    throw new NotFoundError(`no ${kind} matches "${shownValue(value)}" — list them with \`whmcs-2fa accounts --${kind}s\``);
   }
-  if (pick.length > 1) {
-    const candidates = pick.map((r) => toAccount(t, r)).map((a) => ({ id: a.id, name: a.name, email: a.email }));
+  if (exact.length > 1) {
+    const candidates = list(exact);
     throw new NotFoundError(
-      `"${value}" matches ${pick.length} ${t.plural}: ${candidates.map((c) => `#${c.id} ${c.name}`).join(', ')} — select one by id, e.g. --${kind} ${candidates[0]!.id}`,
-      { candidates },
+      `"${shownValue(value)}" matches ${exact.length} ${t.plural}: ${candidates.map((c) => `#${c.id} ${shownValue(c.name)}`).join(', ')} — select one by id, e.g. --${kind} id:${candidates[0]!.id}`,
+      { candidates, exact: true },
     );
   }
-  const acct = toAccount(t, pick[0]!);
+  const acct = toAccount(t, exact[0]!);
   if (kind === 'user') acct.clientIds = await clientIdsOf(k, acct.id);
   return acct;
+}
+
+/** A selector or name as an error message quotes it: at most 60 characters (a pasted blob is not echoed whole). */
+export function shownValue(value: string): string {
+  const chars = [...value];
+  return chars.length <= 60 ? value : `${chars.slice(0, 50).join('')}… (${chars.length} characters)`;
 }
 
 export async function clientIdsOf(k: Knex | Knex.Transaction, userId: number): Promise<number[]> {

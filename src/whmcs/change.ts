@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { isSqlite } from './sqlite-driver.js';
-import { RefusedError } from '../errors.js';
+import { CancelledError, EXIT, InterruptedError, RefusedError } from '../errors.js';
 import type { DiffLine } from './diff.js';
 import { writeActivity, type ActivityEntry } from './activity-log.js';
 import { queryError } from './db.js';
@@ -92,8 +92,11 @@ export async function confirmOrRefuse(opts: ChangeOptions, preview: Plan): Promi
   if (!opts.confirm) {
     throw new RefusedError('refusing to change the database without confirmation: no terminal to ask on — pass --yes (or --dry-run to see the change)');
   }
-  const ok = await opts.confirm(opts.confirmQuestion ?? 'Apply this change?', preview);
-  if (!ok) throw new RefusedError('cancelled — nothing was changed');
+  const ok = await opts.confirm(opts.confirmQuestion ?? 'Apply this change?', preview).catch((e: unknown) => {
+    if ((e as { exitCode?: number }).exitCode === EXIT.INTERRUPTED) throw new InterruptedError(`${(e as Error).message} — nothing was changed`);
+    throw e;
+  });
+  if (!ok) throw new CancelledError('cancelled at the prompt — nothing was changed');
 }
 
 /** Runs `fn` in a transaction that is always rolled back: a preview never writes. */

@@ -98,7 +98,17 @@ export function connectionFromConfig(cfg: WhmcsConfigFile): MysqlConnectionSpec 
   // the port from $db_host only counts when $db_port is empty.
   let host = cfg.db_host!;
   let port = cfg.db_port ?? '';
-  if (host.split(':').length === 2) {
+  if (/^p:/i.test(host)) {
+    throw new ParseError(
+      `${file}: $db_host '${host}' starts with "p:", mysqli's persistent-connection prefix, which WHMCS's database layer (PDO) does not know: it would read host "p" and socket "${host.slice(2)}" — set $db_host = '${host.slice(2)}'`,
+    );
+  }
+  // A bracketed IPv6 address with a port, "[::1]:3306": the address, and the port as for host:port.
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(host);
+  if (v6) {
+    host = v6[1]!;
+    if (port === '') port = v6[2]!;
+  } else if (host.split(':').length === 2) {
     const [h, p] = host.split(':');
     host = h;
     if (port === '') port = p;

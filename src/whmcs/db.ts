@@ -45,7 +45,9 @@ const NO_VALUES_IN_ERRORS = { compileSqlOnError: false } as const;
 
 export function describeTarget(t: DbTarget): string {
   if (t.kind === 'sqlite') return `sqlite:${t.file}`;
-  const where = t.socketPath ? `${t.socketPath}` : `${t.host ?? 'localhost'}:${t.port ?? 3306}`;
+  const host = t.host ?? 'localhost';
+  // An IPv6 address is bracketed before its port, as in URLs: [::1]:3306.
+  const where = t.socketPath ? `${t.socketPath}` : `${host.includes(':') ? `[${host}]` : host}:${t.port ?? 3306}`;
   return `mysql://${t.user}@${where}/${t.database}`;
 }
 

@@ -210,8 +210,8 @@ export async function checkActivationCode(secret: string, input: string, opts: {
 
 export interface EnrolmentInput {
   draft: EnrolmentDraft;
-  /** The verified first code and when it was checked (recorded in the replay list). */
-  activation: ActivationCheck;
+  /** The verified first code and when it was checked (recorded in the replay list); null in a dry run without one. */
+  activation: ActivationCheck | null;
   /** Raw backup code (16 hex), shown once after the write. */
   backupCode: string;
   force: boolean;
@@ -280,15 +280,21 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   if (session.install.shape === '8') {
     const id = replayIdentity(session.install, account);
     const used = await readUsedOtps(trx, session.limits, lock);
-    const next = withUsedCode(used.map, id.identity, activation.code, activation.at);
-    rows.push(...usedOtpsRowChanges(used, next.map, now));
-    facts.replayRecorded = true;
+    const before = used.exists ? (used.map ? `${Object.keys(used.map).length} entries` : 'unreadable (WHMCS reads it as empty)') : '(absent)';
     facts.replayIdentity = id.identity;
-    diff.push({
-      field: 'tblconfiguration TOTPUsedOTPs',
-      before: used.exists ? (used.map ? `${Object.keys(used.map).length} entries` : 'unreadable (WHMCS reads it as empty)') : '(absent)',
-      after: `${Object.keys(next.map).length} entries (activation code recorded${next.pruned ? `, ${next.pruned} expired pruned` : ''})`,
-    });
+    if (activation) {
+      const next = withUsedCode(used.map, id.identity, activation.code, activation.at);
+      rows.push(...usedOtpsRowChanges(used, next.map, now));
+      facts.replayRecorded = true;
+      diff.push({
+        field: 'tblconfiguration TOTPUsedOTPs',
+        before,
+        after: `${Object.keys(next.map).length} entries (activation code recorded${next.pruned ? `, ${next.pruned} expired pruned` : ''})`,
+      });
+    } else {
+      // A dry run that asked for no code: the real run records the code it is given.
+      diff.push({ field: 'tblconfiguration TOTPUsedOTPs', before, after: '+1 entry (the activation code, when enrolling for real)' });
+    }
   }
 
   facts.activated = false;

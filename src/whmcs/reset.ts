@@ -116,6 +116,33 @@ export async function resetConsequences(
   return { notes, warnings };
 }
 
+/**
+ * When the latest whmcs-2fa entry in the activity log about this account is a backup code it
+ * issued, that entry's date: resetting now voids a code someone may just have been handed.
+ */
+async function lastBackupCodeIssued(session: Session, a: Account): Promise<string | null> {
+  const name = who(a);
+  let rows: Array<{ description: string; date: unknown }>;
+  try {
+    rows = await session.db
+      .knex('tblactivitylog')
+      .where('description', 'like', 'Two-Factor Authentication: %by whmcs-2fa CLI%')
+      .orderBy('id', 'desc')
+      .limit(200)
+      .select('description', 'date');
+  } catch {
+    // Only a note: an unreadable activity log is reported by the write that needs it.
+    return null;
+  }
+  const mine = rows.find((r) => r.description.includes(` ${name}`));
+  if (!mine || !mine.description.startsWith('Two-Factor Authentication: backup code regenerated for ')) return null;
+  // As stored (the driver reads DATETIME as local time: its local fields are the stored text).
+  const d = mine.date;
+  if (!(d instanceof Date)) return String(d);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
 /** Resets one account through the change engine (journal, CAS, activity log, one transaction). */
 export async function resetAccount(session: Session, sel: Selector, reason: string | undefined, opts: ChangeOptions): Promise<ResetResult> {
   const first = await findAccount(session, sel);
@@ -123,6 +150,10 @@ export async function resetAccount(session: Session, sel: Selector, reason: stri
   const consequences = moduleIsOn(first.module)
     ? await resetConsequences(session, t, { label: who(first), count: 1, excludeIds: [first.id] })
     : { notes: [] as string[], warnings: [] as string[] };
+  const issued = await lastBackupCodeIssued(session, first);
+  if (issued) {
+    consequences.notes.unshift(`the backup code issued by \`whmcs-2fa backup-code\` on ${issued} (the last second-factor change of this account) stops working: a reset clears it with the rest`);
+  }
   if (first.module === '0') {
     consequences.notes.unshift("the module column was '0' (left by the SQL in WHMCS's docs): WHMCS already treated it as off, but the old secret was still stored — it is removed now");
   } else if (first.module === '' && (first.rawConfig ?? '') !== '') {

@@ -19,7 +19,15 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Another entry to run instead of bin/whmcs-2fa.js (e.g. the built program with a test transport). */
   script?: string;
+  /**
+   * Tests read JSON: without a --format of their own, runs get `--format json` (the CLI's default
+   * is the table, in pipes too). `asTyped: true` runs the arguments exactly as given.
+   */
+  asTyped?: boolean;
 }
+
+const withFormat = (args: string[], opts: CliOptions): string[] =>
+  opts.asTyped || args.some((a) => a === '--format' || a.startsWith('--format=')) ? args : ['--format', 'json', ...args];
 
 /** A private undo-journal location per test file, so tests never touch the real one. */
 export const TEST_STATE_HOME = tempDir('whmcs2fa-state-');
@@ -36,7 +44,7 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliResult
     }
     delete env.WHMCS_DB_URL;
     if (opts.env?.WHMCS_DB_URL) env.WHMCS_DB_URL = opts.env.WHMCS_DB_URL;
-    const child = spawn(process.execPath, [opts.script ?? BIN, ...args], { env, cwd: opts.cwd ?? tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.script ?? BIN, ...withFormat(args, opts)], { env, cwd: opts.cwd ?? tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -48,6 +48,11 @@ export class TmuxTerminal {
     return this.tmux('capture-pane', '-p', '-N', '-J', '-S', '-', '-t', 'main');
   }
 
+  /** The same with the colours the terminal shows (SGR escape sequences), for rendering it as an image. */
+  captureWithColours(): string {
+    return this.tmux('capture-pane', '-p', '-e', '-N', '-J', '-S', '-', '-t', 'main');
+  }
+
   /** Literal text, then optionally Enter. */
   type(text: string, enter = true): void {
     this.tmux('send-keys', '-t', 'main', '-l', text);

@@ -17,7 +17,7 @@ export const accountCases: BadInput[] = [
     name: 'reset an admin by an email two admins share',
     args: (e) => [...dir(e), 'reset', '--admin', 'twins@example.com', '--reason', 'r', '--yes'],
     exit: 3,
-    expect: { error: /^Error: "twins@example\.com" matches 2 admins: #3 twin1, #4 twin2 — select one by id, e\.g\. --admin 3$/ },
+    expect: { error: /^Error: "twins@example\.com" matches 2 admins: #3 twin1, #4 twin2 — select one by id, e\.g\. --admin id:3$/ },
   },
   {
     name: 'an id that is also another admin\'s username is ambiguous',
@@ -42,7 +42,8 @@ export const accountCases: BadInput[] = [
   },
   {
     name: 'enroll an unknown admin',
-    args: (e) => [...dir(e), 'enroll', '--admin', 'ghost', '--secret', SECRET, '--code', '123456', '--yes'],
+    args: (e) => [...dir(e), 'enroll', '--admin', 'ghost', '--code', '123456', '--yes'],
+    env: () => ({ WHMCS_TOTP_SECRET: SECRET }),
     exit: 3,
     expect: { error: NONE('admin') },
   },

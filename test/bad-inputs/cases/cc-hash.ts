@@ -39,7 +39,8 @@ export const ccHashCases: BadInput[] = [
   {
     name: 'enroll --force over a user whose AES data came from another install',
     setup: foreignCarol,
-    args: async (e) => [...dir(e), 'enroll', '--user', 'carol@example.com', '--force', '--secret', NEW_SECRET, '--code', await codeNow(NEW_SECRET), '--yes'],
+    args: async (e) => [...dir(e), 'enroll', '--user', 'carol@example.com', '--force', '--code', await codeNow(NEW_SECRET), '--yes'],
+    env: () => ({ WHMCS_TOTP_SECRET: NEW_SECRET }),
     exit: 6,
     expect: { error: UNDECRYPTABLE },
     forbid,
@@ -67,7 +68,8 @@ export const ccHashCases: BadInput[] = [
   },
   {
     name: 'wrong $cc_encryption_hash in configuration.php: enroll --force',
-    args: async (e) => ['--whmcs-dir', wrongHashDir(e), 'enroll', '--admin', 'alice', '--force', '--secret', NEW_SECRET, '--code', await codeNow(NEW_SECRET), '--yes'],
+    args: async (e) => ['--whmcs-dir', wrongHashDir(e), 'enroll', '--admin', 'alice', '--force', '--code', await codeNow(NEW_SECRET), '--yes'],
+    env: () => ({ WHMCS_TOTP_SECRET: NEW_SECRET }),
     exit: 6,
     expect: { error: UNDECRYPTABLE },
     forbid,
