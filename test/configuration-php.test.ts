@@ -473,6 +473,18 @@ describe('parseDbUrl', () => {
     expect(parseDbUrl('mysql://u@h/d?sql-mode=ANSI', env)).toMatchObject({ sqlMode: 'ANSI' });
   });
 
+  it("splits the credentials at the authority's '@', not at one in the socket path or database name", () => {
+    expect(parseDbUrl('mysql://whmcs@localhost/whmcs?socket=/run/user@1/mysqld.sock', env)).toMatchObject({
+      user: 'whmcs',
+      host: 'localhost',
+      database: 'whmcs',
+      socketPath: '/run/user@1/mysqld.sock',
+    });
+    expect(parseDbUrl('mysql://u:p@ss@db.example/whmcs@prod', env)).toMatchObject({ user: 'u', password: 'p@ss', host: 'db.example', database: 'whmcs@prod' });
+    expect(parseDbUrl('mysql://u@h/d?socket=/a@b/s&sql-mode=', env)).toMatchObject({ user: 'u', host: 'h', database: 'd', socketPath: '/a@b/s' });
+    expect(() => parseDbUrl('mysql://h/d@x', env)).toThrow(/no user name/);
+  });
+
   it('parses sqlite URLs', () => {
     expect(parseDbUrl('sqlite:sandbox/whmcs.sqlite', { WHMCS_CC_ENCRYPTION_HASH: 'H' })).toEqual({ kind: 'sqlite', file: 'sandbox/whmcs.sqlite', ccEncryptionHash: 'H', passwordOnCommandLine: false });
     expect(parseDbUrl('sqlite:///abs/p%20ath.db', {})).toMatchObject({ file: '/abs/p ath.db' });

@@ -194,8 +194,11 @@ function sqliteFile(rest: string): string {
 function mysqlUrl(rest: string, env: Env, ccEncryptionHash: string | undefined): MysqlConnectionSpec {
   if (!rest.startsWith('//')) throw new UsageError(`a MySQL URL starts with mysql:// — ${URL_HELP}`);
   let s = rest.slice(2);
-  // The last '@' ends the credentials, so an unencoded '@' in the password still works.
-  const at = s.lastIndexOf('@');
+  // The authority ends at the first '/' (the database name, the socket path in the query follow it);
+  // its last '@' ends the credentials, so an unencoded '@' in the password still works, and one in
+  // the database name or a socket path (/run/user@1/…) is not taken for the end of a password.
+  const slashAt = s.indexOf('/');
+  const at = s.lastIndexOf('@', slashAt < 0 ? s.length : slashAt);
   if (at < 0) throw new UsageError(`the database URL has no user name — ${URL_HELP}`);
   const userinfo = s.slice(0, at);
   s = s.slice(at + 1);
