@@ -3,6 +3,7 @@ import { writeSync } from 'node:fs';
 import { StreamedList, type Block, type View } from './view.js';
 import { toYaml } from './yaml.js';
 import { toCsv } from './csv.js';
+import { jsonSafe, terminalSafe } from './escape.js';
 
 export type Format = 'table' | 'json' | 'yaml' | 'csv' | 'nagios';
 export const FORMATS: Format[] = ['table', 'json', 'yaml', 'csv', 'nagios'];
@@ -66,17 +67,20 @@ export class Output {
 
   /** Progress and notices for humans: stderr, never with --quiet. */
   info(s: string): void {
-    if (!this.quiet) this.err.write(s.endsWith('\n') ? s : s + '\n');
+    if (this.quiet) return;
+    const safe = terminalSafe(s, true);
+    this.err.write(safe.endsWith('\n') ? safe : safe + '\n');
   }
 
   warn(s: string): void {
-    if (!this.quiet) this.err.write(this.paint('warn', 'Warning: ') + s + '\n');
+    if (!this.quiet) this.err.write(this.paint('warn', 'Warning: ') + terminalSafe(s, true) + '\n');
   }
 
+  /** The human line is made terminal-safe; the JSON object carries the message as it is (JSON escapes it). */
   error(message: string, exitCode: number, details?: unknown): void {
-    this.err.write(this.paint('bad', 'Error: ') + message + '\n');
+    this.err.write(this.paint('bad', 'Error: ') + terminalSafe(message, true) + '\n');
     if (this.format === 'json') {
-      this.out.write(JSON.stringify({ error: { message, exitCode, ...(details ? { details } : {}) } }, null, 2) + '\n');
+      this.out.write(jsonSafe(JSON.stringify({ error: { message, exitCode, ...(details ? { details } : {}) } }, null, 2)) + '\n');
     }
   }
 
@@ -94,10 +98,10 @@ export class Output {
     }
     switch (this.format) {
       case 'json':
-        await writeJson(v.json, (s) => this.writeDrained(s));
+        await writeJson(v.json, (s) => this.writeDrained(jsonSafe(s)));
         return;
       case 'yaml':
-        this.out.write(toYaml(v.json));
+        this.out.write(jsonSafe(toYaml(v.json)));
         return;
       case 'csv':
         if (v.rows) {
@@ -128,24 +132,30 @@ export class Output {
     return parts.filter((p) => p !== '').join('\n\n') + (parts.length ? '\n' : '');
   }
 
+  /** Every string a block carries can hold database text: made terminal-safe before colour is added. */
   private renderBlock(b: Block): string {
+    const line = (s: string) => terminalSafe(s);
+    const title = b.kind !== 'heading' && b.kind !== 'text' && b.title ? this.paint('bold', line(b.title)) + '\n' : '';
     switch (b.kind) {
       case 'heading':
-        return this.paint('bold', b.text);
-      case 'text':
-        return b.tone ? this.paint(b.tone, b.text) : b.text;
+        return this.paint('bold', line(b.text));
+      case 'text': {
+        const text = terminalSafe(b.text, true);
+        return b.tone ? this.paint(b.tone, text) : text;
+      }
       case 'pairs': {
-        const w = Math.max(0, ...b.pairs.map(([k]) => k.length));
-        const lines = b.pairs.map(([k, val]) => `  ${k.padEnd(w)}  ${val}`);
-        return (b.title ? this.paint('bold', b.title) + '\n' : '') + lines.join('\n');
+        const pairs = b.pairs.map(([k, val]) => [line(k), terminalSafe(val, true)] as const);
+        const w = Math.max(0, ...pairs.map(([k]) => k.length));
+        const lines = pairs.map(([k, val]) => `  ${k.padEnd(w)}  ${val}`);
+        return title + lines.join('\n');
       }
       case 'table':
-        return (b.title ? this.paint('bold', b.title) + '\n' : '') + this.table(b.columns, b.rows);
+        return title + this.table(b.columns.map(line), b.rows.map((r) => r.map(line)));
       case 'diff': {
         const lines = b.lines.map(
-          (l) => `  ${l.field}: ${this.paint('bad', l.before)} → ${this.paint('ok', l.after)}`,
+          (l) => `  ${line(l.field)}: ${this.paint('bad', line(l.before))} → ${this.paint('ok', line(l.after))}`,
         );
-        return (b.title ? this.paint('bold', b.title) + '\n' : '') + (lines.length ? lines.join('\n') : '  (no change)');
+        return title + (lines.length ? lines.join('\n') : '  (no change)');
       }
     }
   }
