@@ -41,6 +41,21 @@ const SILENT_LOG = { warn() {}, error() {}, deprecate() {}, debug() {} };
  */
 const NO_VALUES_IN_ERRORS = { compileSqlOnError: false } as const;
 
+/**
+ * knex writes every query's bound values to the `knex:bindings` debug channel: with `DEBUG=knex:*`
+ * (or `DEBUG=*`) a settings write would print the Yubico key, a reset the TOTP configs it compares.
+ * The channel is switched off before knex (and the copy of `debug` bundled with it) loads, whatever
+ * $DEBUG says; the statements themselves (`knex:query`) carry placeholders only and stay available.
+ */
+export const SECRET_DEBUG_CHANNELS = ['knex:bindings'];
+
+export function withoutSecretDebugChannels(env: NodeJS.ProcessEnv = process.env): void {
+  const d = env.DEBUG;
+  if (!d || !d.trim()) return;
+  const skips = SECRET_DEBUG_CHANNELS.map((c) => `-${c}`).filter((c) => !d.split(/[\s,]+/).includes(c));
+  if (skips.length) env.DEBUG = `${d},${skips.join(',')}`;
+}
+
 export function describeTarget(t: DbTarget): string {
   if (t.kind === 'sqlite') return `sqlite:${t.file}`;
   const where = t.socketPath ? `${t.socketPath}` : `${t.host ?? 'localhost'}:${t.port ?? 3306}`;
@@ -50,6 +65,7 @@ export function describeTarget(t: DbTarget): string {
 /** Opens the connection and proves it works, turning driver errors into one-line advice (exit 5). */
 export async function openDb(target: DbTarget): Promise<Db> {
   const label = describeTarget(target);
+  withoutSecretDebugChannels();
   const knex = target.kind === 'sqlite' ? await openSqlite(target) : await openMysql(target);
   try {
     // MySQL: taking a connection from the pool connects, authenticates and runs the pool's setup
