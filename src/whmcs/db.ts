@@ -143,12 +143,23 @@ async function openMysql(t: MysqlTarget): Promise<Knex> {
       // Room for the parallel range scans of status-style aggregates (see parallel-count.ts).
       max: 4,
       // WHMCS runs with sql_mode='' (zero dates, NOT NULL columns without defaults): match it.
-      afterCreate(conn: { query(sql: string, params: unknown[], cb: (err: Error | null) => void): void }, done: (err: Error | null, c: unknown) => void) {
-        conn.query('SET SESSION sql_mode = ?', [sqlMode], (err) => done(err, conn));
+      // Never NO_BACKSLASH_ESCAPES (sessionSqlMode drops it): mysql2 escapes values with backslashes
+      // on the client, so a server that still reports the mode (a proxy's own settings) is refused.
+      afterCreate(conn: { query(sql: string, params: unknown[], cb: (err: Error | null, res?: unknown) => void): void }, done: (err: Error | null, c: unknown) => void) {
+        conn.query('SET SESSION sql_mode = ?', [sqlMode], (err, res) => {
+          const status = Number((res as { serverStatus?: unknown } | undefined)?.serverStatus ?? 0);
+          if (!err && status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) {
+            err = new DatabaseError(`the server still runs this session with sql_mode NO_BACKSLASH_ESCAPES after it was turned off — values would be stored with stray backslashes; check a proxy or init_connect between whmcs-2fa and the server`);
+          }
+          done(err, conn);
+        });
       },
     },
   });
 }
+
+/** The server's status flag: string literals are read without backslash escapes. */
+const SERVER_STATUS_NO_BACKSLASH_ESCAPES = 0x200;
 
 /** WHMCS's `utf8` means MySQL's 3-byte utf8; utf8mb4 is a superset, so reading with it is lossless. */
 function mysqlCharset(cs: string | undefined): string {
@@ -166,7 +177,8 @@ interface DriverError {
 }
 
 /** One line that says what went wrong and what to do; never includes the password. */
-export function explainDbError(e: unknown, target: DbTarget): DatabaseError {
+export function explainDbError(e: unknown, target: DbTarget): CliError {
+  if (e instanceof CliError) return e;
   const err = (e ?? {}) as DriverError;
   const where = describeTarget(target);
   const code = err.code ?? '';
