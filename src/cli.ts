@@ -24,6 +24,7 @@ export function buildProgram(argv?: readonly string[]): Command {
     .option('-q, --quiet', 'print only errors and requested machine output')
     .option('--no-color', 'no colour (also NO_COLOR)')
     .option('--show-secrets', 'reveal secrets (Duo Client Secret, Yubico key, TOTP secrets) — never the default')
+    .option('--timeout <seconds>', 'longest wait on the database: connecting (at most 10 s), each lock, any answer; exit 7 past it (default 30; clock-check: its whole run, default 10)')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({
       outputError: (str, write) => write(str.replace(/^error: /i, 'Error: ')),
@@ -46,6 +47,8 @@ export function buildProgram(argv?: readonly string[]): Command {
     `
 Exit codes: 0 ok · 1 error · 2 usage · 3 not found · 4 refused by a safety rule
             5 database unreachable or not WHMCS · 6 stored secrets do not decrypt (wrong cc_encryption_hash)
+            7 timed out, or blocked by another session's lock or a deadlock (nothing written)
+            129/130/143 a bulk reset stopped by SIGHUP/SIGINT/SIGTERM (committed batches stay)
             clock-check: 0 OK · 1 WARNING · 2 CRITICAL · 3 UNKNOWN
 Environment: WHMCS_DIR, WHMCS_DB_URL, WHMCS_DB_PASSWORD, WHMCS_CC_ENCRYPTION_HASH, WHMCS_DUO_CLIENT_SECRET,
              XDG_STATE_HOME (undo journal), NO_COLOR

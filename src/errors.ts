@@ -10,6 +10,7 @@ export const EXIT = {
   REFUSED: 4,
   DATABASE: 5,
   DECRYPT: 6,
+  TIMEOUT: 7,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -58,6 +59,13 @@ export class DatabaseError extends CliError {
 export class DecryptError extends CliError {
   constructor(message: string, details?: unknown) {
     super(message, EXIT.DECRYPT, details);
+  }
+}
+
+/** Timed out (--timeout), or blocked by another session's lock, or chosen as a deadlock victim. Nothing was written. */
+export class TimeoutError extends CliError {
+  constructor(message: string, details?: unknown) {
+    super(message, EXIT.TIMEOUT, details);
   }
 }
 
