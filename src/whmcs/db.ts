@@ -112,11 +112,42 @@ export async function openDb(target: DbTarget, waits: DbWaits = { timeoutMs: DEF
     knex,
     dialect: target.kind,
     label,
-    close: () => {
+    close: async () => {
       stopWatching();
-      return knex.destroy();
+      await closeWithin(knex, CLOSE_GRACE_MS);
     },
   };
+}
+
+const CLOSE_GRACE_MS = 1_000;
+
+/**
+ * knex.destroy() waits for every statement in flight; one that will never be answered (a hung
+ * server, a frozen tunnel) would keep the process alive after its error was reported. After a grace
+ * period the pool's connections are destroyed outright — the server rolls back what they had open.
+ */
+async function closeWithin(knex: Knex, graceMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const destroyed = knex.destroy().then(
+    () => true,
+    () => true,
+  );
+  const late = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), graceMs);
+    timer.unref();
+  });
+  const done = await Promise.race([destroyed, late]);
+  clearTimeout(timer);
+  if (done) return;
+  const pool = (knex.client as { pool?: { used?: Array<{ resource?: unknown }>; free?: Array<{ resource?: unknown }> } }).pool;
+  for (const r of [...(pool?.used ?? []), ...(pool?.free ?? [])]) {
+    const conn = r.resource as { destroy?: () => void } | undefined;
+    try {
+      conn?.destroy?.();
+    } catch {
+      /* already gone */
+    }
+  }
 }
 
 /**
@@ -331,6 +362,12 @@ const CONNECTION_LOST = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIP
 export function queryError(e: unknown, outcome?: string): unknown {
   if (e instanceof CliError || !e || typeof e !== 'object') return e;
   const err = e as DriverError & { sqlMessage?: unknown; fatal?: unknown };
+  // A further connection (the pool opens more while a run works) got no answer in time.
+  if (err.code === 'ETIMEDOUT' || err.name === 'KnexTimeoutError') {
+    return new TimeoutError(
+      `timed out: the database did not answer a new connection within ${seconds(Math.min(runTimeoutMs, MAX_CONNECT_MS))} — the server or the connection to it (an SSH tunnel?) is hung${outcome ? ` — ${outcome}` : ''}`,
+    );
+  }
   // mysql2 marks errors that leave the connection unusable as fatal, some without a code.
   const lost = CONNECTION_LOST.has(String(err.code ?? '')) || err.fatal === true;
   const code = typeof err.code === 'string' ? err.code : '';
