@@ -130,8 +130,10 @@ function refuseExisting(account: Account, force: boolean): void {
   }
 }
 
-async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, audience: Audience): Promise<TotpAudienceState> {
-  const row = await k('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('value');
+async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, audience: Audience, lock: 'share' | 'update' | false = false): Promise<TotpAudienceState> {
+  let q = k('tblconfiguration').where({ setting: SETTING }).orderBy('id').first('value');
+  if (lock && session.db.dialect === 'mysql') q = lock === 'update' ? q.forUpdate() : q.forShare();
+  const row = await q;
   if (!row) return { audience, readable: true, totpEnabled: false, anyEnabled: false };
   const p = parseSettings(String(row.value), session.limits);
   return { audience, readable: p.parsed !== null, totpEnabled: isEnabled(p.parsed, 'totp', audience), anyEnabled: anyEnabled(p.parsed, audience) };
@@ -237,6 +239,12 @@ export function enrolmentSummary(draft: EnrolmentDraft): string {
  */
 export async function planEnrolment(session: Session, trx: Knex.Transaction, lock: boolean, input: EnrolmentInput, facts: EnrolmentFacts): Promise<Plan> {
   const { draft, activation } = input;
+  // Locks in one order for every change: the settings row first, then accounts. Under lock the row
+  // is read with a lock that conflicts with `deactivate` (which takes it FOR UPDATE and then counts
+  // enrolled accounts): either deactivate's guard counts this enrolment, or this run sees the
+  // service already off. --activate takes it for update at once (no S→X upgrade deadlock).
+  // (SQLite: the account read below takes the database's write lock first, which serialises all of it.)
+  const locked = lock && session.db.dialect === 'mysql' ? await totpAudienceState(trx, session, audienceOf(draft.account.kind), input.activate ? 'update' : 'share') : null;
   const account = await accountById(trx, draft.account.kind, draft.account.id, lock);
   refuseExisting(account, input.force);
   const t = tableFor(account.kind);
@@ -281,7 +289,12 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   }
 
   facts.activated = false;
-  const state = await totpAudienceState(trx, session, t.audience);
+  const state = locked ?? (await totpAudienceState(trx, session, t.audience));
+  if (lock && !input.activate && draft.settings.totpEnabled && !state.totpEnabled) {
+    throw new RefusedError(
+      `Time-Based Tokens was turned off for ${t.audience} while this enrolment was being prepared (${state.anyEnabled ? 'WHMCS would no longer offer it' : 'WHMCS would skip this factor'}) — nothing was written; run the command again to see what that means, or pass --activate to turn it back on in the same change`,
+    );
+  }
   if (input.activate && !state.totpEnabled) {
     rows.push(await settingsRowChange(trx, session, t.audience, lock, now));
     facts.activated = true;
