@@ -190,6 +190,7 @@ const ERROR_LABELS: Record<string, string> = {
   timeout: 'no answer (UDP blocked?)',
   kod: "kiss-o'-death",
   unsynchronised: 'unsynchronised',
+  distance: 'root distance too large',
   invalid: 'bad answer',
   network: 'network error',
 };
