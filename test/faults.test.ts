@@ -19,6 +19,7 @@ import { BIN, runCli, type CliResult } from './helpers/cli.js';
 import { seedBulkUsers } from './helpers/bulk-seed.js';
 import { changedTables, snapshotDb } from './helpers/snapshot.js';
 import { expectClean } from './bad-inputs/harness.js';
+import { mulberry32 } from './helpers/fuzz.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { phpSerialize, phpTruthy, phpUnserialize } from '../src/whmcs/php-serialize.js';
 import { whmcsDecryptString } from '../src/whmcs/crypto.js';
@@ -311,6 +312,44 @@ describeBackends(
         // The held batch had its journal rows written: they stay uncommitted and their rows old.
         const j = readJournal(journalFiles(stateHome)[0]!);
         expect(j.uncommitted).toHaveLength(BATCH);
+        await expectConsistentAfterStop(t, stateHome, before, usersTable, logBefore, { rows: r.json.rowsReset, batches: r.json.batches, journalId: r.json.journalId });
+      }, 180_000);
+    }
+
+    /**
+     * Generator: a seeded random signal at a random moment — after a random number of committed
+     * batches plus a random few milliseconds, so it lands anywhere in a batch (reading, journalling,
+     * writing, committing) or between two. FAULT_SIGNAL_ROUNDS and FUZZ_SEED vary it.
+     */
+    const rounds = Number(process.env.FAULT_SIGNAL_ROUNDS ?? 6);
+    const seed = Number(process.env.FUZZ_SEED ?? 16);
+    const rng = mulberry32(seed);
+    for (let round = 1; round <= rounds; round++) {
+      const [signal, exit] = STOPS[Math.floor(rng() * STOPS.length)]!;
+      const after = 1 + Math.floor(rng() * 8);
+      const jitterMs = Math.floor(rng() * 40);
+      it(`random signal ${round}/${rounds} (FUZZ_SEED=${seed}): ${signal} after ${after} batches + ${jitterMs} ms — whole batches, journal = database, undo restores every byte`, async () => {
+        const before = await userRows(t);
+        const usersTable = (await snapshotDb(t.knex)).tables.tblusers!.hash;
+        const logBefore = await activityCount(t);
+        const stateHome = tempDir();
+        const run = spawnCli(bulkArgs(), { XDG_STATE_HOME: stateHome });
+        let file: string | undefined;
+        await waitFor(`${after} committed batches`, async () => {
+          file ??= journalFiles(stateHome)[0];
+          return commitsIn(file) >= after;
+        });
+        await sleep(jitterMs);
+        run.kill(signal);
+        const r = await run.done;
+        if (r.code === 0) {
+          // The run had already finished its last batch.
+          expect(r.json.rowsReset).toBe(DUO_USERS);
+        } else {
+          expect(r.code, r.stderr).toBe(exit);
+          expect(r.json).toMatchObject({ interrupted: true, signal });
+          expect(r.stderr).not.toMatch(/^\s+at |Error:/m);
+        }
         await expectConsistentAfterStop(t, stateHome, before, usersTable, logBefore, { rows: r.json.rowsReset, batches: r.json.batches, journalId: r.json.journalId });
       }, 180_000);
     }
