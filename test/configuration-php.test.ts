@@ -22,7 +22,11 @@ vi.mock('node:fs', async (importOriginal) => {
     if (String(path).includes('__eacces__')) throw Object.assign(new Error(`EACCES: permission denied, open '${String(path)}'`), { code: 'EACCES' });
     return (fs.readFileSync as (...a: unknown[]) => unknown)(path, ...rest);
   }) as typeof fs.readFileSync;
-  return { ...fs, default: { ...fs, readFileSync }, readFileSync };
+  const openSync = ((path: unknown, ...rest: unknown[]) => {
+    if (String(path).includes('__eacces__')) throw Object.assign(new Error(`EACCES: permission denied, open '${String(path)}'`), { code: 'EACCES' });
+    return (fs.openSync as (...a: unknown[]) => unknown)(path, ...rest);
+  }) as typeof fs.openSync;
+  return { ...fs, default: { ...fs, readFileSync, openSync }, readFileSync, openSync };
 });
 
 const INSTALLER_812 = `<?php
@@ -608,7 +612,7 @@ describe('findConfigurationPhp / loadConfigurationPhp', () => {
     const odd = join(dir, 'odd');
     mkdirSync(join(odd, 'configuration.php'), { recursive: true });
     expect(() => loadConfigurationPhp(odd)).toThrow(CliError);
-    expect(() => loadConfigurationPhp(odd)).toThrow(/^cannot read .*odd\/configuration\.php: .*— pass --whmcs-dir <WHMCS root> or --db <url>$/);
+    expect(() => loadConfigurationPhp(odd)).toThrow(/^cannot read .*odd\/configuration\.php: it is a directory, not a regular file — point --whmcs-dir at the WHMCS root whose configuration.php is a plain file, or pass --db <url>$/);
   });
 
   it('names the file path in parse errors', () => {

@@ -209,10 +209,10 @@ describe.runIf(MYSQL_OK)('faults: locks, hung servers and frozen connections (Ma
 
 describe('configuration.php that would never end', () => {
   const cases: Array<[string, (dir: string) => void, RegExp]> = [
-    ['a named pipe (FIFO) with no writer', (dir) => execFileSync('mkfifo', [join(dir, 'configuration.php')]), /configuration\.php is a named pipe \(FIFO\), not a regular file/],
-    ['a link to /dev/zero', (dir) => symlinkSync('/dev/zero', join(dir, 'configuration.php')), /configuration\.php is a device, not a regular file/],
-    ['a link to /dev/urandom', (dir) => symlinkSync('/dev/urandom', join(dir, 'configuration.php')), /configuration\.php is a device, not a regular file/],
-    ['a 2 MiB file', (dir) => writeFileSync(join(dir, 'configuration.php'), '<?php\n' + '// x\n'.repeat(1 << 19)), /configuration\.php is larger than 1 MiB/],
+    ['a named pipe (FIFO) with no writer', (dir) => execFileSync('mkfifo', [join(dir, 'configuration.php')]), /configuration\.php: it is a named pipe \(FIFO\), not a regular file/],
+    ['a link to /dev/zero', (dir) => symlinkSync('/dev/zero', join(dir, 'configuration.php')), /configuration\.php: it is a device, not a regular file/],
+    ['a link to /dev/urandom', (dir) => symlinkSync('/dev/urandom', join(dir, 'configuration.php')), /configuration\.php: it is a device, not a regular file/],
+    ['a 2 MiB file', (dir) => writeFileSync(join(dir, 'configuration.php'), '<?php\n' + '// x\n'.repeat(1 << 19)), /configuration\.php: it is larger than 1 MiB/],
   ];
   for (const [name, make, error] of cases) {
     it(`${name}: refused at once with one Error line (exit 1)`, async () => {

@@ -141,8 +141,8 @@ export function readRegularFile(file: string, maxBytes: number): Buffer {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) {
-      const what = st.isFIFO() ? 'a named pipe (FIFO)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
-      throw new CliError(`${file} is ${what}, not a regular file — point --whmcs-dir at the WHMCS root whose configuration.php is a plain file, or pass --db <url>`);
+      const what = st.isFIFO() ? 'a named pipe (FIFO)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : st.isDirectory() ? 'a directory' : 'something else';
+      throw new CliError(`cannot read ${file}: it is ${what}, not a regular file — point --whmcs-dir at the WHMCS root whose configuration.php is a plain file, or pass --db <url>`);
     }
     let buf = Buffer.alloc(Math.min(maxBytes + 1, Math.max(st.size + 1, 64 * 1024)));
     let length = 0;
@@ -156,7 +156,7 @@ export function readRegularFile(file: string, maxBytes: number): Buffer {
       length += n;
     }
     if (length > maxBytes) {
-      throw new CliError(`${file} is larger than ${maxBytes / (1 << 20)} MiB — that is not a WHMCS configuration.php; check --whmcs-dir, or pass --db <url>`);
+      throw new CliError(`cannot read ${file}: it is larger than ${maxBytes / (1 << 20)} MiB, which no WHMCS configuration.php is — check --whmcs-dir, or pass --db <url>`);
     }
     return buf.subarray(0, length);
   } finally {
