@@ -225,3 +225,14 @@ describe('configuration.php that would never end', () => {
     });
   }
 });
+
+describe('--timeout itself', () => {
+  for (const bad of ['0', '-1', 'abc', '1e3', '86401']) {
+    it(`--timeout ${bad}: a usage error (exit 2), before anything connects`, async () => {
+      const r = await runCli(['--db', 'mysql://nobody@127.0.0.1:1/none', '--timeout', bad, 'status', '--format', 'json']);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toMatch(/^Error: --timeout must be a number of seconds above 0 and at most 86400, such as 30 or 2\.5, got "[^"]*"\n$/);
+      expect(r.json.error.exitCode).toBe(2);
+    });
+  }
+});
