@@ -179,7 +179,11 @@ class StdoutDescriptor {
   /** process.stdout, once a direct write has failed. */
   stream: NodeJS.WritableStream | null = null;
 
+  /** The terminal went away (EIO after a hang-up): nothing written to it can arrive. */
+  private gone = false;
+
   write(s: string | Uint8Array): boolean {
+    if (this.gone) return true;
     if (this.stream) return this.stream.write(s);
     let buf = typeof s === 'string' ? Buffer.from(s) : s;
     try {
@@ -187,6 +191,12 @@ class StdoutDescriptor {
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EPIPE') readerGone();
+      // A hung-up terminal: drop the output rather than crash, so the run still ends with its own
+      // exit status (a bulk reset stopped by SIGHUP: 129).
+      if ((e as NodeJS.ErrnoException).code === 'EIO') {
+        this.gone = true;
+        return true;
+      }
       this.stream = process.stdout;
       this.stream.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EPIPE') readerGone();
