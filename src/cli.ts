@@ -27,6 +27,7 @@ export function buildProgram(argv?: readonly string[]): Command {
     .option('-q, --quiet', 'print only errors and requested machine output')
     .option('--no-color', 'no colour (also NO_COLOR)')
     .option('--show-secrets', 'reveal secrets (Duo Client Secret, Yubico key, TOTP secrets) — never the default')
+    .option('--timeout <seconds>', 'longest wait on the database: connecting (at most 10 s), each lock, any answer; exit 7 past it (default 30; clock-check: its whole run, default 10)')
     // Per-command help lists the global options too (--yes, --dry-run, --format…): they apply there.
     .configureHelp({
       showGlobalOptions: true,
@@ -56,7 +57,9 @@ export function buildProgram(argv?: readonly string[]): Command {
     `
 Exit codes: 0 ok · 1 error · 2 usage · 3 not found · 4 refused by a safety rule
             5 database unreachable or not WHMCS · 6 stored secrets do not decrypt (wrong cc_encryption_hash)
+            7 timed out, or blocked by another session's lock or a deadlock (nothing written)
             8 cancelled at a prompt (no, Ctrl-D) · 130 interrupted (Ctrl-C)
+            129/143 a bulk reset stopped by SIGHUP/SIGTERM (committed batches stay)
             clock-check, audit --format nagios: 0 OK · 1 WARNING · 2 CRITICAL · 3 UNKNOWN
             audit: 1 when a finding counts for --fail-on
 Environment: WHMCS_DIR, WHMCS_DB_URL, WHMCS_DB_PASSWORD, WHMCS_CC_ENCRYPTION_HASH, WHMCS_DUO_CLIENT_SECRET,
@@ -80,7 +83,7 @@ const NO_DATABASE = new Set(['completion', 'sandbox']);
 function globalOptionApplies(command: string, flag: string | undefined): boolean {
   if (flag === '--version') return false;
   if ((flag === '--yes' || flag === '--dry-run') && READ_ONLY.has(command)) return false;
-  if ((flag === '--whmcs-dir' || flag === '--db') && NO_DATABASE.has(command)) return false;
+  if ((flag === '--whmcs-dir' || flag === '--db' || flag === '--timeout') && NO_DATABASE.has(command)) return false;
   return true;
 }
 

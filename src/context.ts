@@ -3,6 +3,19 @@ import type { Output } from './ui/output.js';
 import type { Session } from './whmcs/session.js';
 import type { ChangeOptions, Plan } from './whmcs/change.js';
 import type { DuoHttpClient } from './services/duo.js';
+import { UsageError } from './errors.js';
+
+/** Mirrors DEFAULT_TIMEOUT_MS in src/whmcs/db.ts (not imported: that module loads with the driver). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** A number of seconds (`30`, `2.5`) as milliseconds; undefined when not given. */
+export function parseTimeout(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\s*\d+(\.\d+)?\s*$/.test(text) || Number(text) <= 0 || Number(text) > 86_400) {
+    throw new UsageError(`${name} must be a number of seconds above 0 and at most 86400, such as 30 or 2.5, got "${text}"`);
+  }
+  return Number(text) * 1000;
+}
 
 export interface GlobalOptions {
   whmcsDir?: string;
@@ -68,6 +81,14 @@ export class Context {
     return this.interactiveOverride;
   }
 
+  /**
+   * --timeout in milliseconds (default 30 s): how long the run may wait on the database — to
+   * connect (at most 10 s), for each lock, for any answer at all. A bad value is a usage error.
+   */
+  get timeoutMs(): number {
+    return parseTimeout(this.opts.timeout, '--timeout') ?? DEFAULT_TIMEOUT_MS;
+  }
+
   get showSecrets(): boolean {
     return Boolean(this.opts.showSecrets);
   }
@@ -82,6 +103,15 @@ export class Context {
         cwd: process.cwd(),
         askPassword: this.passwordPrompt(),
         warn: (w) => this.out.warn(w),
+        waits: {
+          timeoutMs: this.timeoutMs,
+          onWait: (note) => this.out.info(`Note: ${note}`),
+          // The connection is dead: nothing can be rolled back or reported from it, so say so and end.
+          onStall: (e) => {
+            this.out.error(e.message, e.exitCode);
+            process.exit(e.exitCode);
+          },
+        },
       });
     })();
     return this.sessionPromise;

@@ -10,6 +10,8 @@ export const EXIT = {
   REFUSED: 4,
   DATABASE: 5,
   DECRYPT: 6,
+  /** Timed out (--timeout), or blocked by another session's lock, or chosen as a deadlock victim. */
+  TIMEOUT: 7,
   /** The operator answered no, or ended the input (Ctrl-D), at a prompt. */
   CANCELLED: 8,
   /** Ctrl-C (SIGINT): 128 + 2, as shells report a process ended by it. */
@@ -76,6 +78,13 @@ export class CancelledError extends CliError {
 export class InterruptedError extends CliError {
   constructor(message: string, details?: unknown) {
     super(message, EXIT.INTERRUPTED, details);
+  }
+}
+
+/** Timed out (--timeout), or blocked by another session's lock, or chosen as a deadlock victim. Nothing was written. */
+export class TimeoutError extends CliError {
+  constructor(message: string, details?: unknown) {
+    super(message, EXIT.TIMEOUT, details);
   }
 }
 

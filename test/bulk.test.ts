@@ -138,9 +138,9 @@ describeBackends(
       child.kill('SIGINT');
       const code = await exited;
 
-      expect(code).toBe(130);
+      expect(code).toBe(130); // 128 + SIGINT
       const j = JSON.parse(stdout);
-      expect(j).toMatchObject({ interrupted: true, changed: true, batchSize: 50 });
+      expect(j).toMatchObject({ interrupted: true, signal: 'SIGINT', changed: true, batchSize: 50 });
       expect(j.rowsReset).toBeGreaterThanOrEqual(5 * 50);
       expect(j.rowsReset).toBeLessThan(j.matched);
       expect(j.rowsReset).toBe(j.batches * 50); // whole batches only

@@ -256,3 +256,69 @@ describe('SNTP client against a fake server', () => {
     expect(report.validServers).toBe(1);
   });
 });
+
+describe('root delay and root dispersion (RFC 5905 MAXDISP / MAXDIST)', () => {
+  it('a server announcing 65 536 s of dispersion is not used, and says why', async () => {
+    const f = await fake((req) => reply(req, { rootDispersion: 65535.99 }));
+    const r = await querySntp('127.0.0.1', f.port, { samples: 2, timeoutMs: 1000 });
+    expect(r.offset).toBeNull();
+    expect(r.error?.kind).toBe('distance');
+    expect(r.error?.message).toMatch(/too far from its reference to be trusted: root distance 65536 s \(root delay 0\.004 s, root dispersion 65536 s.*RFC 5905 accepts at most 1 s/);
+    expect(r.rootDispersion).toBeGreaterThan(65535);
+  });
+
+  for (const [name, o] of [
+    ['root delay 2 s', { rootDelay: 2.5 }],
+    ['root dispersion 1.2 s', { rootDispersion: 1.2 }],
+    ['both just over the limit together', { rootDelay: 1.2, rootDispersion: 0.45 }],
+  ] as Array<[string, { rootDelay?: number; rootDispersion?: number }]>) {
+    it(`${name}: root distance over 1 s, unfit`, async () => {
+      const f = await fake((req) => reply(req, o));
+      const r = await querySntp('127.0.0.1', f.port, { samples: 2, timeoutMs: 1000 });
+      expect(r.error?.kind, JSON.stringify(r.error)).toBe('distance');
+      expect(r.offset).toBeNull();
+    });
+  }
+
+  it('a root distance well under 1 s is fine', async () => {
+    const f = await fake((req) => reply(req, { rootDelay: 0.3, rootDispersion: 0.2 }));
+    const r = await querySntp('127.0.0.1', f.port, { samples: 2, timeoutMs: 1000 });
+    expect(r.error).toBeUndefined();
+    expect(r.rootDelay).toBeCloseTo(0.3, 3);
+  });
+
+  it('a server with a huge dispersion does not vote: the median comes from the good ones (it used to skew it and still be OK)', async () => {
+    const good1 = await fake((req) => reply(req, { offset: 0.2 }));
+    const good2 = await fake((req) => reply(req, { offset: 0.3 }));
+    const bad = await fake((req) => reply(req, { offset: 40, rootDispersion: 65535.99 }));
+    const bad2 = await fake((req) => reply(req, { offset: 45, rootDispersion: 65535.99 }));
+    const report = await checkClock({ servers: [good1, good2, bad, bad2].map((f) => `127.0.0.1:${f.port}`), samples: 2, timeoutMs: 1500 });
+    expect(report.validServers).toBe(2);
+    expect(report.offset).toBeGreaterThan(0.1);
+    expect(report.offset).toBeLessThan(0.4);
+    expect(report.status).toBe(STATUS.OK);
+    expect(report.notes.join('\n')).toMatch(/root distance 65536 s/);
+  });
+});
+
+describe('slow answers that carry our origin', () => {
+  it('an answer that arrives after its own wait ran out is still a sample (not "UDP blocked")', async () => {
+    // Every answer spends 1.5 s on the way back (stamped at once, sent late): a slow path, while the
+    // first wait is a third of the 4 s budget.
+    const f = await fake((req) => ({ packet: reply(req), delayMs: 1500 }));
+    const r = await querySntp('127.0.0.1', f.port, { samples: 2, timeoutMs: 4000 });
+    expect(r.error, JSON.stringify(r.error)).toBeUndefined();
+    expect(r.samples).toBeGreaterThanOrEqual(1);
+    expect(r.delay).toBeGreaterThan(1.4);
+    expect(Math.abs(r.offset!)).toBeLessThanOrEqual(r.delay! / 2 + 0.001);
+  });
+
+  it('an answer that comes only after the whole budget cannot be told from none', async () => {
+    const f = await fake((req) => (req.index === 0 ? { packet: () => reply(req), delayMs: 700 } : null));
+    const r = await querySntp('127.0.0.1', f.port, { samples: 1, timeoutMs: 600 });
+    // The first answer arrives 100 ms after the 600 ms budget; wait for it to be seen.
+    await sleep(300);
+    expect(r.error?.kind).toBe('timeout');
+    expect(r.error?.message).toMatch(/no answer from 127\.0\.0\.1 within 0\.6 s — is UDP port \d+ blocked\?/);
+  });
+});

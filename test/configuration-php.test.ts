@@ -23,7 +23,11 @@ vi.mock('node:fs', async (importOriginal) => {
     if (String(path).includes('__eacces__')) throw Object.assign(new Error(`EACCES: permission denied, open '${String(path)}'`), { code: 'EACCES' });
     return (fs.readFileSync as (...a: unknown[]) => unknown)(path, ...rest);
   }) as typeof fs.readFileSync;
-  return { ...fs, default: { ...fs, readFileSync }, readFileSync };
+  const openSync = ((path: unknown, ...rest: unknown[]) => {
+    if (String(path).includes('__eacces__')) throw Object.assign(new Error(`EACCES: permission denied, open '${String(path)}'`), { code: 'EACCES' });
+    return (fs.openSync as (...a: unknown[]) => unknown)(path, ...rest);
+  }) as typeof fs.openSync;
+  return { ...fs, default: { ...fs, readFileSync, openSync }, readFileSync, openSync };
 });
 
 const INSTALLER_812 = `<?php
@@ -481,6 +485,18 @@ describe('parseDbUrl', () => {
     expect(parseDbUrl('mysql://u@h/d?sql-mode=ANSI', env)).toMatchObject({ sqlMode: 'ANSI' });
   });
 
+  it("splits the credentials at the authority's '@', not at one in the socket path or database name", () => {
+    expect(parseDbUrl('mysql://whmcs@localhost/whmcs?socket=/run/user@1/mysqld.sock', env)).toMatchObject({
+      user: 'whmcs',
+      host: 'localhost',
+      database: 'whmcs',
+      socketPath: '/run/user@1/mysqld.sock',
+    });
+    expect(parseDbUrl('mysql://u:p@ss@db.example/whmcs@prod', env)).toMatchObject({ user: 'u', password: 'p@ss', host: 'db.example', database: 'whmcs@prod' });
+    expect(parseDbUrl('mysql://u@h/d?socket=/a@b/s&sql-mode=', env)).toMatchObject({ user: 'u', host: 'h', database: 'd', socketPath: '/a@b/s' });
+    expect(() => parseDbUrl('mysql://h/d@x', env)).toThrow(/no user name/);
+  });
+
   it('parses sqlite URLs', () => {
     expect(parseDbUrl('sqlite:sandbox/whmcs.sqlite', { WHMCS_CC_ENCRYPTION_HASH: 'H' })).toEqual({ kind: 'sqlite', file: 'sandbox/whmcs.sqlite', ccEncryptionHash: 'H', passwordOnCommandLine: false });
     expect(parseDbUrl('sqlite:///abs/p%20ath.db', {})).toMatchObject({ file: '/abs/p ath.db' });
@@ -604,7 +620,7 @@ describe('findConfigurationPhp / loadConfigurationPhp', () => {
     const odd = join(dir, 'odd');
     mkdirSync(join(odd, 'configuration.php'), { recursive: true });
     expect(() => loadConfigurationPhp(odd)).toThrow(CliError);
-    expect(() => loadConfigurationPhp(odd)).toThrow(/^cannot read .*odd\/configuration\.php: .*— pass --whmcs-dir <WHMCS root> or --db <url>$/);
+    expect(() => loadConfigurationPhp(odd)).toThrow(/^cannot read .*odd\/configuration\.php: it is a directory, not a regular file — point --whmcs-dir at the WHMCS root whose configuration.php is a plain file, or pass --db <url>$/);
   });
 
   it('names the file path in parse errors', () => {

@@ -19,6 +19,7 @@ import { BIN, runCli, type CliResult } from './helpers/cli.js';
 import { seedBulkUsers } from './helpers/bulk-seed.js';
 import { changedTables, snapshotDb } from './helpers/snapshot.js';
 import { expectClean } from './bad-inputs/harness.js';
+import { mulberry32 } from './helpers/fuzz.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { phpSerialize, phpTruthy, phpUnserialize } from '../src/whmcs/php-serialize.js';
 
@@ -288,29 +289,71 @@ describeBackends(
       await expectConsistentAfterStop(t, stateHome, before, usersTable, logBefore, r.json.error.details);
     }, 180_000);
 
-    it('SIGINT inside a batch: that batch rolls back, the run reports what it did and exits 4', async () => {
-      const before = await userRows(t);
-      const usersTable = (await snapshotDb(t.knex)).tables.tblusers!.hash;
-      const logBefore = await activityCount(t);
-      const stateHome = tempDir();
-      const { run } = await startAndHoldMidBatch(stateHome, 2);
-      run.kill('SIGINT');
-      await sleep(200);
-      await locker.query('UNLOCK TABLES');
-      const r = await run.done;
+    /** Signals that stop a bulk run, and the exit status a shell would report for each: 128 + its number. */
+    const STOPS: Array<[NodeJS.Signals, number]> = [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]];
+    for (const [signal, exit] of STOPS) {
+      it(`${signal} inside a batch: that batch rolls back, the run reports what it did (as JSON too) and exits ${exit}`, async () => {
+        const before = await userRows(t);
+        const usersTable = (await snapshotDb(t.knex)).tables.tblusers!.hash;
+        const logBefore = await activityCount(t);
+        const stateHome = tempDir();
+        const { run } = await startAndHoldMidBatch(stateHome, 2);
+        run.kill(signal);
+        await sleep(200);
+        await locker.query('UNLOCK TABLES');
+        const r = await run.done;
 
-      expect(r.code, r.stderr).toBe(4);
-      expect(r.json).toMatchObject({ interrupted: true, changed: true, batchSize: BATCH, matched: DUO_USERS });
-      expect(r.json.batches).toBeGreaterThanOrEqual(2);
-      expect(r.json.rowsReset).toBe(r.json.batches * BATCH);
-      expect(r.stderr).toMatch(/Interrupted — rolling back the batch in progress and stopping/);
-      expect(r.stderr).toContain(`Warning: interrupted after ${r.json.rowsReset} of ${DUO_USERS} users — journal ${r.json.journalId}`);
-      expect(r.stderr).not.toMatch(/^\s+at |Error:/m);
-      // The held batch had its journal rows written: they stay uncommitted and their rows old.
-      const j = readJournal(journalFiles(stateHome)[0]!);
-      expect(j.uncommitted).toHaveLength(BATCH);
-      await expectConsistentAfterStop(t, stateHome, before, usersTable, logBefore, { rows: r.json.rowsReset, batches: r.json.batches, journalId: r.json.journalId });
-    }, 180_000);
+        expect(r.code, r.stderr).toBe(exit);
+        expect(r.json).toMatchObject({ interrupted: true, signal, changed: true, batchSize: BATCH, matched: DUO_USERS });
+        expect(r.json.batches).toBeGreaterThanOrEqual(2);
+        expect(r.json.rowsReset).toBe(r.json.batches * BATCH);
+        expect(r.stderr).toContain(`Interrupted (${signal}) — rolling back the batch in progress and stopping`);
+        expect(r.stderr).toContain(`Warning: interrupted after ${r.json.rowsReset} of ${DUO_USERS} users — journal ${r.json.journalId}`);
+        expect(r.stderr).not.toMatch(/^\s+at |Error:/m);
+        // The held batch had its journal rows written: they stay uncommitted and their rows old.
+        const j = readJournal(journalFiles(stateHome)[0]!);
+        expect(j.uncommitted).toHaveLength(BATCH);
+        await expectConsistentAfterStop(t, stateHome, before, usersTable, logBefore, { rows: r.json.rowsReset, batches: r.json.batches, journalId: r.json.journalId });
+      }, 180_000);
+    }
+
+    /**
+     * Generator: a seeded random signal at a random moment — after a random number of committed
+     * batches plus a random few milliseconds, so it lands anywhere in a batch (reading, journalling,
+     * writing, committing) or between two. FAULT_SIGNAL_ROUNDS and FUZZ_SEED vary it.
+     */
+    const rounds = Number(process.env.FAULT_SIGNAL_ROUNDS ?? 6);
+    const seed = Number(process.env.FUZZ_SEED ?? 16);
+    const rng = mulberry32(seed);
+    for (let round = 1; round <= rounds; round++) {
+      const [signal, exit] = STOPS[Math.floor(rng() * STOPS.length)]!;
+      const after = 1 + Math.floor(rng() * 8);
+      const jitterMs = Math.floor(rng() * 40);
+      it(`random signal ${round}/${rounds} (FUZZ_SEED=${seed}): ${signal} after ${after} batches + ${jitterMs} ms — whole batches, journal = database, undo restores every byte`, async () => {
+        const before = await userRows(t);
+        const usersTable = (await snapshotDb(t.knex)).tables.tblusers!.hash;
+        const logBefore = await activityCount(t);
+        const stateHome = tempDir();
+        const run = spawnCli(bulkArgs(), { XDG_STATE_HOME: stateHome });
+        let file: string | undefined;
+        await waitFor(`${after} committed batches`, async () => {
+          file ??= journalFiles(stateHome)[0];
+          return commitsIn(file) >= after;
+        });
+        await sleep(jitterMs);
+        run.kill(signal);
+        const r = await run.done;
+        if (r.code === 0) {
+          // The run had already finished its last batch.
+          expect(r.json.rowsReset).toBe(DUO_USERS);
+        } else {
+          expect(r.code, r.stderr).toBe(exit);
+          expect(r.json).toMatchObject({ interrupted: true, signal });
+          expect(r.stderr).not.toMatch(/^\s+at |Error:/m);
+        }
+        await expectConsistentAfterStop(t, stateHome, before, usersTable, logBefore, { rows: r.json.rowsReset, batches: r.json.batches, journalId: r.json.journalId });
+      }, 180_000);
+    }
   },
   ['mysql'],
 );

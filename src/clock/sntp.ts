@@ -12,7 +12,16 @@ import { buildRequest, classifyReply, formatRefid, parseHeader, type NtpHeader }
 import { createLocalClock, monotonicMs, ntpToUnix, type LocalClock } from './ntp-time.js';
 import { NTP_PORT, ipFamily, smearNote } from './servers.js';
 
-export type SntpErrorKind = 'dns' | 'timeout' | 'kod' | 'unsynchronised' | 'invalid' | 'network';
+export type SntpErrorKind = 'dns' | 'timeout' | 'kod' | 'unsynchronised' | 'distance' | 'invalid' | 'network';
+
+/**
+ * RFC 5905's limits on what a server says about its own accuracy. A root delay and dispersion adding
+ * up to MAXDISP (16 s) or more mark the packet as bogus (its test 8); a root distance — half the root
+ * delay, plus the root dispersion, plus half our round trip — above MAXDIST (1 s) makes the server
+ * unfit to set a clock (the fit() test). Its offset could be wrong by that much: it must not vote.
+ */
+export const MAXDISP_S = 16;
+export const MAXDIST_S = 1;
 
 export interface SntpError {
   kind: SntpErrorKind;
@@ -78,6 +87,7 @@ type Outcome =
   | { type: 'sample'; sample: Sample }
   | { type: 'kod'; header: NtpHeader; code: string; stop: boolean }
   | { type: 'unsynchronised'; header: NtpHeader; reason: string; code?: string }
+  | { type: 'distance'; header: NtpHeader; distance: number; delay: number }
   | { type: 'invalid'; reason: string }
   | { type: 'timeout' }
   | { type: 'network'; error: NodeJS.ErrnoException };
@@ -132,6 +142,7 @@ export async function querySntp(host: string, port: number = NTP_PORT, options: 
   let best: Sample | null = null;
   let kod: Extract<Outcome, { type: 'kod' }> | null = null;
   let unsync: Extract<Outcome, { type: 'unsynchronised' }> | null = null;
+  let distance: Extract<Outcome, { type: 'distance' }> | null = null;
   let invalid: string | null = null;
   let network: NodeJS.ErrnoException | null = null;
   let lastHeader: NtpHeader | null = null;
@@ -185,6 +196,14 @@ export async function querySntp(host: string, port: number = NTP_PORT, options: 
           invalid = outcome.reason;
           continue;
         }
+        if (outcome.type === 'distance') {
+          // The root distance is the server's own statement of its error: another sample will not
+          // change it much, but a shorter round trip can bring it under the limit.
+          if (!distance || outcome.distance < distance.distance) distance = outcome;
+          lastHeader = outcome.header;
+          if (Math.max(0, outcome.header.rootDelay) / 2 + outcome.header.rootDispersion >= MAXDIST_S) break;
+          continue;
+        }
         if (outcome.type === 'network') {
           network = outcome.error;
           break;
@@ -195,7 +214,7 @@ export async function querySntp(host: string, port: number = NTP_PORT, options: 
     } finally {
       session.close();
     }
-    if (best || kod || unsync || invalid || !network) break;
+    if (best || kod || unsync || distance || invalid || !network) break;
   }
 
   const where = result.address && result.address !== host ? `${host} (${result.address})` : host;
@@ -232,10 +251,22 @@ export async function querySntp(host: string, port: number = NTP_PORT, options: 
       ...(unsync.code ? { code: unsync.code } : {}),
       message: `${where} answered but is not synchronised (${unsync.reason}): its time cannot be trusted`,
     };
+  } else if (distance) {
+    const h = distance.header;
+    result.error = {
+      kind: 'distance',
+      message: `${where} is too far from its reference to be trusted: root distance ${distanceText(distance.distance)} (root delay ${distanceText(h.rootDelay)}, root dispersion ${distanceText(h.rootDispersion)}, round trip ${distanceText(distance.delay)}) — RFC 5905 accepts at most ${MAXDIST_S} s`,
+    };
   } else if (invalid) {
     result.error = { kind: 'invalid', message: `${where} sent an unusable answer: ${invalid}` };
   } else if (network) {
     result.error = { kind: 'network', code: network.code, message: networkMessage(where, port, network) };
+  } else if (result.ignored.stale > 0) {
+    // Answers to our requests did come, only after the time left for them: slow, not blocked.
+    result.error = {
+      kind: 'timeout',
+      message: `${where} answered, but too slowly: no answer arrived within ${seconds(timeoutMs)} while time was left to use it (${describeIgnored(result.ignored)}) — the path is slow or congested, not blocked; try a larger --timeout or a nearer server`,
+    };
   } else {
     const ignored = ignoredTotal(result.ignored) > 0 ? ` (${describeIgnored(result.ignored)})` : '';
     result.error = {
@@ -244,6 +275,10 @@ export async function querySntp(host: string, port: number = NTP_PORT, options: 
     };
   }
   return result;
+}
+
+function distanceText(s: number): string {
+  return s >= 100 ? `${Math.round(s)} s` : `${+s.toFixed(3)} s`;
 }
 
 function ignoredTotal(i: IgnoredPackets): number {
@@ -317,7 +352,9 @@ interface Pending {
 class Session {
   private readonly socket: Socket;
   private pending: Pending | null = null;
-  private readonly previousOrigins: Buffer[] = [];
+  /** Requests whose wait ended without an answer: a late answer to one is still a valid sample. */
+  private readonly unanswered: Array<{ origin: Buffer; t1: number }> = [];
+  private readonly answered: Buffer[] = [];
   private lateError: NodeJS.ErrnoException | null = null;
 
   constructor(
@@ -386,11 +423,12 @@ class Session {
     });
   }
 
-  private finish(outcome: Outcome): void {
+  private finish(outcome: Outcome, answered = outcome.type !== 'timeout' && outcome.type !== 'network'): void {
     const p = this.pending;
     if (!p) return;
     this.pending = null;
-    this.previousOrigins.push(p.origin);
+    if (answered) this.answered.push(p.origin);
+    else this.unanswered.push({ origin: p.origin, t1: p.t1 });
     p.settle(outcome);
   }
 
@@ -401,12 +439,24 @@ class Session {
       return;
     }
     const p = this.pending;
-    if (!p || !h.origin.equals(p.origin)) {
-      // Not an answer to the request in flight. Ignoring it (rather than failing) keeps a spoofer
-      // from ending the exchange; the wait simply continues until the real answer or the timeout.
-      if (this.previousOrigins.some((o) => o.equals(h.origin))) this.ignored.stale++;
-      else this.ignored.wrongOrigin++;
-      return;
+    let t1: number;
+    if (p && h.origin.equals(p.origin)) {
+      t1 = p.t1;
+    } else {
+      // An answer to an earlier request whose wait ran out: slow, but it carries our origin and so
+      // is as trustworthy as a prompt one — its round trip is simply longer, which the least-delay
+      // choice and the root distance account for. It ends the wait in flight (that request's own
+      // answer, when it comes, is taken the same way). Anything else is ignored: a spoofer cannot
+      // end an exchange.
+      const earlier = this.unanswered.findIndex((u) => u.origin.equals(h.origin));
+      if (earlier < 0 || !p) {
+        if (earlier >= 0 || this.answered.some((o) => o.equals(h.origin))) this.ignored.stale++;
+        else this.ignored.wrongOrigin++;
+        return;
+      }
+      t1 = this.unanswered[earlier]!.t1;
+      this.unanswered.splice(earlier, 1);
+      this.answered.push(h.origin);
     }
     const cls = classifyReply(h);
     if (cls.kind === 'kod') return this.finish({ type: 'kod', header: h, code: cls.code, stop: cls.stop });
@@ -414,12 +464,18 @@ class Session {
       return this.finish({ type: 'unsynchronised', header: h, reason: cls.reason, code: cls.code });
     }
     if (cls.kind === 'invalid') return this.finish({ type: 'invalid', reason: cls.reason });
-    const t1 = p.t1;
+    // A negative root delay (a signed field some servers fill oddly) counts as none.
+    const rootHalf = Math.max(0, h.rootDelay) / 2;
+    if (!(h.rootDispersion >= 0) || rootHalf + h.rootDispersion >= MAXDISP_S) {
+      return this.finish({ type: 'distance', header: h, distance: rootHalf + h.rootDispersion, delay: t4 - t1 });
+    }
     const t2 = ntpToUnix(h.receive, t1);
     const t3 = ntpToUnix(h.transmit, t4);
     if (t3 < t2) return this.finish({ type: 'invalid', reason: 'transmit timestamp earlier than receive timestamp' });
     const offset = (t2 - t1 + (t3 - t4)) / 2;
     const delay = t4 - t1 - (t3 - t2);
+    const distance = rootHalf + h.rootDispersion + delay / 2;
+    if (distance > MAXDIST_S) return this.finish({ type: 'distance', header: h, distance, delay });
     this.finish({ type: 'sample', sample: { offset, delay, header: h } });
   }
 

@@ -94,7 +94,8 @@ async function clockCheck(ctx: Context, opts: ClockCheckCliOptions): Promise<Vie
     const { checkClock, parseServerSpec, validateOptions } = await import('../clock/verdict.js');
     const warning = seconds('--warning', opts.warning);
     const critical = seconds('--critical', opts.critical);
-    const timeout = seconds('--timeout', opts.timeout) ?? 10;
+    // The global --timeout and this command's own are one option to the user, wherever it is written.
+    const timeout = seconds('--timeout', opts.timeout ?? ctx.opts.timeout) ?? 10;
     if (timeout <= 0) throw new UsageError(`--timeout must be more than 0 seconds, got "${opts.timeout}"`);
     const samples = wholeNumber('--samples', opts.samples);
     const timeoutMs = timeout * 1000;
@@ -185,6 +186,7 @@ const ERROR_LABELS: Record<string, string> = {
   timeout: 'no answer (UDP blocked?)',
   kod: "kiss-o'-death",
   unsynchronised: 'unsynchronised',
+  distance: 'root distance too large',
   invalid: 'bad answer',
   network: 'network error',
 };

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { action } from './run.js';
 import type { Context } from '../context.js';
 import type { Block, View } from '../ui/view.js';
+import { constants as osConstants } from 'node:os';
 import { CancelledError, CliError, EXIT, RefusedError, UsageError } from '../errors.js';
 
 interface ResetOptions {
@@ -36,9 +37,10 @@ export function register(program: Command): void {
       'after',
       `
 Bulk runs ask you to type the number of accounts (or pass --yes), then work in batches of one
-transaction each. Ctrl-C rolls back the batch in progress and stops: committed batches stay, the run
-reports the rows reset so far and the journal id and exits with 4; one \`whmcs-2fa undo <id>\`
-restores them all. A second Ctrl-C exits at once (130); the database rolls back the open batch.`,
+transaction each. Ctrl-C (SIGINT), SIGTERM or SIGHUP roll back the batch in progress and stop:
+committed batches stay, the run reports the rows reset so far, the signal and the journal id, and
+exits with 128 + the signal's number (130, 143, 129); one \`whmcs-2fa undo <id>\` restores them
+all. A second signal exits at once; the database rolls back the open batch.`,
     )
     .action(
       action<ResetOptions>(async (ctx, opts) => {
@@ -132,33 +134,39 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
 
   const { ProgressBar } = await import('../ui/progress.js');
   const bar = new ProgressBar(ctx.out.quiet ? { write: () => true, isTTY: false } : process.stderr, scope.count, { unit: t.plural, color: ctx.out.errColor });
-  let stopping = false;
-  const onSigint = () => {
-    if (stopping) {
-      // Second Ctrl-C: leave now. The open transaction dies with the connection (rolled back).
-      process.stderr.write('\nAborted — the batch in progress is rolled back by the database; committed batches stay (see `whmcs-2fa undo --list`).\n');
-      process.exit(130);
+  // SIGINT (Ctrl-C), SIGTERM (kill, `timeout`, systemd) and SIGHUP (the SSH session dropped) all
+  // stop the run the same way: the batch in progress rolls back, the report says what was done,
+  // and the exit status is 128 + the signal's number, as a shell reports a process the signal ended.
+  let stoppedBy: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signal === 'SIGHUP') ignoreLostTerminal();
+    if (stoppedBy) {
+      // A second signal: leave now. The open transaction dies with the connection (rolled back).
+      safeStderr('\nAborted — the batch in progress is rolled back by the database; committed batches stay (see `whmcs-2fa undo --list`).\n');
+      process.exit(signalExitCode(signal));
     }
-    stopping = true;
+    stoppedBy = signal;
     bar.finish('interrupted');
-    ctx.out.info('Interrupted — rolling back the batch in progress and stopping (Ctrl-C again to abort at once)');
+    ctx.out.info(`Interrupted (${signal}) — rolling back the batch in progress and stopping${signal === 'SIGINT' ? ' (Ctrl-C again to abort at once)' : ''}`);
   };
-  process.on('SIGINT', onSigint);
+  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
   let outcome;
   try {
     outcome = await runBulk(session, job, {
-      stopRequested: () => stopping,
+      stopRequested: () => stoppedBy !== null,
       onBatch: (p) => bar.update(p.done, Math.max(scope.count, p.done)),
     });
   } finally {
-    process.off('SIGINT', onSigint);
+    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
     bar.finish();
   }
+  const signal: NodeJS.Signals | null = outcome.interrupted ? stoppedBy : null;
   const json = {
     ...base,
     changed: outcome.rows > 0,
     dryRun: false,
     interrupted: outcome.interrupted,
+    signal,
     rowsReset: outcome.rows,
     batches: outcome.batches,
     journalId: outcome.journalId,
@@ -179,8 +187,34 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
     json,
     blocks,
     warnings: outcome.interrupted ? [`interrupted after ${outcome.rows} of ${scope.count} ${t.plural}${outcome.journalId ? ` — journal ${outcome.journalId}` : ''}`, ...consequences.warnings] : consequences.warnings,
-    exitCode: outcome.interrupted ? EXIT.INTERRUPTED : EXIT.OK,
+    exitCode: outcome.interrupted ? (signal ? signalExitCode(signal) : EXIT.INTERRUPTED) : EXIT.OK,
   };
+}
+
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/** 128 + the signal's number: 130 SIGINT, 143 SIGTERM, 129 SIGHUP. */
+export function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (osConstants.signals[signal] ?? 0);
+}
+
+/**
+ * After SIGHUP the terminal may be gone: a write to it fails (EIO) or never returns. Failed writes
+ * to stderr are dropped from now on, so the rollback and the report on stdout (a file or pipe when
+ * it matters) are not cut short by an unhandled stream error.
+ */
+function ignoreLostTerminal(): void {
+  for (const stream of [process.stderr, process.stdout]) {
+    if (!stream.listenerCount('error')) stream.on('error', () => {});
+  }
+}
+
+function safeStderr(text: string): void {
+  try {
+    process.stderr.write(text);
+  } catch {
+    /* the terminal is gone */
+  }
 }
 
 /** Bulk changes are confirmed by typing the count, so a reflexive "y" cannot reset 100 000 accounts. */

@@ -30,6 +30,7 @@ export function action<O>(handler: Handler<O>, spec: RunSpec = {}) {
     const ctx = new Context(all, out, process.env, undefined, dependenciesOf(cmd));
     try {
       await out.init();
+      void ctx.timeoutMs; // a bad --timeout is a usage error before anything runs
       const v = await handler(ctx, cmd.opts() as O, cmd.args);
       await out.print(v);
       process.exitCode = v.exitCode ?? EXIT.OK;

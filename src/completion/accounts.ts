@@ -66,7 +66,7 @@ export function expandHome(p: string | undefined, env: NodeJS.ProcessEnv): strin
  */
 export async function prepareLookup(req: AccountLookup): Promise<() => Promise<Candidate[]>> {
   const { resolveConnection } = await import('../whmcs/connect.js');
-  const { openDb } = await import('../whmcs/db.js');
+  const { openDb, withoutSecretDebugChannels } = await import('../whmcs/db.js');
   const resolved = await resolveConnection({
     whmcsDir: expandHome(req.connection.whmcsDir, req.env),
     dbUrl: req.connection.db,
@@ -75,6 +75,7 @@ export async function prepareLookup(req: AccountLookup): Promise<() => Promise<C
     warn: () => {},
   });
   const target = resolved.target.kind === 'mysql' ? { ...resolved.target, connectTimeoutMs: req.connectTimeoutMs ?? 2000 } : resolved.target;
+  withoutSecretDebugChannels();
   await import('knex');
   if (target.kind === 'mysql') await import('mysql2');
   return async () => {

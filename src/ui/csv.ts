@@ -1,6 +1,9 @@
+import { csvFormulaSafe } from './escape.js';
+
 /** RFC 4180 CSV with a header row; nested values are JSON-encoded in their cell. */
 function cell(v: unknown): string {
-  const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+  const s =
+    v === null || v === undefined ? '' : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : csvFormulaSafe(typeof v === 'object' ? JSON.stringify(v) : String(v));
   return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 

@@ -3,6 +3,7 @@ import { writeSync } from 'node:fs';
 import { StreamedList, type Block, type StreamedTable, type View } from './view.js';
 import { toYaml } from './yaml.js';
 import { toCsv } from './csv.js';
+import { jsonSafe, terminalSafe } from './escape.js';
 
 export type Format = 'table' | 'json' | 'yaml' | 'csv' | 'nagios' | 'prometheus';
 export const FORMATS: Format[] = ['table', 'json', 'yaml', 'csv', 'nagios', 'prometheus'];
@@ -87,7 +88,9 @@ export class Output {
 
   /** Progress and notices for humans: stderr, never with --quiet. */
   info(s: string): void {
-    if (!this.quiet) this.err.write(s.endsWith('\n') ? s : s + '\n');
+    if (this.quiet) return;
+    const safe = terminalSafe(s, true);
+    this.err.write(safe.endsWith('\n') ? safe : safe + '\n');
   }
 
   /**
@@ -104,14 +107,15 @@ export class Output {
   flushWarnings(): void {
     const held = this.deferred.splice(0);
     live.delete(this);
-    for (const w of held) this.err.write(this.errPaint('warn', 'Warning: ') + w + '\n');
+    for (const w of held) this.err.write(this.errPaint('warn', 'Warning: ') + terminalSafe(w, true) + '\n');
   }
 
+  /** The human line is made terminal-safe; the JSON object carries the message as it is (JSON escapes it). */
   error(message: string, exitCode: number, details?: unknown): void {
     this.flushWarnings();
-    this.err.write(this.errPaint('bad', 'Error: ') + message + '\n');
+    this.err.write(this.errPaint('bad', 'Error: ') + terminalSafe(message, true) + '\n');
     if (this.format === 'json') {
-      this.out.write(JSON.stringify({ error: { message, exitCode, ...(details ? { details } : {}) } }, null, 2) + '\n');
+      this.out.write(jsonSafe(JSON.stringify({ error: { message, exitCode, ...(details ? { details } : {}) } }, null, 2)) + '\n');
     }
   }
 
@@ -139,10 +143,10 @@ export class Output {
     }
     switch (this.format) {
       case 'json':
-        await writeJson(v.json, (s) => this.writeDrained(s));
+        await writeJson(v.json, (s) => this.writeDrained(jsonSafe(s)));
         return;
       case 'yaml':
-        this.out.write(toYaml(v.json));
+        this.out.write(jsonSafe(toYaml(v.json)));
         return;
       case 'csv':
         if (v.rows) {
@@ -173,26 +177,33 @@ export class Output {
     return parts.filter((p) => p !== '').join('\n\n') + (parts.length ? '\n' : '');
   }
 
+  /** Every string a block carries can hold database text: made terminal-safe before colour is added. */
   private renderBlock(b: Block): string {
+    const line = (s: string) => terminalSafe(s);
+    const title = b.kind !== 'heading' && b.kind !== 'text' && b.kind !== 'qr' && b.title ? this.paint('bold', line(b.title)) + '\n' : '';
     switch (b.kind) {
       case 'heading':
-        return this.paint('bold', b.text);
-      case 'text':
-        return b.tone ? this.paint(b.tone, b.text) : b.text;
+        return this.paint('bold', line(b.text));
+      case 'text': {
+        const text = terminalSafe(b.text, true);
+        return b.tone ? this.paint(b.tone, text) : text;
+      }
       case 'qr':
+        // Built here, not from database text: its colour codes are what makes it scan on any theme.
         return b.text;
       case 'pairs': {
-        const w = Math.max(0, ...b.pairs.map(([k]) => k.length));
-        const lines = b.pairs.map(([k, val]) => `  ${k.padEnd(w)}  ${val}`);
-        return (b.title ? this.paint('bold', b.title) + '\n' : '') + lines.join('\n');
+        const pairs = b.pairs.map(([k, val]) => [line(k), terminalSafe(val, true)] as const);
+        const w = Math.max(0, ...pairs.map(([k]) => k.length));
+        const lines = pairs.map(([k, val]) => `  ${k.padEnd(w)}  ${val}`);
+        return title + lines.join('\n');
       }
       case 'table':
-        return (b.title ? this.paint('bold', b.title) + '\n' : '') + this.table(b.columns, b.rows);
+        return title + this.table(b.columns.map(line), b.rows.map((r) => r.map(line)));
       case 'diff': {
         const lines = b.lines.map(
-          (l) => `  ${l.field}: ${this.paint('bad', l.before)} → ${this.paint('ok', l.after)}`,
+          (l) => `  ${line(l.field)}: ${this.paint('bad', line(l.before))} → ${this.paint('ok', line(l.after))}`,
         );
-        return (b.title ? this.paint('bold', b.title) + '\n' : '') + (lines.length ? lines.join('\n') : '  (no change)');
+        return title + (lines.length ? lines.join('\n') : '  (no change)');
       }
     }
   }
@@ -252,7 +263,11 @@ class StdoutDescriptor {
   /** process.stdout, once a direct write has failed. */
   stream: NodeJS.WritableStream | null = null;
 
+  /** The terminal went away (EIO after a hang-up): nothing written to it can arrive. */
+  private gone = false;
+
   write(s: string | Uint8Array): boolean {
+    if (this.gone) return true;
     if (this.stream) return this.stream.write(s);
     let buf = typeof s === 'string' ? Buffer.from(s) : s;
     try {
@@ -260,6 +275,12 @@ class StdoutDescriptor {
       return true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'EPIPE') readerGone();
+      // A hung-up terminal: drop the output rather than crash, so the run still ends with its own
+      // exit status (a bulk reset stopped by SIGHUP: 129).
+      if ((e as NodeJS.ErrnoException).code === 'EIO') {
+        this.gone = true;
+        return true;
+      }
       this.stream = process.stdout;
       this.stream.on('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EPIPE') readerGone();

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { isSqlite } from './sqlite-driver.js';
-import { CancelledError, EXIT, InterruptedError, RefusedError } from '../errors.js';
+import { CancelledError, DatabaseError, EXIT, InterruptedError, RefusedError } from '../errors.js';
 import type { DiffLine } from './diff.js';
 import { writeActivity, type ActivityEntry } from './activity-log.js';
 import { queryError } from './db.js';
@@ -129,6 +129,52 @@ export async function writeRows(trx: Knex.Transaction, rows: RowChange[], journa
   for (const group of groups.values()) {
     for (let i = 0; i < group.length; i += CHUNK) await writeChunk(trx, group.slice(i, i + CHUNK));
   }
+  await verifyWritten(trx, rows);
+}
+
+/**
+ * Reads back what the transaction just wrote, before it commits: the server must hold exactly the
+ * bytes meant. A session mode that escapes differently, silent truncation (a value longer than the
+ * column under a non-strict sql_mode), a charset that cannot hold a character or a trigger that
+ * rewrites the row would otherwise be committed and reported as success — a 2fasettings row that no
+ * longer unserializes turns 2FA off for everyone. Any difference rolls the whole change back.
+ */
+async function verifyWritten(trx: Knex.Transaction, rows: RowChange[]): Promise<void> {
+  const byShape = new Map<string, RowChange[]>();
+  for (const r of rows) {
+    if (r.a === null) continue;
+    const g = `${r.t}\0${Object.keys(r.k).sort().join(',')}\0${Object.keys(r.a).sort().join(',')}`;
+    (byShape.get(g) ?? byShape.set(g, []).get(g)!).push(r);
+  }
+  for (const group of byShape.values()) {
+    const { t, k } = group[0]!;
+    const keyCols = Object.keys(k);
+    const cols = Object.keys(group[0]!.a!);
+    for (let i = 0; i < group.length; i += CHUNK) {
+      const chunk = group.slice(i, i + CHUNK);
+      let q = trx(t).select([...new Set([...keyCols, ...cols])]);
+      if (keyCols.length === 1 && keyCols[0] === 'id') q = q.whereIn('id', chunk.map((r) => Number(r.k.id)));
+      else q = q.where((w) => { for (const r of chunk) void w.orWhere(r.k); });
+      const found = (await q) as Record<string, unknown>[];
+      for (const r of chunk) {
+        const matches = found.filter((row) => keyCols.every((c) => String(row[c]) === String(r.k[c])));
+        const bad = matches.length !== 1 ? keyCols : cols.filter((c) => !sameStored(matches[0]![c], r.a![c]!));
+        if (bad.length) {
+          throw new DatabaseError(
+            `the database did not store what was written to ${t} ${describeKey(r.k)} (${bad.join(', ')} read back different) — nothing was written; check the session's sql_mode, the column sizes and the connection charset`,
+          );
+        }
+      }
+    }
+  }
+}
+
+/** A column's value as read back against the string (or null) that was written. */
+function sameStored(have: unknown, want: string | null): boolean {
+  if (want === null) return have === null || have === undefined;
+  if (have === null || have === undefined) return false;
+  if (Buffer.isBuffer(have)) return have.equals(Buffer.from(want, 'utf8'));
+  return String(have) === want;
 }
 
 const CHUNK = 500;

@@ -3,7 +3,7 @@
  * the file, so it is PHP code; php-assignments.ts decodes its literal assignments exactly as
  * PHP would and refuses anything it would have to guess at.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CliError, UsageError } from '../errors.js';
 import { parsePhpAssignments, type PhpLiteral } from './php-assignments.js';
@@ -97,8 +97,9 @@ export function loadConfigurationPhp(dirOrFile: string): WhmcsConfigFile {
   const file = isFile(given) ? given : join(given, 'configuration.php');
   let source: Buffer;
   try {
-    source = readFileSync(file);
+    source = readRegularFile(file, CONFIGURATION_PHP_MAX_BYTES);
   } catch (e) {
+    if (e instanceof CliError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       throw new UsageError(`no configuration.php in ${dirname(file)} — pass --whmcs-dir <WHMCS root> or --db <url>`);
@@ -111,4 +112,40 @@ export function loadConfigurationPhp(dirOrFile: string): WhmcsConfigFile {
     throw new CliError(`cannot read ${file}: ${(e as Error).message} — pass --whmcs-dir <WHMCS root> or --db <url>`);
   }
   return parseConfigurationPhp(source, file);
+}
+
+/** A real configuration.php is a few kilobytes; anything near this is not one. */
+export const CONFIGURATION_PHP_MAX_BYTES = 1 << 20;
+
+/**
+ * Reads a file that must be a regular file of bounded size. Opened without blocking and checked on
+ * the open descriptor (no window between the check and the read): a FIFO would wait forever for a
+ * writer, a link to /dev/zero or /dev/urandom never ends, and a huge file is read only up to the cap.
+ */
+export function readRegularFile(file: string, maxBytes: number): Buffer {
+  const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      const what = st.isFIFO() ? 'a named pipe (FIFO)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : st.isDirectory() ? 'a directory' : 'something else';
+      throw new CliError(`cannot read ${file}: it is ${what}, not a regular file — point --whmcs-dir at the WHMCS root whose configuration.php is a plain file, or pass --db <url>`);
+    }
+    let buf = Buffer.alloc(Math.min(maxBytes + 1, Math.max(st.size + 1, 64 * 1024)));
+    let length = 0;
+    for (;;) {
+      if (length === buf.length) {
+        if (buf.length > maxBytes) break;
+        buf = Buffer.concat([buf, Buffer.alloc(Math.min(buf.length, maxBytes + 1 - buf.length))]);
+      }
+      const n = readSync(fd, buf, length, buf.length - length, null);
+      if (n === 0) break;
+      length += n;
+    }
+    if (length > maxBytes) {
+      throw new CliError(`cannot read ${file}: it is larger than ${maxBytes / (1 << 20)} MiB, which no WHMCS configuration.php is — check --whmcs-dir, or pass --db <url>`);
+    }
+    return buf.subarray(0, length);
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -1,5 +1,5 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { openDb, type DbTarget } from './db.js';
+import { openDb, type DbTarget, type DbWaits } from './db.js';
 import { inspectInstall, DEFAULT_SERIALIZE_LIMITS, type SerializeLimits } from './install.js';
 import { Session } from './session.js';
 import { operatorName } from './activity-log.js';
@@ -21,6 +21,8 @@ export interface ConnectRequest {
    */
   askPassword?: (question: string) => Promise<string>;
   warn: (message: string) => void;
+  /** --timeout and what to do while waiting (see DbWaits); default: 30 s, silent. */
+  waits?: DbWaits;
 }
 
 export interface ResolvedConnection {
@@ -103,7 +105,7 @@ function mysqlTarget(spec: MysqlConnectionSpec): DbTarget {
 
 export async function openSession(req: ConnectRequest): Promise<Session> {
   const c = await resolveConnection(req);
-  const db = await openDb(c.target);
+  const db = await openDb(c.target, req.waits);
   try {
     const install = await inspectInstall(db);
     return new Session(db, install, c.ccHash, c.limits, operatorName(req.env), c.source, req.env);

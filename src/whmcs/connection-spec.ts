@@ -90,7 +90,7 @@ export function connectionFromConfig(cfg: WhmcsConfigFile): MysqlConnectionSpec 
     database: cfg.db_name!,
     charset: checkCharset(cfg.mysql_charset || 'utf8', () => new ParseError(`${file}: $mysql_charset '${cfg.mysql_charset}' is not a MySQL character set name — fix it in configuration.php`)),
     ccEncryptionHash: cfg.cc_encryption_hash!,
-    sqlMode: cfg.sql_mode ?? '',
+    sqlMode: sessionSqlMode(cfg.sql_mode ?? '', `${file}: $sql_mode`, (m) => new ParseError(m)),
     passwordOnCommandLine: false,
   };
 
@@ -165,6 +165,32 @@ function checkCharset(cs: string, err: () => Error): string {
   return cs;
 }
 
+/**
+ * Modes that change what a value becomes, so that what whmcs-2fa writes is not what WHMCS reads:
+ * EMPTY_STRING_IS_NULL stores every '' (a cleared module, an empty backup code) as NULL; ORACLE
+ * switches the server to another SQL dialect. Refused, naming the mode.
+ */
+const INCOMPATIBLE_SQL_MODES: Record<string, string> = {
+  EMPTY_STRING_IS_NULL: "it stores every empty string as NULL, where WHMCS's 2FA data needs ''",
+  ORACLE: 'it switches the server to its Oracle SQL dialect',
+};
+
+/**
+ * The sql_mode whmcs-2fa's session runs with: WHMCS's own, minus NO_BACKSLASH_ESCAPES. The driver
+ * escapes values on the client with backslashes (`"` → `\"`); under that mode the server keeps the
+ * backslashes, and a serialized 2fasettings row stored that way no longer unserializes. How a
+ * statement is escaped does not change the bytes stored, so the session simply runs without it.
+ */
+export function sessionSqlMode(mode: string, where: string, error: (message: string) => CliError): string {
+  const flags = mode.split(',').map((f) => f.trim()).filter((f) => f !== '');
+  for (const f of flags) {
+    if (!/^[A-Za-z0-9_]+$/.test(f)) throw error(`${where} '${mode}' is not a list of MySQL sql_mode names — fix it`);
+    const why = INCOMPATIBLE_SQL_MODES[f.toUpperCase()];
+    if (why) throw error(`${where} contains ${f.toUpperCase()}, which whmcs-2fa cannot write under: ${why} — remove it (WHMCS's default is '')`);
+  }
+  return flags.filter((f) => f.toUpperCase() !== 'NO_BACKSLASH_ESCAPES').join(',');
+}
+
 const URL_HELP = 'use mysql://user[:password]@host[:port]/database, mysql://user@localhost/database?socket=/path, or sqlite:<file>';
 const PARAMS = ['charset', 'socket', 'ssl', 'ssl-ca', 'ssl-capath', 'ssl-cert', 'ssl-key', 'ssl-cipher', 'ssl-verify-server-cert', 'sql-mode'];
 
@@ -204,8 +230,11 @@ function sqliteFile(rest: string): string {
 function mysqlUrl(rest: string, env: Env, ccEncryptionHash: string | undefined): MysqlConnectionSpec {
   if (!rest.startsWith('//')) throw new UsageError(`a MySQL URL starts with mysql:// — ${URL_HELP}`);
   let s = rest.slice(2);
-  // The last '@' ends the credentials, so an unencoded '@' in the password still works.
-  const at = s.lastIndexOf('@');
+  // The authority ends at the first '/' (the database name, the socket path in the query follow it);
+  // its last '@' ends the credentials, so an unencoded '@' in the password still works, and one in
+  // the database name or a socket path (/run/user@1/…) is not taken for the end of a password.
+  const slashAt = s.indexOf('/');
+  const at = s.lastIndexOf('@', slashAt < 0 ? s.length : slashAt);
   if (at < 0) throw new UsageError(`the database URL has no user name — ${URL_HELP}`);
   const userinfo = s.slice(0, at);
   s = s.slice(at + 1);
@@ -248,7 +277,7 @@ function mysqlUrl(rest: string, env: Env, ccEncryptionHash: string | undefined):
     user,
     database,
     charset: checkCharset(params.get('charset') ?? 'utf8', () => new UsageError(`charset=${params.get('charset')} is not a MySQL character set name`)),
-    sqlMode: params.get('sql-mode') ?? '',
+    sqlMode: sessionSqlMode(params.get('sql-mode') ?? '', 'sql-mode= in the database URL', (m) => new UsageError(m)),
     // Any `user:…@` form counts, even an empty one: the caller warns about the habit, not the value.
     passwordOnCommandLine: urlPassword !== undefined,
   };

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { CliError, DatabaseError } from '../errors.js';
+import { CliError, DatabaseError, TimeoutError } from '../errors.js';
 
 export interface MysqlTarget {
   kind: 'mysql';
@@ -13,6 +13,35 @@ export interface MysqlTarget {
   ssl?: Record<string, unknown>;
   sqlMode?: string;
   connectTimeoutMs?: number;
+}
+
+/**
+ * How long a run may wait on the database (--timeout): connecting, each lock wait (the session's
+ * lock_wait_timeout and innodb_lock_wait_timeout; SQLite's busy timeout), and any statement that
+ * gets no answer at all (a dead SSH tunnel, a hung server) — the watchdog below.
+ */
+export interface DbWaits {
+  timeoutMs: number;
+  /** Called once when a statement has been waiting WAIT_NOTE_MS: tell the operator why nothing happens. */
+  onWait?: (message: string) => void;
+  /**
+   * Called when a statement has had no answer for timeoutMs plus a grace period, which the server's
+   * own lock timeouts would have ended: the connection is dead. The run cannot go on.
+   */
+  onStall?: (error: TimeoutError) => void;
+}
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** Connecting never takes longer than this, even under a long --timeout: a live server answers at once. */
+const MAX_CONNECT_MS = 10_000;
+const WAIT_NOTE_MS = 2_000;
+const STALL_GRACE_MS = 3_000;
+
+/** The --timeout of this run, for messages (one process, one run). */
+let runTimeoutMs = DEFAULT_TIMEOUT_MS;
+
+function seconds(ms: number): string {
+  return `${+(ms / 1000).toFixed(1)} s`;
 }
 
 export interface SqliteTarget {
@@ -43,6 +72,21 @@ const SILENT_LOG = { warn() {}, error() {}, deprecate() {}, debug() {} };
  */
 const NO_VALUES_IN_ERRORS = { compileSqlOnError: false } as const;
 
+/**
+ * knex writes every query's bound values to the `knex:bindings` debug channel: with `DEBUG=knex:*`
+ * (or `DEBUG=*`) a settings write would print the Yubico key, a reset the TOTP configs it compares.
+ * The channel is switched off before knex (and the copy of `debug` bundled with it) loads, whatever
+ * $DEBUG says; the statements themselves (`knex:query`) carry placeholders only and stay available.
+ */
+export const SECRET_DEBUG_CHANNELS = ['knex:bindings'];
+
+export function withoutSecretDebugChannels(env: NodeJS.ProcessEnv = process.env): void {
+  const d = env.DEBUG;
+  if (!d || !d.trim()) return;
+  const skips = SECRET_DEBUG_CHANNELS.map((c) => `-${c}`).filter((c) => !d.split(/[\s,]+/).includes(c));
+  if (skips.length) env.DEBUG = `${d},${skips.join(',')}`;
+}
+
 export function describeTarget(t: DbTarget): string {
   if (t.kind === 'sqlite') return `sqlite:${t.file}`;
   const host = t.host ?? 'localhost';
@@ -51,10 +95,12 @@ export function describeTarget(t: DbTarget): string {
   return `mysql://${t.user}@${where}/${t.database}`;
 }
 
-/** Opens the connection and proves it works, turning driver errors into one-line advice (exit 5). */
-export async function openDb(target: DbTarget): Promise<Db> {
+/** Opens the connection and proves it works, turning driver errors into one-line advice (exit 5, 7 for timeouts). */
+export async function openDb(target: DbTarget, waits: DbWaits = { timeoutMs: DEFAULT_TIMEOUT_MS }): Promise<Db> {
   const label = describeTarget(target);
-  const knex = target.kind === 'sqlite' ? await openSqlite(target) : await openMysql(target);
+  withoutSecretDebugChannels();
+  runTimeoutMs = waits.timeoutMs;
+  const knex = target.kind === 'sqlite' ? await openSqlite(target, waits.timeoutMs) : await openMysql(target, waits.timeoutMs);
   try {
     // MySQL: taking a connection from the pool connects, authenticates and runs the pool's setup
     // statement, which proves the database is reachable without a round trip of its own. SQLite
@@ -65,16 +111,92 @@ export async function openDb(target: DbTarget): Promise<Db> {
     await knex.destroy().catch(() => {});
     throw explainDbError(e, target);
   }
+  const stopWatching = watchStatements(knex, waits);
   return {
     knex,
     dialect: target.kind,
     label,
     ...(target.kind === 'mysql' ? { charset: target.charset ?? 'utf8' } : {}),
-    close: () => knex.destroy(),
+    close: async () => {
+      stopWatching();
+      await closeWithin(knex, CLOSE_GRACE_MS);
+    },
   };
 }
 
-async function openSqlite(t: SqliteTarget): Promise<Knex> {
+const CLOSE_GRACE_MS = 1_000;
+
+/**
+ * knex.destroy() waits for every statement in flight; one that will never be answered (a hung
+ * server, a frozen tunnel) would keep the process alive after its error was reported. After a grace
+ * period the pool's connections are destroyed outright — the server rolls back what they had open.
+ */
+async function closeWithin(knex: Knex, graceMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const destroyed = knex.destroy().then(
+    () => true,
+    () => true,
+  );
+  const late = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), graceMs);
+    timer.unref();
+  });
+  const done = await Promise.race([destroyed, late]);
+  clearTimeout(timer);
+  if (done) return;
+  const pool = (knex.client as { pool?: { used?: Array<{ resource?: unknown }>; free?: Array<{ resource?: unknown }> } }).pool;
+  for (const r of [...(pool?.used ?? []), ...(pool?.free ?? [])]) {
+    const conn = r.resource as { destroy?: () => void } | undefined;
+    try {
+      conn?.destroy?.();
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/**
+ * Every statement in flight, by knex's query id, with when it was sent. A statement waiting on a
+ * lock (a backup's `LOCK TABLES … READ` blocks every write for as long as it runs) gets a note after
+ * WAIT_NOTE_MS, so the operator knows why nothing happens; the server ends the wait itself at the
+ * session's lock timeouts (set to --timeout). A statement with no answer long after that — the
+ * server or the tunnel to it is gone without closing the connection — ends the run (onStall).
+ */
+function watchStatements(knex: Knex, waits: DbWaits): () => void {
+  const inFlight = new Map<string, number>();
+  let noted = false;
+  let stalled = false;
+  knex.on('query', (q: { __knexQueryUid?: string }) => {
+    if (q.__knexQueryUid) inFlight.set(q.__knexQueryUid, Date.now());
+  });
+  const settle = (q: { __knexQueryUid?: string } | undefined) => {
+    if (q?.__knexQueryUid) inFlight.delete(q.__knexQueryUid);
+    if (inFlight.size === 0) noted = false;
+  };
+  knex.on('query-response', (_r: unknown, q: { __knexQueryUid?: string }) => settle(q));
+  knex.on('query-error', (_e: unknown, q: { __knexQueryUid?: string }) => settle(q));
+  const timer = setInterval(() => {
+    let oldest = Infinity;
+    for (const t of inFlight.values()) oldest = Math.min(oldest, t);
+    const waited = Date.now() - oldest;
+    if (!noted && waited >= Math.min(WAIT_NOTE_MS, waits.timeoutMs / 2)) {
+      noted = true;
+      waits.onWait?.(
+        `waiting for the database (${seconds(waited)} so far): probably a lock held by another session — a backup's LOCK TABLES or FLUSH TABLES WITH READ LOCK, a long transaction; giving up after ${seconds(waits.timeoutMs)} (--timeout)`,
+      );
+    }
+    if (!stalled && waited >= waits.timeoutMs + STALL_GRACE_MS) {
+      stalled = true;
+      waits.onStall?.(
+        new TimeoutError(`timed out: the database has not answered a statement for ${seconds(waited)} (--timeout ${seconds(waits.timeoutMs)}) — the server or the connection to it (an SSH tunnel?) is hung; nothing more was written, and a change in progress is rolled back when the connection closes`),
+      );
+    }
+  }, 250);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+async function openSqlite(t: SqliteTarget, timeoutMs: number): Promise<Knex> {
   const { existsSync } = await import('node:fs');
   if (!t.create && !existsSync(t.file)) {
     throw new DatabaseError(`SQLite database ${t.file} does not exist — check the path, or create a sandbox with \`whmcs-2fa sandbox <dir>\``);
@@ -90,7 +212,7 @@ async function openSqlite(t: SqliteTarget): Promise<Knex> {
       // The busy timeout makes a concurrent run wait for the writer instead of failing.
       afterCreate(conn: { pragma(s: string): unknown }, done: (err: Error | null, c: unknown) => void) {
         try {
-          conn.pragma('busy_timeout = 10000');
+          conn.pragma(`busy_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
           conn.pragma('foreign_keys = ON');
           done(null, conn);
         } catch (e) {
@@ -102,9 +224,11 @@ async function openSqlite(t: SqliteTarget): Promise<Knex> {
   return knexFactory(config);
 }
 
-async function openMysql(t: MysqlTarget): Promise<Knex> {
+async function openMysql(t: MysqlTarget, timeoutMs: number): Promise<Knex> {
   const { default: knexFactory } = await import('knex');
-  const timeout = t.connectTimeoutMs ?? 10_000;
+  const timeout = t.connectTimeoutMs ?? Math.min(timeoutMs, MAX_CONNECT_MS);
+  // Whole seconds, at least 1: what both variables accept on MySQL and MariaDB.
+  const lockWait = Math.max(1, Math.ceil(timeoutMs / 1000));
   const sqlMode = t.sqlMode ?? '';
   return knexFactory({
     client: 'mysql2',
@@ -133,12 +257,24 @@ async function openMysql(t: MysqlTarget): Promise<Knex> {
       // Room for the parallel range scans of status-style aggregates (see parallel-count.ts).
       max: 4,
       // WHMCS runs with sql_mode='' (zero dates, NOT NULL columns without defaults): match it.
-      afterCreate(conn: { query(sql: string, params: unknown[], cb: (err: Error | null) => void): void }, done: (err: Error | null, c: unknown) => void) {
-        conn.query('SET SESSION sql_mode = ?', [sqlMode], (err) => done(err, conn));
+      // Never NO_BACKSLASH_ESCAPES (sessionSqlMode drops it): mysql2 escapes values with backslashes
+      // on the client, so a server that still reports the mode (a proxy's own settings) is refused.
+      afterCreate(conn: { query(sql: string, params: unknown[], cb: (err: Error | null, res?: unknown) => void): void }, done: (err: Error | null, c: unknown) => void) {
+        // One statement for all three, so a new connection costs no extra round trip.
+        conn.query('SET SESSION sql_mode = ?, lock_wait_timeout = ?, innodb_lock_wait_timeout = ?', [sqlMode, lockWait, lockWait], (err, res) => {
+          const status = Number((res as { serverStatus?: unknown } | undefined)?.serverStatus ?? 0);
+          if (!err && status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) {
+            err = new DatabaseError(`the server still runs this session with sql_mode NO_BACKSLASH_ESCAPES after it was turned off — values would be stored with stray backslashes; check a proxy or init_connect between whmcs-2fa and the server`);
+          }
+          done(err, conn);
+        });
       },
     },
   });
 }
+
+/** The server's status flag: string literals are read without backslash escapes. */
+const SERVER_STATUS_NO_BACKSLASH_ESCAPES = 0x200;
 
 /** WHMCS's `utf8` means MySQL's 3-byte utf8; utf8mb4 is a superset, so reading with it is lossless. */
 function mysqlCharset(cs: string | undefined): string {
@@ -156,7 +292,8 @@ interface DriverError {
 }
 
 /** One line that says what went wrong and what to do; never includes the password. */
-export function explainDbError(e: unknown, target: DbTarget): DatabaseError {
+export function explainDbError(e: unknown, target: DbTarget): CliError {
+  if (e instanceof CliError) return e;
   const err = (e ?? {}) as DriverError;
   const where = describeTarget(target);
   const code = err.code ?? '';
@@ -170,8 +307,9 @@ export function explainDbError(e: unknown, target: DbTarget): DatabaseError {
     case 'EAI_AGAIN':
       return new DatabaseError(`cannot connect to ${where}: host name not found — check $db_host or the --db URL`);
     case 'ETIMEDOUT':
+      return new TimeoutError(`cannot connect to ${where}: no answer within ${seconds(connectMs(target))} — check the host, port and firewall (or the SSH tunnel)`);
     case 'ECONNRESET':
-      return new DatabaseError(`cannot connect to ${where}: timed out — check the host, port and firewall`);
+      return new DatabaseError(`cannot connect to ${where}: the connection was reset — check the host, port and firewall (or the SSH tunnel)`);
     case 'ENOENT':
       return new DatabaseError(`cannot connect to ${where}: socket file not found — check the socket path`);
     case 'ER_ACCESS_DENIED_ERROR':
@@ -186,9 +324,30 @@ export function explainDbError(e: unknown, target: DbTarget): DatabaseError {
       return new DatabaseError(`TLS handshake with ${where} failed: ${firstLine(err.message)} — check the $db_tls_* settings`);
   }
   if (err.name === 'KnexTimeoutError') {
-    return new DatabaseError(`cannot connect to ${where}: timed out — check the host, port and firewall`);
+    return new TimeoutError(`cannot connect to ${where}: no answer within ${seconds(connectMs(target))} — check the host, port and firewall (or the SSH tunnel)`);
   }
   return new DatabaseError(`database error on ${where}: ${firstLine(withoutStatement(err.message))}`);
+}
+
+function connectMs(t: DbTarget): number {
+  return t.kind === 'mysql' ? t.connectTimeoutMs ?? Math.min(runTimeoutMs, MAX_CONNECT_MS) : runTimeoutMs;
+}
+
+/** Lock waits, deadlocks and statement timeouts: the run was blocked, not broken (exit 7). */
+function blockedError(code: string, errno: number | undefined, outcome: string | undefined): TimeoutError | null {
+  const then = outcome ? ` — ${outcome}` : '';
+  if (code === 'ER_LOCK_WAIT_TIMEOUT' || errno === 1205 || code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new TimeoutError(
+      `timed out after ${seconds(runTimeoutMs)} waiting for a lock another session holds (a backup's LOCK TABLES or FLUSH TABLES WITH READ LOCK, a long transaction, another whmcs-2fa)${then}; try again when it is done, or raise --timeout`,
+    );
+  }
+  if (code === 'ER_LOCK_DEADLOCK' || errno === 1213) {
+    return new TimeoutError(`deadlock: another session wanted the same rows at the same moment and the database stopped this run${then}; run the command again`);
+  }
+  if (code === 'ER_STATEMENT_TIMEOUT' || errno === 1969 || code === 'ER_QUERY_TIMEOUT' || errno === 3024) {
+    return new TimeoutError(`timed out: the database stopped a statement at its max_statement_time${then}; try again, or raise the server's limit`);
+  }
+  return null;
 }
 
 const ACCESS_DENIED = new Set([
@@ -209,10 +368,18 @@ const CONNECTION_LOST = new Set(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'EPIP
 export function queryError(e: unknown, outcome?: string): unknown {
   if (e instanceof CliError || !e || typeof e !== 'object') return e;
   const err = e as DriverError & { sqlMessage?: unknown; fatal?: unknown };
+  // A further connection (the pool opens more while a run works) got no answer in time.
+  if (err.code === 'ETIMEDOUT' || err.name === 'KnexTimeoutError') {
+    return new TimeoutError(
+      `timed out: the database did not answer a new connection within ${seconds(Math.min(runTimeoutMs, MAX_CONNECT_MS))} — the server or the connection to it (an SSH tunnel?) is hung${outcome ? ` — ${outcome}` : ''}`,
+    );
+  }
   // mysql2 marks errors that leave the connection unusable as fatal, some without a code.
   const lost = CONNECTION_LOST.has(String(err.code ?? '')) || err.fatal === true;
   const code = typeof err.code === 'string' ? err.code : '';
   if (typeof err.sqlMessage !== 'string' && !/^(ER_|SQLITE_)/.test(code) && !lost) return e;
+  const blocked = blockedError(code, err.errno, outcome);
+  if (blocked) return blocked;
   const message = typeof err.sqlMessage === 'string' ? err.sqlMessage : withoutStatement(err.message);
   const hint = ACCESS_DENIED.has(code)
     ? "the database user lacks a privilege whmcs-2fa needs (SELECT, INSERT, UPDATE and DELETE on WHMCS's tables) — use WHMCS's own database user from configuration.php"

@@ -141,9 +141,9 @@ function refuseExisting(account: Account, force: boolean): void {
   }
 }
 
-async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, audience: Audience): Promise<TotpAudienceState> {
+async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, audience: Audience, lock: 'share' | 'update' | false = false): Promise<TotpAudienceState> {
   // The row WHMCS reads: the last of its name (7.x may hold duplicates).
-  const row = await readSettingsRow(k as Knex, session.limits, { codec: codecOf(session.db) });
+  const row = await readSettingsRow(k as Knex, session.limits, { codec: codecOf(session.db), forUpdate: lock === 'update', forShare: lock === 'share' });
   if (!row.exists) return { audience, readable: true, totpEnabled: false, anyEnabled: false };
   return { audience, readable: row.parsed !== null, totpEnabled: isEnabled(row.parsed, 'totp', audience), anyEnabled: anyEnabled(row.parsed, audience) };
 }
@@ -248,6 +248,12 @@ export function enrolmentSummary(draft: EnrolmentDraft): string {
  */
 export async function planEnrolment(session: Session, trx: Knex.Transaction, lock: boolean, input: EnrolmentInput, facts: EnrolmentFacts): Promise<Plan> {
   const { draft, activation } = input;
+  // Locks in one order for every change: the settings row first, then accounts. Under lock the row
+  // is read with a lock that conflicts with `deactivate` (which takes it FOR UPDATE and then counts
+  // enrolled accounts): either deactivate's guard counts this enrolment, or this run sees the
+  // service already off. --activate takes it for update at once (no S→X upgrade deadlock).
+  // (SQLite: the account read below takes the database's write lock first, which serialises all of it.)
+  const locked = lock && session.db.dialect === 'mysql' ? await totpAudienceState(trx, session, audienceOf(draft.account.kind), input.activate ? 'update' : 'share') : null;
   const account = await accountById(trx, draft.account.kind, draft.account.id, lock);
   refuseExisting(account, input.force);
   const t = tableFor(account.kind);
@@ -298,7 +304,12 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   }
 
   facts.activated = false;
-  const state = await totpAudienceState(trx, session, t.audience);
+  const state = locked ?? (await totpAudienceState(trx, session, t.audience));
+  if (lock && !input.activate && draft.settings.totpEnabled && !state.totpEnabled) {
+    throw new RefusedError(
+      `Time-Based Tokens was turned off for ${t.audience} while this enrolment was being prepared (${state.anyEnabled ? 'WHMCS would no longer offer it' : 'WHMCS would skip this factor'}) — nothing was written; run the command again to see what that means, or pass --activate to turn it back on in the same change`,
+    );
+  }
   if (input.activate && !state.totpEnabled) {
     rows.push(...(await settingsRowChanges(trx, session, t.audience, lock, now)));
     facts.activated = true;

@@ -256,6 +256,7 @@ export async function activateService(session: Session, req: ServiceChangeReques
       summary: `${label} activated for ${audienceText(req.audiences)}`,
       reason: req.reason,
       plan: async (trx, lock) => {
+        lockGuards(trx, lock);
         const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
         const { base, diff, rebuilt, from } = baseSettings(row, req.force);
         const odd = nonArrayModule(base, req.module);
@@ -323,6 +324,7 @@ export async function deactivateService(session: Session, req: ServiceChangeRequ
       summary: `${label} deactivated for ${audienceText(req.audiences)}`,
       reason: req.reason,
       plan: async (trx, lock) => {
+        lockGuards(trx, lock);
         const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
         // A missing row means no service is active: nothing to deactivate, and nothing to create.
         const { base, diff, rebuilt, from } = row.exists ? baseSettings(row, req.force) : { base: emptySettings(), diff: [], rebuilt: false, from: null };
@@ -411,13 +413,30 @@ async function deactivationConsequences(
   return { consequences, notes };
 }
 
+/**
+ * A safety guard's count, taken inside the writing transaction, must see what concurrent runs have
+ * committed and keep them from changing it until this change commits: on MySQL it is a locking read
+ * (LOCK IN SHARE MODE), which waits for a concurrent enrolment or reset holding an account row and
+ * then reads the latest committed rows, and blocks new ones until COMMIT. (WHMCS indexes no module
+ * column, so InnoDB locks every row the count scans: the rows that could join the count too.)
+ * SQLite's writing transaction already holds the database's write lock. Previews count without locks.
+ */
+function guardRead(trx: Knex | Knex.Transaction, q: Knex.QueryBuilder): Knex.QueryBuilder {
+  return guardLocking.has(trx) && trx.client.config.client !== 'better-sqlite3' ? q.forShare() : q;
+}
+/** Transactions whose plan runs under lock (the writing pass), for guardRead. */
+const guardLocking = new WeakSet<object>();
+export function lockGuards(trx: Knex.Transaction, lock: boolean): void {
+  if (lock) guardLocking.add(trx);
+}
+
 /** Accounts able to log in whose module column is `module` (or any service when omitted). */
 async function countEnrolled(trx: Knex.Transaction, t: AccountTable, module?: string): Promise<number> {
   let q = trx(t.table);
   q = module !== undefined ? q.where(t.moduleColumn, module) : q.whereNotNull(t.moduleColumn).whereNotIn(t.moduleColumn, ['', '0']);
   if (t.table === 'tbladmins') q = q.where('disabled', 0);
   if (t.table === 'tblclients') q = q.whereNot('status', 'Closed');
-  const row = (await q.count({ n: '*' }).first()) as { n: unknown } | undefined;
+  const row = (await guardRead(trx, q.count({ n: '*' })).first()) as { n: unknown } | undefined;
   return Number(row?.n ?? 0);
 }
 
@@ -470,6 +489,7 @@ export async function enforce(session: Session, req: EnforceRequest, opts: Chang
       summary: `enrolment ${asked.map((a) => `${a} ${onOff(req.force[a]!)}`).join(', ')}`,
       reason: req.reason,
       plan: async (trx, lock) => {
+        lockGuards(trx, lock);
         const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
         const { base, diff, rebuilt, from } = row.exists ? baseSettings(row, req.rebuild) : { base: emptySettings(), diff: [], rebuilt: false, from: null };
         before = { clients: isForced(row.parsed, 'clients'), admins: isForced(row.parsed, 'admins') };
@@ -551,18 +571,19 @@ async function guardForcing(trx: Knex.Transaction, s: PhpArray, aud: Audience): 
 
 /** Active admins (disabled = 0) with no second factor: WHMCS's isEnrollmentNeeded() for each. */
 async function adminsWithoutSecondFactor(trx: Knex | Knex.Transaction): Promise<AdminRef[]> {
-  const rows = (await trx('tbladmins')
+  const q = trx('tbladmins')
     .select('id', 'username')
     .where('disabled', 0)
-    .where((q) => q.whereNull('authmodule').orWhereIn('authmodule', ['', '0']))
-    .orderBy('id')) as Array<{ id: unknown; username: unknown }>;
+    .where((w) => w.whereNull('authmodule').orWhereIn('authmodule', ['', '0']))
+    .orderBy('id');
+  const rows = (await guardRead(trx, q)) as Array<{ id: unknown; username: unknown }>;
   return rows.map((r) => ({ id: Number(r.id), username: String(r.username) }));
 }
 
 async function countNotEnrolled(trx: Knex.Transaction, t: AccountTable): Promise<number> {
   let q = trx(t.table).where((w) => w.whereNull(t.moduleColumn).orWhereIn(t.moduleColumn, ['', '0']));
   if (t.table === 'tblclients') q = q.whereNot('status', 'Closed');
-  const row = (await q.count({ n: '*' }).first()) as { n: unknown } | undefined;
+  const row = (await guardRead(trx, q.count({ n: '*' })).first()) as { n: unknown } | undefined;
   return Number(row?.n ?? 0);
 }
 

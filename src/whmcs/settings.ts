@@ -52,7 +52,7 @@ export function codecOf(db: { charset?: string; dialect: string }): PhpCodec {
 export async function readSettingsRow(
   knex: Knex,
   limits: SerializeLimits,
-  opts: { forUpdate?: boolean; codec?: PhpCodec } = {},
+  opts: { forUpdate?: boolean; forShare?: boolean; codec?: PhpCodec } = {},
 ): Promise<SettingsRow> {
   const codec = opts.codec ?? UTF8_CODEC;
   let q = knex('tblconfiguration').where({ setting: SETTING }).orderBy('id').select('id', 'value', 'updated_at');
@@ -66,6 +66,9 @@ export async function readSettingsRow(
     } else {
       q = q.forUpdate();
     }
+  } else if (opts.forShare && !isSqlite(knex)) {
+    // A guard's read: blocks writers of the row (and waits for one in progress) until commit.
+    q = q.forShare();
   }
   const rows = (await q) as Array<{ id: unknown; value: unknown; updated_at: unknown }>;
   const at = (v: unknown) => (v === null || v === undefined ? null : String(v));

@@ -75,6 +75,9 @@ export interface ReplyOptions {
   receiveAt?: number;
   /** True time at which the server "transmitted" (default: now). */
   transmitAt?: number;
+  /** Seconds (NTP short format); default ~4 ms and ~2 ms. */
+  rootDelay?: number;
+  rootDispersion?: number;
   /** Raw overrides (8 bytes each). */
   origin?: Buffer;
   receiveRaw?: Buffer;
@@ -90,8 +93,8 @@ export function reply(req: FakeRequest, o: ReplyOptions = {}): Buffer {
   p[1] = o.stratum ?? 2;
   p[2] = 6;
   p.writeInt8(-20, 3);
-  p.writeUInt32BE(0x00000100, 4); // root delay ~4 ms
-  p.writeUInt32BE(0x00000080, 8); // root dispersion ~2 ms
+  p.writeUInt32BE(o.rootDelay === undefined ? 0x00000100 : Math.min(0xffffffff, Math.round(o.rootDelay * 65536)), 4); // root delay ~4 ms
+  p.writeUInt32BE(o.rootDispersion === undefined ? 0x00000080 : Math.min(0xffffffff, Math.round(o.rootDispersion * 65536)), 8); // root dispersion ~2 ms
   const refid = o.refid ?? Buffer.from([192, 0, 2, 1]);
   (typeof refid === 'string' ? Buffer.from(refid.padEnd(4, '\0'), 'latin1') : refid).copy(p, 12, 0, 4);
   const offset = o.offset ?? 0;

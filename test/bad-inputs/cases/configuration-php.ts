@@ -209,7 +209,7 @@ export const configurationPhpCases: BadInput[] = [
       return status(dir);
     },
     exit: 1,
-    expect: { error: /cannot read .*configuration\.php: EISDIR/ },
+    expect: { error: /cannot read .*configuration\.php: it is a directory, not a regular file/ },
   },
   {
     name: 'configuration.php is a dangling symlink',
