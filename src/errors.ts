@@ -10,6 +10,8 @@ export const EXIT = {
   REFUSED: 4,
   DATABASE: 5,
   DECRYPT: 6,
+  /** The connection failed at COMMIT and whether the change committed could not be found out. */
+  COMMIT_UNKNOWN: 9,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
