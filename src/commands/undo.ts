@@ -70,7 +70,7 @@ export function register(program: Command): void {
           return { json: { journal: journal.where, entries: rows }, blocks, rows, warnings };
         }
         const { undoChange } = await import('../whmcs/undo.js');
-        const r = await undoChange(session, args[0], { ...ctx.changeOptions(), skipChanged: opts.skipChanged, reason: opts.reason });
+        const r = await undoChange(session, args[0], { ...ctx.changeOptions(), warn: undefined, skipChanged: opts.skipChanged, reason: opts.reason });
         const { outcome } = r;
         const json = {
           undone: r.entry,

@@ -41,6 +41,8 @@ export interface ChangeOptions {
   /** Asks the operator; returns false to abort. Absent when stdin is not a TTY. */
   confirm?: (question: string, preview: Plan) => Promise<boolean>;
   confirmQuestion?: string;
+  /** Tells the operator something that happened on the way (a COMMIT whose reply was lost, then proven). */
+  warn?: (message: string) => void;
 }
 
 export interface ChangeOutcome {
@@ -97,7 +99,9 @@ export async function applyChange(session: Session, req: ChangeRequest, opts: Ch
   }
   const outcome = await commitChecked(knex, trx, { connectionId, entryId: journal.id, part: journal.written.parts });
   if (outcome === 'recovered') {
-    plan.notes.push(`the connection failed at COMMIT; checked after reconnecting: the change WAS committed (history entry ${journal.id})`);
+    const note = `the connection failed at COMMIT; checked after reconnecting: the change WAS committed (history entry ${journal.id})`;
+    plan.notes.push(note);
+    opts.warn?.(note);
   }
   return { changed: true, dryRun: false, journalId: journal.id, plan, commitReplyLost: outcome === 'recovered' };
 }

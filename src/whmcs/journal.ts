@@ -59,7 +59,8 @@ function macKey(ccHash: string): Buffer {
   return createHash('sha256').update('whmcs-2fa history\0').update(ccHash).digest();
 }
 
-function seal(id: string, part: number, text: string, ccHash: string | undefined): { data: string; mac: string; enc: boolean } {
+/** Seals one part (exported for tests that plant entries the way an insider with the hash could). */
+export function seal(id: string, part: number, text: string, ccHash: string | undefined): { data: string; mac: string; enc: boolean } {
   const what = `${id}\n${part}\n`;
   if (!ccHash) return { data: text, mac: createHash('sha256').update(what).update(text).digest('hex'), enc: false };
   const iv = randomBytes(16);

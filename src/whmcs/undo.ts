@@ -346,7 +346,11 @@ async function setBasedUndo(session: Session, entry: JournalEntry, shape: BulkSh
   }
   const done = await commitChecked(knex, trx, { connectionId, entryId: writer.id, part: writer.written.parts });
   const plan = setPlan(entry, result.counts, shape);
-  if (done === 'recovered') plan.notes.push(`the connection failed at COMMIT; checked after reconnecting: the undo WAS committed (history entry ${writer.id})`);
+  if (done === 'recovered') {
+    const note = `the connection failed at COMMIT; checked after reconnecting: the undo WAS committed (history entry ${writer.id})`;
+    plan.notes.push(note);
+    opts.warn?.(note);
+  }
   return {
     outcome: { changed: true, dryRun: false, journalId: writer.id, plan, commitReplyLost: done === 'recovered' },
     skipped: result.counts.already,
