@@ -223,6 +223,18 @@ export class Journal {
       const r = (await k(PARTS).where({ seq: entry.seq, part: expected }).first('part', 'row_count', 'data', 'mac')) as Record<string, unknown> | undefined;
       if (!r) break;
       const text = unseal(entry, expected, String(r.data), String(r.mac), this.ccHash);
+      if (text.startsWith('{"ref":')) {
+        // An undo of a bulk change: the undone entry's rows, inverted, minus the rows it left alone.
+        let n = 0;
+        for await (const rows of this.referenced(entry, expected, text, k)) {
+          n += rows.length;
+          yield { part: expected, rows };
+        }
+        if (n !== Number(r.row_count)) throw new JournalDamage(`history entry ${entry.id} part ${expected}: ${n} rows where ${r.row_count} were written`);
+        total += n;
+        expected++;
+        continue;
+      }
       const lines = text.split('\n');
       if (lines[lines.length - 1] === '') lines.pop();
       const rows: JournalRow[] = new Array(lines.length);
@@ -243,6 +255,32 @@ export class Journal {
     }
     if (expected - 1 !== entry.parts || total !== entry.rows) {
       throw new JournalDamage(`history entry ${entry.id}: ${expected - 1} parts with ${total} rows where the header says ${entry.parts} with ${entry.rows}`);
+    }
+  }
+
+  private async *referenced(entry: JournalEntry, part: number, text: string, k: Knex | Knex.Transaction): AsyncGenerator<JournalRow[]> {
+    const where = `history entry ${entry.id} part ${part}`;
+    let o: { ref?: unknown; x?: unknown };
+    try {
+      o = JSON.parse(text);
+    } catch {
+      throw new JournalDamage(`${where}: not JSON`);
+    }
+    if (typeof o.ref !== 'string' || !ID.test(o.ref) || !Array.isArray(o.x) || !o.x.every((v) => Number.isSafeInteger(v))) throw new JournalDamage(`${where}: a malformed reference`);
+    const target = await this.byId(o.ref, k);
+    // Only ever to an older entry: no cycles.
+    if (!target || target.seq >= entry.seq) throw new JournalDamage(`${where}: refers to ${o.ref}, which is not an earlier entry of this history`);
+    const except = new Set(o.x as number[]);
+    for await (const p of this.parts(target, k)) {
+      const out: JournalRow[] = [];
+      for (const r of p.rows) {
+        if (except.has(Number(r.k.id))) continue;
+        const inv: JournalRow = { t: r.t, k: r.k, b: r.a, a: r.b };
+        if (r.s) inv.s = 1;
+        if (r.i) inv.i = r.i;
+        out.push(inv);
+      }
+      yield out;
     }
   }
 
@@ -336,6 +374,16 @@ export class JournalWriter {
       throw e;
     }
     this.pending.push(state);
+  }
+
+  /** A part that stands for `ref`'s rows, inverted, except the ids listed (see Journal.parts). */
+  async writeRef(trx: Knex.Transaction, ref: { ref: string; except: number[] }, rows: number): Promise<void> {
+    const text = JSON.stringify({ ref: ref.ref, x: ref.except }) + '\n';
+    await this.write(trx, { text, rows: 1 });
+    // write() counted the line as one row: the part stands for `rows`.
+    await trx(PARTS).where({ seq: this.seq, part: this.parts }).update({ row_count: rows });
+    this.rowCount += rows - 1;
+    await trx(HISTORY).where({ seq: this.seq }).update({ row_count: this.rowCount });
   }
 
   private pending: Array<{ seq: number | null; parts: number; rowCount: number }> = [];

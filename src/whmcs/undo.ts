@@ -58,19 +58,20 @@ export async function undoChange(session: Session, id: string | undefined, opts:
   }
   if (entry.rows === 0) throw new RefusedError(`change ${entry.id} recorded no rows — nothing to undo`);
   const o: UndoOptions = { ...opts, confirmQuestion: undoQuestion(entry) };
-  // Every part is read, unsealed and checked before anything is written: never a partial restore.
-  let shape: BulkShape | null = null;
-  try {
-    shape = await bulkShape(journal, entry);
-  } catch (e) {
-    refuseDamage(e, entry);
-  }
   const base = {
     entry: { id: entry.id, seq: entry.seq, command: entry.command, summary: entry.summary, createdAt: entry.createdAt, operator: entry.operator, rows: entry.rows },
     reapplied: Boolean(entry.undoOf),
   };
-  if (shape && entry.rows > IN_MEMORY) return { ...base, ...(await setBasedUndo(session, entry, shape, o)) };
-
+  if (entry.rows > IN_MEMORY) {
+    // A bulk entry: set-based, reading the history part by part. Every part is unsealed and checked
+    // inside the undo's transaction before anything is restored, so damage rolls it all back.
+    try {
+      const shape = await firstShape(journal, entry);
+      if (shape) return { ...base, ...(await setBasedUndo(session, entry, shape, o)) };
+    } catch (e) {
+      if (!(e instanceof NotUniform)) refuseDamage(e, entry);
+    }
+  }
   let rowsOf: RowChange[];
   try {
     rowsOf = await journal.rowsOf(entry);
@@ -260,29 +261,28 @@ interface BulkShape {
   identity: string[];
 }
 
-/**
- * Reads and checks every part (memory: one part). Returns the shape when every row is an update of
- * one table by id with the same columns — what the bulk engine writes — else null.
- */
-async function bulkShape(journal: Journal, entry: JournalEntry): Promise<BulkShape | null> {
-  let shape: BulkShape | null = null;
-  let uniform = true;
+/** Rows that are not all updates of one table by id with the same columns: undone in memory instead. */
+class NotUniform extends Error {}
+
+function shapeOf(r: RowChange): BulkShape | null {
+  if (!r.b || !r.a || !('id' in r.k) || r.s) return null;
+  const cols = Object.keys(r.b);
+  if (Object.keys(r.a).join(',') !== cols.join(',')) return null;
+  return { table: r.t, columns: cols, identity: r.i ? Object.keys(r.i) : [] };
+}
+
+function sameShape(r: RowChange, s: BulkShape): boolean {
+  const x = shapeOf(r);
+  return Boolean(x && x.table === s.table && x.columns.join(',') === s.columns.join(',') && x.identity.join(',') === s.identity.join(','));
+}
+
+/** The shape of the entry's first row (what the bulk engine writes), or null. */
+async function firstShape(journal: Journal, entry: JournalEntry): Promise<BulkShape | null> {
   for await (const p of journal.parts(entry)) {
-    if (!uniform) continue;
-    for (const r of p.rows) {
-      const cols = r.b && r.a ? Object.keys(r.b).join(',') : null;
-      if (!cols || Object.keys(r.a!).join(',') !== cols || !('id' in r.k) || r.s) {
-        uniform = false;
-        break;
-      }
-      shape ??= { table: r.t, columns: Object.keys(r.b!), identity: r.i ? Object.keys(r.i) : [] };
-      if (r.t !== shape.table || cols !== shape.columns.join(',') || (r.i ? Object.keys(r.i).join(',') : '') !== shape.identity.join(',')) {
-        uniform = false;
-        break;
-      }
-    }
+    const r = p.rows[0];
+    return r ? shapeOf(r) : null;
   }
-  return uniform ? shape : null;
+  return null;
 }
 
 const TMP = 'whmcs2fa_undo_rows';
@@ -336,12 +336,13 @@ async function setBasedUndo(session: Session, entry: JournalEntry, shape: BulkSh
       return { outcome: { changed: false, dryRun: false, journalId: null, plan }, skipped: result.counts.already, changedRows: result.ids, changedCount: bad(result.counts), restored: 0 };
     }
     await restoreSet(trx, shape, result.counts.restore);
-    await recordSet(trx, shape, writer);
+    await recordSet(trx, entry, result.counts.restore, writer);
     await writeActivity(trx, session.install, [{ description: undoActivity(session, entry, result.counts.restore, bad(result.counts), opts.reason) }]);
     await journal.markUndone(trx, entry, writer.id);
     await trx.raw(`DROP ${session.db.dialect === 'mysql' ? 'TEMPORARY ' : ''}TABLE ${TMP}`);
   } catch (e) {
     await trx.rollback().catch(() => {});
+    if (e instanceof NotUniform || e instanceof JournalDamage) throw e;
     throw queryError(e, 'nothing was written');
   }
   const done = await commitChecked(knex, trx, { connectionId, entryId: writer.id, part: writer.written.parts });
@@ -404,8 +405,9 @@ async function classify(trx: Knex.Transaction, journal: Journal, entry: JournalE
   await trx.raw(`DROP ${mysql ? 'TEMPORARY ' : ''}TABLE IF EXISTS ${TMP}`);
   await trx.raw(`CREATE TEMPORARY TABLE ${TMP} (id BIGINT NOT NULL PRIMARY KEY, st INT NOT NULL DEFAULT ${ST_MISSING}, ${cols.join(', ')})`);
   for await (const p of journal.parts(entry, trx)) {
-    for (let i = 0; i < p.rows.length; i += 500) {
-      const chunk = p.rows.slice(i, i + 500).map((r) => {
+    for (const r of p.rows) if (!sameShape(r, shape)) throw new NotUniform();
+    for (let i = 0; i < p.rows.length; i += 2000) {
+      const chunk = p.rows.slice(i, i + 2000).map((r) => {
         const o: Record<string, unknown> = { id: Number(r.k.id) };
         shape.columns.forEach((c, j) => {
           o[`a${j}`] = r.a![c] ?? null;
@@ -469,30 +471,19 @@ async function restoreSet(trx: Knex.Transaction, shape: BulkShape, expected: num
   if (Number(n) !== expected) throw new CliError(`${shape.table}: ${expected} rows to restore but ${String(n)} were written — rolled back, nothing was restored`);
 }
 
-/** The undo's own history: the restored rows, read back from the temporary table in keyset chunks. */
-async function recordSet(trx: Knex.Transaction, shape: BulkShape, writer: ReturnType<Journal['begin']>): Promise<void> {
+/**
+ * The undo's own history: a reference to the undone entry's parts (its rows, inverted) minus the
+ * rows left as they were — no second copy of 100 000 rows. Parts are never changed once written,
+ * so the reference stays exact; re-applying follows it.
+ */
+async function recordSet(trx: Knex.Transaction, entry: JournalEntry, restored: number, writer: ReturnType<Journal['begin']>): Promise<void> {
+  const except: number[] = [];
   let after = 0;
   for (;;) {
-    const got = (await trx(TMP).select('*').where('st', ST_RESTORE).andWhere('id', '>', after).orderBy('id').limit(5000)) as Record<string, unknown>[];
+    const got = (await trx(TMP).where('st', '<>', ST_RESTORE).andWhere('id', '>', after).orderBy('id').limit(50_000).pluck('id')) as number[];
     if (!got.length) break;
-    const rows: RowChange[] = got.map((g) => {
-      const b: Record<string, string | null> = {};
-      const a: Record<string, string | null> = {};
-      shape.columns.forEach((c, j) => {
-        b[c] = g[`a${j}`] === null ? null : String(g[`a${j}`]);
-        a[c] = g[`b${j}`] === null ? null : String(g[`b${j}`]);
-      });
-      const r: RowChange = { t: shape.table, k: { id: Number(g.id) }, b, a };
-      if (shape.identity.length) {
-        const i: Record<string, string> = {};
-        shape.identity.forEach((c, j) => {
-          if (g[`i${j}`] !== null) i[c] = String(g[`i${j}`]);
-        });
-        if (Object.keys(i).length) r.i = i;
-      }
-      return r;
-    });
-    await writer.write(trx, rows);
-    after = Number(got[got.length - 1]!.id);
+    for (const id of got) except.push(Number(id));
+    after = Number(got[got.length - 1]);
   }
+  await writer.writeRef(trx, { ref: entry.id, except }, restored);
 }
