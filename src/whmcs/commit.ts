@@ -36,8 +36,11 @@ export async function connectionIdOf(trx: Knex.Transaction): Promise<number | nu
  * is proven that nothing was written, and exit 9 when it cannot be found out.
  */
 export async function commitChecked(knex: Knex, trx: Knex.Transaction, probe: CommitProbe): Promise<CommitOutcome> {
+  // knex's commit() resolves even when COMMIT fails; the failure rejects the transaction's own promise.
+  const settled = (trx as unknown as { executionPromise?: Promise<unknown> }).executionPromise;
   try {
     await trx.commit();
+    if (settled) await settled;
     return 'committed';
   } catch (e) {
     if (isSqlite(trx)) throw queryError(e, 'nothing was written');

@@ -406,8 +406,10 @@ async function classify(trx: Knex.Transaction, journal: Journal, entry: JournalE
   await trx.raw(`CREATE TEMPORARY TABLE ${TMP} (id BIGINT NOT NULL PRIMARY KEY, st INT NOT NULL DEFAULT ${ST_MISSING}, ${cols.join(', ')})`);
   for await (const p of journal.parts(entry, trx)) {
     for (const r of p.rows) if (!sameShape(r, shape)) throw new NotUniform();
-    for (let i = 0; i < p.rows.length; i += 2000) {
-      const chunk = p.rows.slice(i, i + 2000).map((r) => {
+    // SQLite builds a multi-row INSERT as a compound SELECT, at most 500 terms.
+    const step = mysql ? 2000 : 400;
+    for (let i = 0; i < p.rows.length; i += step) {
+      const chunk = p.rows.slice(i, i + step).map((r) => {
         const o: Record<string, unknown> = { id: Number(r.k.id) };
         shape.columns.forEach((c, j) => {
           o[`a${j}`] = r.a![c] ?? null;
