@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Marked } from 'marked';
 import markedMan from 'marked-man';
 
-const MAN_DATE = '2026-11-27';
+const MAN_DATE = '2026-11-30';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { version } = JSON.parse(readFileSync(`${root}package.json`, 'utf8'));

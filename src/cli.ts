@@ -46,9 +46,10 @@ export function buildProgram(argv?: readonly string[]): Command {
     `
 Exit codes: 0 ok · 1 error · 2 usage · 3 not found · 4 refused by a safety rule
             5 database unreachable or not WHMCS · 6 stored secrets do not decrypt (wrong cc_encryption_hash)
+            9 connection lost at COMMIT and its outcome could not be found out
             clock-check: 0 OK · 1 WARNING · 2 CRITICAL · 3 UNKNOWN
 Environment: WHMCS_DIR, WHMCS_DB_URL, WHMCS_DB_PASSWORD, WHMCS_CC_ENCRYPTION_HASH, WHMCS_DUO_CLIENT_SECRET,
-             XDG_STATE_HOME (undo journal), NO_COLOR
+             XDG_STATE_HOME (earlier versions' undo journal), NO_COLOR
 Docs: man whmcs-2fa`,
   );
   const wanted = argv ? commandNamed(program, argv.slice(2)) : undefined;

@@ -250,6 +250,7 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
     }
     if (stopNow()) interrupted = true;
   } catch (e) {
+    if (!batches) await history.dropIfUnused();
     if (e instanceof Stop) {
       interrupted = true;
     } else {
@@ -262,6 +263,7 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
       throw new CliError(`bulk change stopped: ${msg} — ${what}`, err instanceof CliError ? err.exitCode : 1, { journalId: done ? writer.id : null, rows: done, batches });
     }
   }
+  if (!batches) await history.dropIfUnused();
   return {
     journalId: batches ? writer.id : null,
     rows: done,

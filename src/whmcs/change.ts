@@ -86,6 +86,7 @@ export async function applyChange(session: Session, req: ChangeRequest, opts: Ch
     plan = await req.plan(trx, true);
     if (plan.rows.length === 0) {
       await trx.rollback().catch(() => {});
+      await history.dropIfUnused();
       return { changed: false, dryRun: false, journalId: null, plan };
     }
     await writeRows(trx, plan.rows);
@@ -94,10 +95,14 @@ export async function applyChange(session: Session, req: ChangeRequest, opts: Ch
     await req.afterWrite?.(trx, journal.id);
   } catch (e) {
     await trx.rollback().catch(() => {});
+    await history.dropIfUnused();
     // A driver error must not carry the statement (values can be secrets).
     throw queryError(e, 'nothing was written');
   }
-  const outcome = await commitChecked(knex, trx, { connectionId, entryId: journal.id, part: journal.written.parts });
+  const outcome = await commitChecked(knex, trx, { connectionId, entryId: journal.id, part: journal.written.parts }).catch(async (e) => {
+    if ((e as { details?: { committed?: unknown } }).details?.committed === false) await history.dropIfUnused();
+    throw e;
+  });
   if (outcome === 'recovered') {
     const note = `the connection failed at COMMIT; checked after reconnecting: the change WAS committed (history entry ${journal.id})`;
     plan.notes.push(note);

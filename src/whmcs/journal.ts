@@ -114,6 +114,7 @@ function fromDb(r: Record<string, unknown>): JournalEntry {
 
 export class Journal {
   private ready = false;
+  private createdHere = false;
   constructor(
     private readonly knex: Knex,
     private readonly ccHash: string | undefined,
@@ -160,11 +161,52 @@ export class Journal {
         `CREATE TABLE IF NOT EXISTS ${PARTS} (seq BIGINT NOT NULL, part INT NOT NULL, row_count INT NOT NULL, data ${text} NOT NULL, ` +
           `mac VARCHAR(64) NOT NULL, PRIMARY KEY (seq, part))${tail}`,
       );
+      this.createdHere = true;
     } catch (e) {
       const code = (e as { code?: string }).code ?? (e as Error).message.split('\n')[0];
       throw new RefusedError(`cannot create the history table ${HISTORY} (${code}) — nothing was changed; the database user needs CREATE on the WHMCS database once`);
     }
     this.ready = true;
+  }
+
+  /**
+   * A run that created the tables and then wrote nothing (refused under lock, a failed write)
+   * removes them again, so a failed command leaves the database exactly as it found it. Under
+   * LOCK TABLES on MySQL: another run's uncommitted entry makes this wait, and then keeps them.
+   */
+  async dropIfUnused(): Promise<void> {
+    if (!this.createdHere) return;
+    this.createdHere = false;
+    this.ready = false;
+    const empty = async (k: Knex | Knex.Transaction) =>
+      Number(((await k(HISTORY).count({ n: '*' }).first()) as { n: unknown }).n) === 0 && Number(((await k(PARTS).count({ n: '*' }).first()) as { n: unknown }).n) === 0;
+    try {
+      if (isSqlite(this.knex)) {
+        await this.knex.transaction(async (trx) => {
+          if (await empty(trx)) {
+            await trx.raw(`DROP TABLE ${PARTS}`);
+            await trx.raw(`DROP TABLE ${HISTORY}`);
+          }
+        });
+        return;
+      }
+      const conn = await this.knex.client.acquireConnection();
+      try {
+        const on = <T>(q: Knex.QueryBuilder | Knex.Raw) => q.connection(conn) as unknown as Promise<T>;
+        await on(this.knex.raw(`LOCK TABLES ${HISTORY} WRITE, ${PARTS} WRITE`));
+        try {
+          const n1 = (await on<Array<{ n: unknown }>>(this.knex(HISTORY).count({ n: '*' })))[0]!.n;
+          const n2 = (await on<Array<{ n: unknown }>>(this.knex(PARTS).count({ n: '*' })))[0]!.n;
+          if (Number(n1) === 0 && Number(n2) === 0) await on(this.knex.raw(`DROP TABLE ${PARTS}, ${HISTORY}`));
+        } finally {
+          await on(this.knex.raw('UNLOCK TABLES')).catch(() => {});
+        }
+      } finally {
+        await this.knex.client.releaseConnection(conn);
+      }
+    } catch {
+      /* best effort: empty tables are harmless */
+    }
   }
 
   /** Starts an entry; nothing is written until its first part, inside the change's transaction. */

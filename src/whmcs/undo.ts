@@ -332,6 +332,7 @@ async function setBasedUndo(session: Session, entry: JournalEntry, shape: BulkSh
     if (!skip) refuseConflicts(entry, result.counts, result.ids);
     if (result.counts.restore === 0) {
       await trx.rollback().catch(() => {});
+      await journal.dropIfUnused();
       const plan = setPlan(entry, result.counts, shape);
       return { outcome: { changed: false, dryRun: false, journalId: null, plan }, skipped: result.counts.already, changedRows: result.ids, changedCount: bad(result.counts), restored: 0 };
     }
@@ -342,6 +343,7 @@ async function setBasedUndo(session: Session, entry: JournalEntry, shape: BulkSh
     await trx.raw(`DROP ${session.db.dialect === 'mysql' ? 'TEMPORARY ' : ''}TABLE ${TMP}`);
   } catch (e) {
     await trx.rollback().catch(() => {});
+    await journal.dropIfUnused();
     if (e instanceof NotUniform || e instanceof JournalDamage) throw e;
     throw queryError(e, 'nothing was written');
   }
