@@ -667,3 +667,86 @@ describeBackends(
 describe.skipIf(MYSQL_OK)('MariaDB-only suites', () => {
   it('skipped: no MariaDB', () => {});
 });
+
+describeWithPeer(['mariadb-install-db', 'mariadbd', 'mount', 'fallocate'], 'a full filesystem under the database server', () => {
+  const root = process.getuid?.() === 0;
+  const HASH = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab';
+  let dir: string;
+  let proc: ReturnType<typeof spawn> | undefined;
+  let exited: Promise<unknown> = Promise.resolve();
+  const PORT = 34000 + (process.pid % 1000);
+  let knex: Knex | undefined;
+  let whmcsDir: string;
+  const opts = ['--innodb-log-file-size=4M', '--innodb-flush-method=fsync'];
+  async function start(): Promise<Knex> {
+    proc = spawn('mariadbd', ['--user=mysql', `--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${PORT}`, '--bind-address=127.0.0.1', `--pid-file=${dir}/pid`, '--skip-log-bin', ...opts], { stdio: 'ignore' });
+    exited = new Promise((res) => proc!.on('close', res));
+    for (let i = 0; i < 300; i++) {
+      const db = await openDb({ kind: 'mysql', host: '127.0.0.1', port: PORT, user: 'root', database: '', connectTimeoutMs: 500 }).catch(() => undefined);
+      if (db) {
+        await db.knex.raw('CREATE DATABASE IF NOT EXISTS whmcs_full CHARACTER SET utf8 COLLATE utf8_unicode_ci');
+        await db.close();
+        return (await openDb({ kind: 'mysql', host: '127.0.0.1', port: PORT, user: 'root', database: 'whmcs_full' })).knex;
+      }
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    throw new Error('the private MariaDB did not start');
+  }
+  beforeAll(async () => {
+    if (!root || !MYSQL_OK) return;
+    dir = mkdtempSync(join(tmpdir(), 'mariadb-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=80m', 'tmpfs', dir]);
+    execFileSync('chown', ['mysql:mysql', dir]);
+    execFileSync('mariadb-install-db', ['--user=mysql', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--skip-test-db', ...opts], { stdio: 'ignore' });
+    knex = await start();
+    const { createWhmcsSchema } = await import('../src/whmcs/schema/seed.js');
+    await createWhmcsSchema(knex, 'mysql', '8', '8.7.2-release.1');
+    // Big configs, so the history of a bulk reset needs more room than is left.
+    const now = '2026-01-01 00:00:00';
+    const pad = 'x'.repeat(2000);
+    for (let i = 0; i < 4000; i += 200) {
+      await knex('tblusers').insert(Array.from({ length: 200 }, (_, j) => ({ first_name: 'F', last_name: 'L', email: `f${i + j}@x.test`, password: '', language: '', second_factor: 'duosecurity', second_factor_config: `{"n":${i + j},"p":"${pad}"}`, created_at: now, updated_at: now })));
+    }
+    await new (await import('../src/whmcs/journal.js')).Journal(knex, undefined, 'full').ensure();
+    whmcsDir = tempDir();
+    writeFileSync(join(whmcsDir, 'configuration.php'), `<?php\n$db_host = '127.0.0.1';\n$db_port = '${PORT}';\n$db_username = 'root';\n$db_password = '';\n$db_name = 'whmcs_full';\n$cc_encryption_hash = '${HASH}';\n`);
+  }, 180_000);
+  afterAll(async () => {
+    await knex?.destroy().catch(() => {});
+    proc?.kill('SIGTERM');
+    await exited;
+    if (dir) {
+      execFileSync('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it.skipIf(!root)('a bulk reset that runs out of space: stops; after recovery the history equals the database, and undo restores it', async () => {
+    // Fill the filesystem, leaving less room than the run's history needs.
+    const free = () => Number(execFileSync('df', ['--output=avail', '-B1', dir], { encoding: 'utf8' }).split('\n')[1]);
+    const before = await usersDump(knex!);
+    execFileSync('fallocate', ['-l', String(Math.max(0, free() - 3 * 1024 * 1024)), join(dir, 'filler')]);
+    const r = await runCli(['--whmcs-dir', whmcsDir, 'reset', '--module', 'duosecurity', '--users', '--batch-size', '200', '--yes', '--format', 'json'], { timeoutMs: 120_000 });
+    // MariaDB answers "table is full", or gives up and stops: either way the run stops and says what it committed.
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/^Error: bulk change stopped: database error: .* — (\d+ rows were already changed in \d+ committed batch(es)?|nothing was changed)/m);
+    rmSync(join(dir, 'filler'));
+    if (proc!.exitCode !== null || proc!.signalCode !== null || !(await knex!.raw('SELECT 1').then(() => true, () => false))) {
+      // The server died on the full disk: restart it; crash recovery keeps exactly the committed transactions.
+      proc!.kill('SIGKILL');
+      await exited;
+      await knex!.destroy().catch(() => {});
+      knex = await start();
+    }
+    const resetIds: number[] = await knex!('tblusers').where({ second_factor: '' }).orderBy('id').pluck('id');
+    expect(resetIds.length).toBeLessThan(4000);
+    const entries = await historyEntries(knex!, HASH);
+    const rows = entries.length ? await historyRows(knex!, HASH, entries[0]!.id) : [];
+    expect(rows.map((x) => Number(x.k.id))).toEqual(resetIds);
+    if (resetIds.length) {
+      const u = await runCli(['--whmcs-dir', whmcsDir, 'undo', '--yes', '--format', 'json'], { timeoutMs: 120_000 });
+      expect(u.code, u.stderr).toBe(0);
+    }
+    expect(await usersDump(knex!)).toEqual(before);
+  }, 240_000);
+});
