@@ -154,6 +154,8 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
     process.off('SIGINT', onSigint);
     bar.finish();
   }
+  // A batch whose COMMIT reply was lost and whose commit was then proven (docs/journal.md).
+  const recovered = outcome.recoveredBatches.map((n) => `the connection failed at the COMMIT of batch ${n}; checked after reconnecting: it WAS committed`);
   const json = {
     ...base,
     changed: outcome.rows > 0,
@@ -178,7 +180,7 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
   return {
     json,
     blocks,
-    warnings: outcome.interrupted ? [`interrupted after ${outcome.rows} of ${scope.count} ${t.plural}${outcome.journalId ? ` — journal ${outcome.journalId}` : ''}`, ...consequences.warnings] : consequences.warnings,
+    warnings: [...recovered, ...(outcome.interrupted ? [`interrupted after ${outcome.rows} of ${scope.count} ${t.plural}${outcome.journalId ? ` — journal ${outcome.journalId}` : ''}`, ...consequences.warnings] : consequences.warnings)],
     exitCode: outcome.interrupted ? EXIT.REFUSED : EXIT.OK,
   };
 }

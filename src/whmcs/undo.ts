@@ -333,6 +333,8 @@ async function setBasedUndo(session: Session, entry: JournalEntry, shape: BulkSh
     if (result.counts.restore === 0) {
       await trx.rollback().catch(() => {});
       await journal.dropIfUnused();
+      // Everything already holds its old values: record that, so plain `undo` moves on to the one before.
+      if (result.counts.already > 0 && bad(result.counts) === 0) await knex.transaction((t) => journal.markUndone(t, entry, '(values already restored)'));
       const plan = setPlan(entry, result.counts, shape);
       return { outcome: { changed: false, dryRun: false, journalId: null, plan }, skipped: result.counts.already, changedRows: result.ids, changedCount: bad(result.counts), restored: 0 };
     }
