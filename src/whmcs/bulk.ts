@@ -116,7 +116,20 @@ async function writeLocked(trx: Knex.Transaction, table: string, rows: RowChange
     // Ids read back from the primary key, checked to be integers: written into the statement
     // rather than bound one by one (binding 5 000 values costs more than the UPDATE's round trip).
     if (!ids.every(Number.isSafeInteger)) throw new CliError(`${table}: a non-integer id in the batch — nothing in it was written`);
-    const n = await trx(table).whereRaw(`id IN (${ids.join(',')})`).update(a);
+    let n: unknown;
+    if (isSqlite(trx)) {
+      n = await trx(table).whereRaw(`id IN (${ids.join(',')})`).update(a);
+    } else {
+      // By primary key, never a table scan: on a small table the optimizer may scan it all, and a
+      // locking scan would wait for the next batch's rows, which the pipeline holds until this
+      // batch commits (a wait only the lock timeout ends).
+      const cols = Object.keys(a);
+      const r = (await trx.raw(`UPDATE ?? FORCE INDEX (PRIMARY) SET ${cols.map(() => '?? = ?').join(', ')} WHERE id IN (${ids.join(',')})`, [
+        table,
+        ...cols.flatMap((c) => [c, a[c] ?? null]),
+      ])) as [{ affectedRows: number }];
+      n = r[0].affectedRows;
+    }
     if (Number(n) !== ids.length) {
       throw new RefusedError(`${table}: ${ids.length - Number(n)} of ids ${ids[0]}-${ids[ids.length - 1]} vanished while locked — this batch was rolled back; run the command again`);
     }
