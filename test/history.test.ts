@@ -666,10 +666,6 @@ describeBackends(
   ['sqlite'],
 );
 
-describe.skipIf(MYSQL_OK)('MariaDB-only suites', () => {
-  it('skipped: no MariaDB', () => {});
-});
-
 describeWithPeer(['mariadb-install-db', 'mariadbd', 'mount', 'fallocate'], 'a full filesystem under the database server', () => {
   const root = process.getuid?.() === 0;
   const HASH = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ab';
