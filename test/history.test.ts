@@ -264,10 +264,12 @@ describeBackends('bulk undo, set-based', (backend) => {
 });
 
 /** A MySQL-protocol proxy that, once armed, sees the next COMMIT and either drops the reply or the COMMIT itself. */
-async function commitProxy(target: { host: string; port: number }, mode: 'drop-reply' | 'drop-commit') {
+async function commitProxy(target: { host: string; port: number }, mode: 'drop-reply' | 'drop-commit' | 'drop-reply-and-close') {
   let armed = true;
   const servers: net.Socket[] = [];
+  const clients: net.Socket[] = [];
   const srv = net.createServer((client) => {
+    clients.push(client);
     const server = net.connect(target.port, target.host);
     servers.push(server);
     let buf = Buffer.alloc(0);
@@ -294,6 +296,11 @@ async function commitProxy(target: { host: string; port: number }, mode: 'drop-r
             client.destroy();
             server.destroy();
             return;
+          }
+          // The way back is gone for good: no new connection gets through either.
+          if (mode === 'drop-reply-and-close') {
+            srv.close();
+            for (const c of clients) if (c !== client) c.destroy();
           }
           dropping = true;
         }
@@ -364,6 +371,21 @@ describeBackends(
         proxy.close();
       }
     });
+
+    it('COMMIT forwarded, reply dropped, no way back: exit 9 naming the entry, which is there exactly if it committed', async () => {
+      const proxy = await commitProxy(mysqlServer() as { host: string; port: number }, 'drop-reply-and-close');
+      try {
+        const r = await runCli(['--db', viaProxy(proxy.port), 'reset', '--admin', 'lc2', '--reason', 'r', '--yes', '--format', 'json'], { env: { WHMCS_CC_ENCRYPTION_HASH: t.ccHash }, timeoutMs: 100_000 });
+        expect(proxy.armed).toBe(false);
+        expectOneError(r, 9, /the connection failed at COMMIT .* and whether the change was committed could not be found out — run `whmcs-2fa undo --list` when the database is back: entry (\S+) is there exactly if it was$/);
+        const id = r.json.error.details.journalId as string;
+        // The server did get the COMMIT: the change and its entry are there.
+        expect(await t.knex('tbladmins').where({ id: ids[2] }).first('authmodule')).toEqual({ authmodule: '' });
+        expect((await historyEntries(t.knex, t.ccHash)).map((e) => e.id)).toContain(id);
+      } finally {
+        proxy.close();
+      }
+    }, 150_000);
 
     it('a bulk batch whose COMMIT reply is lost is counted as committed and its rows are in the history', async () => {
       await seedUsers(t.knex, 300, 'duosecurity', 'lc');
