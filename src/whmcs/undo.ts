@@ -399,7 +399,6 @@ const q = (name: string) => '`' + name.replace(/`/g, '') + '`';
 async function classify(trx: Knex.Transaction, journal: Journal, entry: JournalEntry, shape: BulkShape, lock: boolean): Promise<{ counts: SetCounts; ids: UndoResult['changedRows'] }> {
   const mysql = mysqlOf(trx);
   const text = mysql ? 'LONGTEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_bin' : 'TEXT';
-  const n = shape.columns.length;
   const m = shape.identity.length;
   const cols = [
     ...shape.columns.map((_, i) => `a${i} ${text} NULL`),
@@ -441,7 +440,6 @@ async function classify(trx: Knex.Transaction, journal: Journal, entry: JournalE
   } else {
     await trx.raw(`UPDATE ${TMP} SET st = COALESCE((SELECT ${kase} FROM ${T} t WHERE t.id = ${TMP}.id), ${ST_MISSING})`);
   }
-  void n;
   const counts: SetCounts = { restore: 0, already: 0, changed: 0, missing: 0, other: 0 };
   for (const r of (await trx(TMP).select('st').count({ n: '*' }).groupBy('st')) as Array<{ st: number; n: number | string }>) {
     const k = Number(r.st);
