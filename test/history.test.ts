@@ -667,8 +667,9 @@ describeBackends(
 
     it('imports an entry (torn commit marker and all) and undoes it; a planted table is refused', async () => {
       await t.knex('tbladmins').where({ id }).update({ authmodule: '', authdata: '' });
-      // Crash between the database commit and the marker: torn marker, then a later undo marker glued to it.
-      const dir = writeEntry('20260102T030406Z-bbbbbb.jsonl', [header('20260102T030406Z-bbbbbb'), { ...row, k: { id } }, '{"comm']);
+      // A tear with the row appended later glued to it, and a torn last marker (a crash between the
+      // database commit and the marker): the row is read, the entry imported.
+      const dir = writeEntry('20260102T030406Z-bbbbbb.jsonl', [header('20260102T030406Z-bbbbbb'), '{"comm' + JSON.stringify({ ...row, k: { id } }), '{"comm']);
       const env = { XDG_STATE_HOME: state };
       const imp = await runCli(['--whmcs-dir', t.whmcsDir, 'undo', '--import-legacy', '--yes', '--format', 'json'], { env });
       expect(imp.code, imp.stderr).toBe(0);

@@ -124,21 +124,36 @@ export async function readLegacyEntry(file: string): Promise<LegacyEntry & { tor
     try {
       o = JSON.parse(line);
     } catch {
-      if (i === lines.length - 1) {
+      // A torn line (a crash mid-append, or a full disk) with what was appended later glued to it
+      // (`{"comm{"undoneBy":…}`, `{"comm{"t":…}`): earlier versions never read the second part.
+      const glued = untorn(line);
+      if (glued !== undefined) {
+        entry.torn = true;
+        o = glued;
+      } else if (i === lines.length - 1) {
         entry.torn = true;
         continue;
+      } else {
+        throw new JournalDamage(`${where(i + 1)}: not JSON`);
       }
-      throw new JournalDamage(`${where(i + 1)}: not JSON`);
     }
     if (o && typeof o === 'object' && !Array.isArray(o) && 'commit' in o) entry.commits++;
     else if (o && typeof o === 'object' && !Array.isArray(o) && 'undoneBy' in o) entry.undoneBy = String((o as { undoneBy: unknown }).undoneBy);
     else entry.rows.push(checkRow(o, where(i + 1)));
   }
-  // A torn marker glued to a later one (`{"comm{"undoneBy":…}`) was never read by earlier versions:
-  // the text after the tear is still a marker, so read it.
-  for (const line of lines) {
-    const glued = line.match(/\{"undoneBy":"([^"]+)"\}$/);
-    if (glued && !line.startsWith('{"undoneBy"')) entry.undoneBy ??= glued[1];
-  }
   return entry;
+}
+
+/** The complete record after a tear in `line`, if there is one. */
+function untorn(line: string): unknown {
+  for (const start of ['{"t":', '{"commit":', '{"undoneBy":']) {
+    for (let at = line.indexOf(start, 1); at > 0; at = line.indexOf(start, at + 1)) {
+      try {
+        return JSON.parse(line.slice(at));
+      } catch {
+        /* not there: try further on */
+      }
+    }
+  }
+  return undefined;
 }
