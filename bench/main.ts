@@ -587,7 +587,7 @@ async function setBufferPool(knex: Knex, bytes: number): Promise<void> {
 
 /**
  * Keeps a copy of every row the bulk reset changes and returns a function that puts them back,
- * removes the activity-log rows and undo journals a run added — between runs, outside the timing.
+ * removes the activity-log rows and history entries a run added — between runs, outside the timing.
  */
 async function resettable(knex: Knex, stateHome: string): Promise<() => Promise<void>> {
   await knex.raw('DROP TABLE IF EXISTS bench_duo_copy');
@@ -601,6 +601,8 @@ async function resettable(knex: Knex, stateHome: string): Promise<() => Promise<
       'UPDATE tblusers u JOIN bench_duo_copy c ON c.id = u.id SET u.second_factor = c.second_factor, u.second_factor_config = c.second_factor_config, u.updated_at = c.updated_at',
     );
     await knex.raw('DELETE FROM tblactivitylog WHERE id > ?', [lastActivity]);
+    // The history lives in the database: the run's entries go too (the tables stay, as after a first run).
+    for (const t of ['mod_whmcs2fa_journal_parts', 'mod_whmcs2fa_journal']) await knex.raw(`DELETE FROM ${t}`).catch(() => {});
     rmSync(stateHome, { recursive: true, force: true });
   };
 }

@@ -59,11 +59,12 @@ Exit codes: 0 ok · 1 error · 2 usage · 3 not found · 4 refused by a safety r
             5 database unreachable or not WHMCS · 6 stored secrets do not decrypt (wrong cc_encryption_hash)
             7 timed out, or blocked by another session's lock or a deadlock (nothing written)
             8 cancelled at a prompt (no, Ctrl-D) · 130 interrupted (Ctrl-C)
+            9 connection lost at COMMIT and its outcome could not be found out
             129/143 a bulk reset stopped by SIGHUP/SIGTERM (committed batches stay)
             clock-check, audit --format nagios: 0 OK · 1 WARNING · 2 CRITICAL · 3 UNKNOWN
             audit: 1 when a finding counts for --fail-on
 Environment: WHMCS_DIR, WHMCS_DB_URL, WHMCS_DB_PASSWORD, WHMCS_CC_ENCRYPTION_HASH, WHMCS_DUO_CLIENT_SECRET,
-             WHMCS_TOTP_SECRET (enroll), XDG_STATE_HOME (undo journal), NO_COLOR
+             WHMCS_TOTP_SECRET (enroll), XDG_STATE_HOME (earlier versions' undo journal), NO_COLOR
 Docs: man whmcs-2fa`,
   );
   const wanted = argv ? commandNamed(program, argv.slice(2)) : undefined;

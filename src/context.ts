@@ -133,6 +133,7 @@ export class Context {
       dryRun: Boolean(this.opts.dryRun),
       yes: Boolean(this.opts.yes),
       confirmQuestion: question,
+      warn: (m: string) => out.warn(m),
       confirm: this.interactive
         ? async (q: string, plan: Plan) => {
             process.stderr.write(out.renderBlocks([{ kind: 'diff', title: 'About to change:', lines: plan.diff }]));

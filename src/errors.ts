@@ -12,6 +12,8 @@ export const EXIT = {
   DECRYPT: 6,
   /** Timed out (--timeout), or blocked by another session's lock, or chosen as a deadlock victim. */
   TIMEOUT: 7,
+  /** The connection failed at COMMIT and whether the change committed could not be found out. */
+  COMMIT_UNKNOWN: 9,
   /** The operator answered no, or ended the input (Ctrl-D), at a prompt. */
   CANCELLED: 8,
   /** Ctrl-C (SIGINT): 128 + 2, as shells report a process ended by it. */

@@ -1,7 +1,7 @@
 /**
  * Faults on a real MariaDB: the tool's connection killed in the middle of a bulk reset, SIGINT in
- * the middle of a batch, concurrent runs on the same `2fasettings` row, and an undo journal that
- * cannot be written. Each checks what the database and the journal hold afterwards, row by row.
+ * the middle of a batch, concurrent runs on the same `2fasettings` row, and a history that cannot
+ * be written. Each checks what the database and the history hold afterwards, row by row.
  *
  * To hit a batch in the middle (its UPDATE done, its commit not yet), the test takes
  * `LOCK TABLES tblactivitylog WRITE` from its own session: the tool's next batch then waits on its
@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -25,6 +25,8 @@ import { phpSerialize, phpTruthy, phpUnserialize } from '../src/whmcs/php-serial
 
 import { encodeAccountConfig } from '../src/whmcs/account-config.js';
 import { whmcsDecryptString } from './helpers/whmcs-oracles.js';
+import { Journal } from '../src/whmcs/journal.js';
+import { historyEntries, historyRows } from './helpers/history.js';
 
 const USERS = 20_000;
 const BATCH = 200;
@@ -80,44 +82,10 @@ function spawnCli(args: string[], env: Record<string, string>): Spawned {
   return spawned;
 }
 
-function journalFiles(stateHome: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    if (!existsSync(d)) return;
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (n.endsWith('.jsonl')) out.push(p);
-    }
-  };
-  walk(stateHome);
-  return out;
+/** Batches committed so far by the run (parts of bulk entries in the history; one part per batch here). */
+async function committedBatches(t: TestDb): Promise<number> {
+  return (await historyEntries(t.knex)).filter((e) => e.summary.includes('bulk') && !e.undoneBy && !e.undoOf).reduce((n, e) => n + e.parts, 0);
 }
-
-interface JournalRows {
-  id: string;
-  commits: number;
-  committed: number[];
-  uncommitted: Array<{ id: number; b: Record<string, string | null> }>;
-}
-
-/** Rows in journal order; a row is committed when a commit marker follows its batch. */
-function readJournal(file: string): JournalRows {
-  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  const committed: number[] = [];
-  let pending: Array<{ id: number; b: Record<string, string | null> }> = [];
-  let commits = 0;
-  for (const l of lines.slice(1)) {
-    if ('commit' in l) {
-      commits++;
-      committed.push(...pending.map((r) => r.id));
-      pending = [];
-    } else if ('t' in l) pending.push({ id: Number(l.k.id), b: l.b });
-  }
-  return { id: lines[0].id, commits, committed, uncommitted: pending };
-}
-
-const commitsIn = (file: string | undefined) => (file ? (readFileSync(file, 'utf8').match(/^\{"commit":/gm) ?? []).length : 0);
 
 type UserRow = { m: string | null; c: string | null };
 
@@ -150,19 +118,15 @@ async function expectConsistentAfterStop(t: TestDb, stateHome: string, before: M
   expect(reported.batches).toBe(reset.length / BATCH);
   expect((await activityCount(t)) - logBefore).toBe(reported.batches);
 
-  const files = journalFiles(stateHome);
-  expect(files).toHaveLength(1);
-  const j = readJournal(files[0]!);
-  expect(j.id).toBe(reported.journalId);
-  expect(j.commits).toBe(reported.batches);
-  expect([...j.committed].sort((a, b) => a - b)).toEqual(reset);
-  expect(j.uncommitted.length).toBeLessThanOrEqual(BATCH);
-  for (const r of j.uncommitted) expect({ m: now.get(r.id)!.m, c: now.get(r.id)!.c }, `uncommitted row ${r.id}`).toEqual({ m: r.b.second_factor, c: r.b.second_factor_config });
+  // The history holds exactly the committed batches: a batch rolled back took its part with it.
+  const entry = (await historyEntries(t.knex, t.ccHash)).find((e) => e.id === reported.journalId)!;
+  expect(entry).toMatchObject({ rows: reported.rows, parts: reported.batches });
+  expect((await historyRows(t.knex, t.ccHash, reported.journalId)).map((r) => Number(r.k.id)).sort((a, b) => a - b)).toEqual(reset);
 
   const u = await runCli(['--whmcs-dir', faultDir!, 'undo', reported.journalId, '--yes', '--format', 'json'], { env: { XDG_STATE_HOME: stateHome }, timeoutMs: 120_000 });
   expect(u.code, u.stderr).toBe(0);
   expect(u.json.rowsRestored).toBe(reported.rows);
-  expect(u.json.rowsAlreadyRestored).toBe(j.uncommitted.length);
+  expect(u.json.rowsAlreadyRestored).toBe(0);
   expect(await userRows(t)).toEqual(before);
   expect((await snapshotDb(t.knex)).tables.tblusers!.hash, 'tblusers byte for byte after undo').toBe(usersTableBefore);
 }
@@ -186,6 +150,8 @@ describeBackends(
       // The tool connects as its own user, so its connections can be told apart in PROCESSLIST.
       await t.knex.raw(`CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?`, [FAULT_USER, FAULT_PASSWORD]);
       await t.knex.raw(`GRANT SELECT, INSERT, UPDATE, DELETE ON \`${dbName}\`.* TO ?@'%'`, [FAULT_USER]);
+      // The history tables, created once by a user that may (as WHMCS's own user usually can).
+      await new Journal(t.knex, t.ccHash, 'faults').ensure();
       const s = mysqlServer();
       faultDir = tempDir();
       writeFileSync(
@@ -219,11 +185,7 @@ describeBackends(
     async function startAndHoldMidBatch(stateHome: string, commits: number): Promise<{ run: Spawned; threadId: number }> {
       const run = spawnCli(bulkArgs(), { XDG_STATE_HOME: stateHome });
       try {
-        let file: string | undefined;
-        await waitFor(`${commits} committed batches`, async () => {
-          file ??= journalFiles(stateHome)[0];
-          return commitsIn(file) >= commits;
-        });
+          await waitFor(`${commits} committed batches`, async () => (await committedBatches(t)) >= commits);
         await locker.query(`LOCK TABLES \`${dbName}\`.tblactivitylog WRITE`);
         // The tool's connection, found by database, user and command: blocked on its activity-log insert.
         const threadId = await waitFor('the tool blocked on its activity-log insert', async () => {
@@ -233,7 +195,7 @@ describeBackends(
           )) as [Array<{ id: number }>, unknown];
           return rows[0] ? Number(rows[0].id) : undefined;
         });
-        const committed = commitsIn(file);
+        const committed = await committedBatches(t);
         const [dirty] = (await probe.query(`SELECT COUNT(*) AS n FROM \`${dbName}\`.tblusers WHERE second_factor = ''`)) as [Array<{ n: number }>, unknown];
         expect(Number(dirty[0]!.n), 'the held batch has written its UPDATE, uncommitted').toBe((committed + 1) * BATCH);
         return { run, threadId };
@@ -268,11 +230,7 @@ describeBackends(
       const logBefore = await activityCount(t);
       const stateHome = tempDir();
       const run = spawnCli(bulkArgs(), { XDG_STATE_HOME: stateHome });
-      let file: string | undefined;
-      await waitFor('5 committed batches', async () => {
-        file ??= journalFiles(stateHome)[0];
-        return commitsIn(file) >= 5;
-      });
+      await waitFor('5 committed batches', async () => (await committedBatches(t)) >= 5);
       const [rows] = (await locker.query(`SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = ? AND USER = ? AND COMMAND IN ('Query', 'Sleep')`, [dbName, FAULT_USER])) as [Array<{ id: number }>, unknown];
       expect(rows.length).toBeGreaterThan(0);
       for (const row of rows) await locker.query(`KILL CONNECTION ${Number(row.id)}`).catch(() => {});
@@ -310,9 +268,6 @@ describeBackends(
         expect(r.stderr).toContain(`Interrupted (${signal}) — rolling back the batch in progress and stopping`);
         expect(r.stderr).toContain(`Warning: interrupted after ${r.json.rowsReset} of ${DUO_USERS} users — journal ${r.json.journalId}`);
         expect(r.stderr).not.toMatch(/^\s+at |Error:/m);
-        // The held batch had its journal rows written: they stay uncommitted and their rows old.
-        const j = readJournal(journalFiles(stateHome)[0]!);
-        expect(j.uncommitted).toHaveLength(BATCH);
         await expectConsistentAfterStop(t, stateHome, before, usersTable, logBefore, { rows: r.json.rowsReset, batches: r.json.batches, journalId: r.json.journalId });
       }, 180_000);
     }
@@ -335,11 +290,7 @@ describeBackends(
         const logBefore = await activityCount(t);
         const stateHome = tempDir();
         const run = spawnCli(bulkArgs(), { XDG_STATE_HOME: stateHome });
-        let file: string | undefined;
-        await waitFor(`${after} committed batches`, async () => {
-          file ??= journalFiles(stateHome)[0];
-          return commitsIn(file) >= after;
-        });
+        await waitFor(`${after} committed batches`, async () => (await committedBatches(t)) >= after);
         await sleep(jitterMs);
         run.kill(signal);
         const r = await run.done;
@@ -402,6 +353,7 @@ describeBackends(
           phpSerialize({ modules: { totp: { clientenabled: 1, adminenabled: 1 }, yubico: { ...YUBICO, clientenabled: 0, adminenabled: 0 } }, forceclient: 0, forceadmin: 0 }),
         );
         const logBefore = await activityCount(t);
+        const entriesBefore = (await historyEntries(t.knex)).length;
         // A different order each round, all started together.
         const order = RUNS.map((r, i) => ({ r, k: (i * 7 + round * 3) % RUNS.length })).sort((a, b) => a.k - b.k).map((x) => x.r);
         const states = order.map(() => tempDir());
@@ -421,10 +373,11 @@ describeBackends(
           } else {
             expectClean({ exit: 4, expect: { error: /changed by someone else while whmcs-2fa was working — nothing was written/ } }, res, where);
             expect(r.applied(final, t.ccHash), `a refused run's change is in the row: ${where}`).toBe(false);
-            expect(journalFiles(states[i]!).filter((f) => commitsIn(f) > 0), where).toEqual([]);
           }
         });
         expect(await activityCount(t)).toBe(logBefore + wrote);
+        // Only the runs that wrote have a history entry: a refused run's entry went with its rollback.
+        expect((await historyEntries(t.knex)).length).toBe(entriesBefore + wrote);
       }
       console.log(`concurrent 2fasettings runs: ${JSON.stringify(outcomes)}`);
     }, 240_000);
@@ -435,20 +388,27 @@ describeBackends(
 // ---------------------------------------------------------------------------------------------
 
 describeBackends(
-  'undo journal not writable',
+  'history not writable',
   () => {
     let t: TestDb;
-    let stateHome: string;
+    let dir: string;
+    const USER = 'w2fa_nocreate';
     beforeAll(async () => {
       t = await createTestDb('mysql', '8', '8.7.2-release.1');
       await insertAdmin(t.knex, { username: 'alice', authmodule: 'totp', authdata: encodeAccountConfig({ secret: 'JBSWY3DPEHPK3PXP' }, 'json', t.ccHash) });
       await seedBulkUsers(t.knex, 500, 'journal');
-      // Root ignores permission bits, so the state directory is made impossible instead: under a file.
-      const file = join(tempDir(), 'not-a-directory');
-      writeFileSync(file, 'x');
-      stateHome = join(file, 'state');
+      // A database user that may change WHMCS's rows but not create the history tables.
+      const name = new URL(t.url).pathname.slice(1);
+      await t.knex.raw(`CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY 'pw-nocreate'`, [USER]);
+      await t.knex.raw(`GRANT SELECT, INSERT, UPDATE, DELETE ON \`${name}\`.* TO ?@'%'`, [USER]);
+      const s = mysqlServer();
+      dir = tempDir();
+      writeFileSync(join(dir, 'configuration.php'), `<?php\n$db_host = '${s.host}';\n$db_port = '${s.port}';\n$db_username = '${USER}';\n$db_password = 'pw-nocreate';\n$db_name = '${name}';\n$cc_encryption_hash = '${t.ccHash}';\n`);
     });
-    afterAll(() => t?.drop());
+    afterAll(async () => {
+      await t?.knex.raw(`DROP USER IF EXISTS ?@'%'`, [USER]).catch(() => {});
+      await t?.drop();
+    });
 
     for (const [name, args] of [
       ['reset one admin', ['reset', '--admin', 'alice', '--reason', 'r']],
@@ -459,8 +419,8 @@ describeBackends(
       it(`${name}: exit 4, nothing written, no activity-log row`, async () => {
         const before = await snapshotDb(t.knex);
         const logBefore = await activityCount(t);
-        const r = await runCli(['--whmcs-dir', t.whmcsDir, ...args, '--yes'], { env: { XDG_STATE_HOME: stateHome, WHMCS_YUBICO_SECRET_KEY: 'c2VjcmV0LWtleS1vZi15dWJpY28tYXBp' } });
-        expectClean({ exit: 4, expect: { error: /^Error: cannot write the undo journal in \S+ \(ENOTDIR\) — nothing was changed; fix its permissions or set XDG_STATE_HOME$/ } }, r, r.stderr);
+        const r = await runCli(['--whmcs-dir', dir, ...args, '--yes'], { env: { WHMCS_YUBICO_SECRET_KEY: 'c2VjcmV0LWtleS1vZi15dWJpY28tYXBp' } });
+        expectClean({ exit: 4, expect: { error: /^Error: cannot create the history table mod_whmcs2fa_journal \(ER_\w+\) — nothing was changed; the database user needs CREATE on the WHMCS database once$/ } }, r, r.stderr);
         expect(changedTables(before, await snapshotDb(t.knex))).toEqual([]);
         expect(await activityCount(t)).toBe(logBefore);
       });

@@ -35,6 +35,9 @@ describeWithPeer(['tmux', 'oathtool', 'zbarimg', 'chronyd'], "a newcomer's path 
     }));
   const inSandbox = (args: string[]) => run(['--whmcs-dir', dir, ...args]);
   /** Answers the confirmation prompt with yes and returns the final screen and exit status. */
+  /** The screen without whitespace: a long prompt wraps at the terminal's width. */
+  const flatScreen = (screen: string) => screen.replace(/\s+/g, '');
+
   async function confirmAndFinish(t: TmuxTerminal): Promise<{ code: number; screen: string }> {
     await t.waitFor(/\(y\/N\)/);
     t.type('y');
@@ -80,6 +83,9 @@ describeWithPeer(['tmux', 'oathtool', 'zbarimg', 'chronyd'], "a newcomer's path 
     t.kill();
 
     t = inSandbox(['undo']);
+    // The prompt names the entry: id, command and summary, time and operator.
+    const prompt = flatScreen(await t.waitFor(/\(y\/N\)/));
+    expect(prompt).toMatch(/Undo\d{8}T\d{6}Z-[0-9a-f]{6}—reset:resetthesecondfactorofadmin'jdoe'\(#\d+\)\(made\d{4}-\d\d-\d\d\d\d:\d\d:\d\dUTCby\w+\)\?/);
     r = await confirmAndFinish(t);
     expect(r.code).toBe(0);
     expect(r.screen).toMatch(/Restored/);

@@ -161,6 +161,8 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
     bar.finish();
   }
   const signal: NodeJS.Signals | null = outcome.interrupted ? stoppedBy : null;
+  // A batch whose COMMIT reply was lost and whose commit was then proven (docs/journal.md).
+  const recovered = outcome.recoveredBatches.map((n) => `the connection failed at the COMMIT of batch ${n}; checked after reconnecting: it WAS committed`);
   const json = {
     ...base,
     changed: outcome.rows > 0,
@@ -186,7 +188,7 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
   return {
     json,
     blocks,
-    warnings: outcome.interrupted ? [`interrupted after ${outcome.rows} of ${scope.count} ${t.plural}${outcome.journalId ? ` — journal ${outcome.journalId}` : ''}`, ...consequences.warnings] : consequences.warnings,
+    warnings: [...recovered, ...(outcome.interrupted ? [`interrupted after ${outcome.rows} of ${scope.count} ${t.plural}${outcome.journalId ? ` — journal ${outcome.journalId}` : ''}`, ...consequences.warnings] : consequences.warnings)],
     exitCode: outcome.interrupted ? (signal ? signalExitCode(signal) : EXIT.INTERRUPTED) : EXIT.OK,
   };
 }

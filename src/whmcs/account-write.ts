@@ -44,6 +44,8 @@ export function accountRowChange(account: Account, next: { module: string; rawCo
     k: { id: account.id },
     b: { [t.moduleColumn]: account.module, [t.dataColumn]: account.rawConfig },
     a: { [t.moduleColumn]: next.module, [t.dataColumn]: next.rawConfig },
+    // Undo checks the row is still this account (a username/email), not only that the values match.
+    i: account.kind === 'admin' ? { username: account.name } : { email: account.email },
   };
 }
 

@@ -14,16 +14,43 @@ export interface ActivityEntry {
   adminId?: number;
 }
 
-/** Who ran the tool: the OS account, and the account behind sudo when there is one. */
+/** A login name as POSIX tools accept it (useradd's default pattern, plus '.' and '@' for directory accounts). */
+const LOGIN = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\$?$/;
+
+/**
+ * A name that came from the environment, made safe for WHMCS's activity log and the history: no
+ * control characters or line breaks, bounded length, and anything that does not look like a
+ * login name is quoted as such — so `SUDO_USER="x - Reason: …"` cannot pose as another field.
+ */
+export function sanitizeName(raw: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this removes
+  const clean = raw.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, '').trim();
+  if (LOGIN.test(clean)) return clean;
+  const cut = clean.slice(0, 32).replace(/[^A-Za-z0-9_.@$-]/g, '?');
+  return cut ? `invalid name "${cut}"` : 'unknown';
+}
+
+/**
+ * Who ran the tool: the OS account (from the system, not the environment, when it can), and the
+ * account behind sudo when there is one. SUDO_USER is only believed when running as root (sudo
+ * sets it for the target user; anyone can set it otherwise), and sanitised either way.
+ */
 export function operatorName(env: NodeJS.ProcessEnv = process.env): string {
-  let name = env.USER || env.LOGNAME || '';
+  let name = '';
   try {
-    name = userInfo().username || name;
+    name = userInfo().username;
   } catch {
     /* no passwd entry (containers): fall back to $USER */
   }
-  const sudo = env.SUDO_USER && env.SUDO_USER !== name ? ` via sudo by ${env.SUDO_USER}` : '';
-  return (name || 'unknown') + sudo;
+  if (!name) name = sanitizeName(env.USER || env.LOGNAME || '') || 'unknown';
+  else name = sanitizeName(name);
+  const sudoRaw = env.SUDO_USER;
+  let sudo = '';
+  if (sudoRaw && (process.getuid?.() ?? 0) === 0) {
+    const s = sanitizeName(sudoRaw);
+    if (s !== name) sudo = ` via sudo by ${s}`;
+  }
+  return name + sudo;
 }
 
 /**

@@ -1,22 +1,21 @@
 /**
  * The bulk engine: one change applied to every matching row of one table, for 100 000 rows as
  * well as for ten. Rows are taken in keyset batches (`id > last ORDER BY id LIMIT n FOR UPDATE`),
- * so memory holds one batch, and every batch is its own transaction: journal rows appended and
- * fsynced first, then the write (set-based when every row gets the same values; the lock taken by
- * the read is the compare-and-set),
- * then the activity-log rows, then commit and the journal's commit marker. All batches share one
- * journal entry, so one `whmcs-2fa undo` restores the whole run.
+ * so memory holds one batch, and every batch is its own transaction: the write (set-based when
+ * every row gets the same values; the lock taken by the read is the compare-and-set), the
+ * activity-log rows and the batch's part of the history entry, then commit. All batches share one
+ * history entry, so one `whmcs-2fa undo` restores the whole run.
  *
- * Stopping (SIGINT, an error) never leaves half a batch: an unfinished batch is rolled back, and
- * its journal rows — written before the write — have no commit marker; undo judges those rows by
- * the database's values and finds them unchanged.
+ * Stopping (SIGINT, an error, SIGKILL) never leaves half a batch: an unfinished batch is rolled
+ * back together with its history part, so the history holds exactly the committed batches.
  */
 import type { Knex } from 'knex';
 import type { Session } from './session.js';
 import type { ActivityEntry } from './activity-log.js';
 import { writeActivity } from './activity-log.js';
 import { writeRows, type RowChange } from './change.js';
-import { journalLines, type JournalLines } from './journal.js';
+import { journalLines, type JournalLines } from './journal-rows.js';
+import { commitChecked, connectionIdOf } from './commit.js';
 import { queryError } from './db.js';
 import { isSqlite } from './sqlite-driver.js';
 import { CliError, RefusedError } from '../errors.js';
@@ -36,6 +35,8 @@ export interface BulkJob {
   table: string;
   /** Columns read, journalled and compared (besides `id`). */
   columns: string[];
+  /** Columns that name the row's account (username, email): recorded so undo can check it is still the same one. */
+  identity?: string[];
   /** Narrows the rows; applied to every query, so counting, sampling and writing agree. */
   filter: (q: Knex.QueryBuilder) => Knex.QueryBuilder;
   /** The new values of one row, from its current ones (strings or null, exactly as stored). */
@@ -59,6 +60,8 @@ export interface BulkOutcome {
   interrupted: boolean;
   idRange: { first: number; last: number } | null;
   durationMs: number;
+  /** Batches whose COMMIT reply was lost and whose commit was proven after reconnecting. */
+  recoveredBatches: number[];
 }
 
 export interface BulkScope {
@@ -113,7 +116,20 @@ async function writeLocked(trx: Knex.Transaction, table: string, rows: RowChange
     // Ids read back from the primary key, checked to be integers: written into the statement
     // rather than bound one by one (binding 5 000 values costs more than the UPDATE's round trip).
     if (!ids.every(Number.isSafeInteger)) throw new CliError(`${table}: a non-integer id in the batch — nothing in it was written`);
-    const n = await trx(table).whereRaw(`id IN (${ids.join(',')})`).update(a);
+    let n: unknown;
+    if (isSqlite(trx)) {
+      n = await trx(table).whereRaw(`id IN (${ids.join(',')})`).update(a);
+    } else {
+      // By primary key, never a table scan: on a small table the optimizer may scan it all, and a
+      // locking scan would wait for the next batch's rows, which the pipeline holds until this
+      // batch commits (a wait only the lock timeout ends).
+      const cols = Object.keys(a);
+      const r = (await trx.raw(`UPDATE ?? FORCE INDEX (PRIMARY) SET ${cols.map(() => '?? = ?').join(', ')} WHERE id IN (${ids.join(',')})`, [
+        table,
+        ...cols.flatMap((c) => [c, a[c] ?? null]),
+      ])) as [{ affectedRows: number }];
+      n = r[0].affectedRows;
+    }
     if (Number(n) !== ids.length) {
       throw new RefusedError(`${table}: ${ids.length - Number(n)} of ids ${ids[0]}-${ids[ids.length - 1]} vanished while locked — this batch was rolled back; run the command again`);
     }
@@ -149,7 +165,12 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
     if (stopNow()) throw new Stop();
   };
   const pipelined = !isSqlite(knex);
-  const writer = await session.journal().begin({ command: job.command, summary: job.summary, reason: job.reason, operator: session.operator });
+  const history = session.journal();
+  await history.ensure();
+  const writer = history.begin({ command: job.command, summary: job.summary, reason: job.reason, operator: session.operator });
+  let committedParts = 0;
+  /** Batches whose COMMIT reply was lost and whose commit was then proven. */
+  const recovered: number[] = [];
   let done = 0;
   let batches = 0;
   let first: number | null = null;
@@ -163,7 +184,8 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
       // SQLite: take the write lock first, so a concurrent writer makes this batch wait rather
       // than fail when it upgrades from reading to writing (SQLITE_BUSY).
       if (isSqlite(trx)) await trx.raw(`UPDATE ${job.table} SET id = id WHERE 0`);
-      let q = job.filter(trx(job.table)).select(['id', ...job.columns]).where('id', '>', after).orderBy('id').limit(job.batchSize);
+      const ident = job.identity ?? [];
+      let q = job.filter(trx(job.table)).select(['id', ...job.columns, ...ident]).where('id', '>', after).orderBy('id').limit(job.batchSize);
       if (!isSqlite(trx)) q = q.forUpdate();
       const found = (await q) as Record<string, unknown>[];
       if (!found.length) {
@@ -176,7 +198,13 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
         const r = found[i]!;
         const b: Record<string, string | null> = {};
         for (const c of columns) b[c] = asStored(r[c]);
-        rows[i] = { t: table, k: { id: Number(r.id) }, b, a: job.change(b) };
+        const row: RowChange = { t: table, k: { id: Number(r.id) }, b, a: job.change(b) };
+        if (ident.length) {
+          const id: Record<string, string> = {};
+          for (const c of ident) id[c] = asStored(r[c]) ?? '';
+          row.i = id;
+        }
+        rows[i] = row;
       }
       const info: BatchInfo = { index, count: rows.length, firstId: Number(rows[0]!.k.id), lastId: Number(rows[rows.length - 1]!.k.id) };
       return { trx, rows, info, lines: journalLines(rows) };
@@ -186,21 +214,31 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
     }
   };
 
-  /** Journals (fsynced first), writes and commits a prepared batch; rolls it back on a failure or a stop. */
+  /** Writes a prepared batch, its activity-log rows and its history part, and commits them together; rolls back on a failure or a stop. */
   const commit = async (p: Prepared): Promise<void> => {
+    let connectionId: number | null = null;
     try {
       stop();
-      await writer.rows(p.lines);
-      stop();
+      connectionId = await connectionIdOf(p.trx);
       await writeLocked(p.trx, job.table, p.rows);
       await writeActivity(p.trx, session.install, job.activity(p.info));
+      await writer.write(p.trx, p.lines);
       stop();
-      await p.trx.commit();
     } catch (e) {
       await p.trx.rollback().catch(() => {});
+      if (writer.written.parts !== committedParts) writer.rollback();
       throw e;
     }
-    await writer.committed();
+    let outcome;
+    try {
+      outcome = await commitChecked(knex, p.trx, { connectionId, entryId: writer.id, part: writer.written.parts });
+    } catch (e) {
+      writer.rollback();
+      throw e;
+    }
+    if (outcome === 'recovered') recovered.push(p.info.index);
+    writer.committed();
+    committedParts = writer.written.parts;
     batches++;
     done += p.rows.length;
     first ??= p.info.firstId;
@@ -225,10 +263,10 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
     }
     if (stopNow()) interrupted = true;
   } catch (e) {
+    if (!batches) await history.dropIfUnused();
     if (e instanceof Stop) {
       interrupted = true;
     } else {
-      await finish();
       const what = done
         ? `${done} row${done === 1 ? ' was' : 's were'} already changed in ${batches} committed batch${batches === 1 ? '' : 'es'} — \`whmcs-2fa undo ${writer.id}\` restores them`
         : 'nothing was changed';
@@ -238,19 +276,14 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
       throw new CliError(`bulk change stopped: ${msg} — ${what}`, err instanceof CliError ? err.exitCode : 1, { journalId: done ? writer.id : null, rows: done, batches });
     }
   }
-  await finish();
+  if (!batches) await history.dropIfUnused();
   return {
     journalId: batches ? writer.id : null,
     rows: done,
     batches,
     interrupted,
+    recoveredBatches: recovered,
     idRange: first === null ? null : { first, last },
     durationMs: Date.now() - started,
   };
-
-  async function finish(): Promise<void> {
-    // A run that committed nothing leaves no journal entry (discard only deletes when no batch committed).
-    if (batches) await writer.close();
-    else await writer.discard();
-  }
 }

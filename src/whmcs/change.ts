@@ -5,7 +5,8 @@ import type { DiffLine } from './diff.js';
 import { writeActivity, type ActivityEntry } from './activity-log.js';
 import { queryError } from './db.js';
 import type { Session } from './session.js';
-import type { JournalRow, JournalWriter } from './journal.js';
+import type { JournalRow } from './journal-rows.js';
+import { commitChecked, connectionIdOf } from './commit.js';
 
 /** One row's column values before and after (null = the row is absent on that side). */
 export type RowChange = JournalRow;
@@ -29,6 +30,10 @@ export interface ChangeRequest {
    * computed from values that cannot change underneath (no lost update between two runs).
    */
   plan(trx: Knex.Transaction, lock: boolean): Promise<Plan>;
+  /** For an undo: the entry it undoes (recorded in the history). */
+  undoOf?: string;
+  /** Runs inside the writing transaction after the rows (an undo marks its entry undone here). */
+  afterWrite?: (trx: Knex.Transaction, journalId: string) => Promise<void>;
 }
 
 export interface ChangeOptions {
@@ -37,6 +42,8 @@ export interface ChangeOptions {
   /** Asks the operator; returns false to abort. Absent when stdin is not a TTY. */
   confirm?: (question: string, preview: Plan) => Promise<boolean>;
   confirmQuestion?: string;
+  /** Tells the operator something that happened on the way (a COMMIT whose reply was lost, then proven). */
+  warn?: (message: string) => void;
 }
 
 export interface ChangeOutcome {
@@ -44,12 +51,15 @@ export interface ChangeOutcome {
   dryRun: boolean;
   journalId: string | null;
   plan: Plan;
+  /** The reply to COMMIT was lost and the commit was then proven (a note says so too). */
+  commitReplyLost?: boolean;
 }
 
 /**
  * The one way anything is written: preview → dry-run or confirmation → one transaction that
- * re-plans under lock, journals the previous values (fsynced first), writes with compare-and-set,
- * adds the activity-log rows, and commits. If the journal cannot be written, nothing is written.
+ * re-plans under lock, writes with compare-and-set, adds the activity-log rows and the history
+ * entry (previous and new values), and commits — change and history together or not at all. A
+ * COMMIT whose reply is lost is resolved by looking for the history entry (src/whmcs/commit.ts).
  */
 export async function applyChange(session: Session, req: ChangeRequest, opts: ChangeOptions): Promise<ChangeOutcome> {
   const { knex } = session.db;
@@ -58,33 +68,48 @@ export async function applyChange(session: Session, req: ChangeRequest, opts: Ch
   if (opts.dryRun) return { changed: false, dryRun: true, journalId: null, plan: preview };
   await confirmOrRefuse(opts, preview);
 
-  const journal = await session.journal().begin({
+  const history = session.journal();
+  await history.ensure();
+  const journal = history.begin({
     command: req.command,
     summary: req.summary,
     reason: req.reason,
     operator: session.operator,
+    undoOf: req.undoOf,
   });
   let plan: Plan = preview;
+  const trx = await knex.transaction();
+  // The outcome is read from commit()/rollback(); knex also rejects this promise, which nobody awaits.
+  (trx as unknown as { executionPromise?: Promise<unknown> }).executionPromise?.catch(() => {});
+  let connectionId: number | null = null;
   try {
-    await knex.transaction(async (trx) => {
-      plan = await req.plan(trx, true);
-      if (plan.rows.length === 0) return;
-      await journal.rows(plan.rows);
-      await writeRows(trx, plan.rows);
-      await writeActivity(trx, session.install, plan.activity);
-    });
+    connectionId = await connectionIdOf(trx);
+    plan = await req.plan(trx, true);
+    if (plan.rows.length === 0) {
+      await trx.rollback().catch(() => {});
+      await history.dropIfUnused();
+      return { changed: false, dryRun: false, journalId: null, plan };
+    }
+    await writeRows(trx, plan.rows);
+    await writeActivity(trx, session.install, plan.activity);
+    await journal.write(trx, plan.rows);
+    await req.afterWrite?.(trx, journal.id);
   } catch (e) {
-    await journal.discard();
-    // The transaction rolled back; a driver error must not carry the statement (values can be secrets).
+    await trx.rollback().catch(() => {});
+    await history.dropIfUnused();
+    // A driver error must not carry the statement (values can be secrets).
     throw queryError(e, 'nothing was written');
   }
-  if (plan.rows.length === 0) {
-    await journal.discard();
-    return { changed: false, dryRun: false, journalId: null, plan };
+  const outcome = await commitChecked(knex, trx, { connectionId, entryId: journal.id, part: journal.written.parts }).catch(async (e) => {
+    if ((e as { details?: { committed?: unknown } }).details?.committed === false) await history.dropIfUnused();
+    throw e;
+  });
+  if (outcome === 'recovered') {
+    const note = `the connection failed at COMMIT; checked after reconnecting: the change WAS committed (history entry ${journal.id})`;
+    plan.notes.push(note);
+    opts.warn?.(note);
   }
-  await journal.committed();
-  await journal.close();
-  return { changed: true, dryRun: false, journalId: journal.id, plan };
+  return { changed: true, dryRun: false, journalId: journal.id, plan, commitReplyLost: outcome === 'recovered' };
 }
 
 export async function confirmOrRefuse(opts: ChangeOptions, preview: Plan): Promise<void> {
@@ -115,8 +140,7 @@ export async function readOnly<T>(knex: Knex, fn: (trx: Knex.Transaction) => Pro
  * overwritten. Rows keyed by `id` are handled set-based (lock + check a chunk with one SELECT …
  * FOR UPDATE, then one UPDATE per chunk); others one statement each.
  */
-export async function writeRows(trx: Knex.Transaction, rows: RowChange[], journal?: JournalWriter): Promise<void> {
-  if (journal) await journal.rows(rows);
+export async function writeRows(trx: Knex.Transaction, rows: RowChange[]): Promise<void> {
   const groups = new Map<string, RowChange[]>();
   for (const r of rows) {
     if (r.b && r.a && Object.keys(r.k).length === 1 && 'id' in r.k) {

@@ -201,6 +201,7 @@ export function bulkResetJob(session: Session, t: AccountTable, module: string, 
     reason,
     table: t.table,
     columns: [t.moduleColumn, t.dataColumn],
+    identity: [t.kind === 'admin' ? 'username' : 'email'],
     filter: (q) => q.where(t.moduleColumn, module),
     // One record for every row: the bulk engine then writes the batch as one set-based UPDATE.
     change: () => cleared,

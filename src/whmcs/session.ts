@@ -14,11 +14,12 @@ export class Session {
     readonly limits: SerializeLimits,
     readonly operator: string,
     readonly source: string,
-    private readonly env: NodeJS.ProcessEnv = process.env,
+    readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
 
+  /** The installation's history (tables in this database). */
   journal(): Journal {
-    this.journalInstance ??= new Journal(this.db.label, this.env);
+    this.journalInstance ??= new Journal(this.db.knex, this.ccHash, this.db.label);
     return this.journalInstance;
   }
 

@@ -63,7 +63,7 @@ export const accountCases: BadInput[] = [
     name: 'undo of a journal entry that does not exist',
     args: (e) => [...dir(e), 'undo', '20250101T000000Z-abcdef', '--yes'],
     exit: 3,
-    expect: { error: /^Error: no changes recorded for .* — nothing to undo$/ },
+    expect: { error: /^Error: no changes recorded in .* — nothing to undo$/ },
   },
   // --- names that look like SQL injection: matched as data, found nowhere, tables intact ---
   {

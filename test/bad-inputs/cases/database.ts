@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { openDb } from '../../../src/whmcs/db.js';
+import { Journal } from '../../../src/whmcs/journal.js';
 import { mysqlServer } from '../../helpers/db.js';
 import { phpSerialize } from '../../../src/whmcs/php-serialize.js';
 import { setConfigValue } from '../../../src/whmcs/schema/seed.js';
@@ -43,6 +44,7 @@ async function foreignDatabase(e: CaseEnv): Promise<string> {
   return mysqlUrl(name);
 }
 
+
 const YUBICO_SECRET = 'c2VjcmV0LWtleS1vZi15dWJpY28tYXBp';
 const dir = (e: CaseEnv) => ['--whmcs-dir', e.t.whmcsDir];
 
@@ -61,6 +63,8 @@ const readOnly = (name: string, command: string[], error: RegExp): BadInput => (
         forceadmin: 0,
       }),
     );
+    // The history tables exist (created once by a user that may), so the write itself is denied.
+    await new Journal(e.t.knex, e.t.ccHash, 'bad-inputs').ensure();
     const user = await mysqlUser(e, 'ro-pass-Q7', 'SELECT');
     e.vars.dir = whmcsDirWith(e, configPhp(e, { db_username: `'${user}'`, db_password: "'ro-pass-Q7'" }));
   },
@@ -172,6 +176,18 @@ export const databaseCases: BadInput[] = [
   readOnly('activate yubikey', ['activate', 'yubikey', '--admins', '--yes'], DENIED),
   readOnly('reset one admin', ['reset', '--admin', 'alice', '--reason', 'r', '--yes'], DENIED),
   readOnly('enforce', ['enforce', '--clients', 'on', '--yes'], DENIED),
+  {
+    name: 'a user without CREATE, the history tables not there yet',
+    backends: ['mysql'],
+    setup: async (e) => {
+      const user = await mysqlUser(e, 'nc-pass-Q8', 'SELECT, INSERT, UPDATE, DELETE');
+      e.vars.dir = whmcsDirWith(e, configPhp(e, { db_username: `'${user}'`, db_password: "'nc-pass-Q8'" }));
+    },
+    args: (e) => ['--whmcs-dir', e.vars.dir!, 'reset', '--admin', 'alice', '--reason', 'r', '--yes'],
+    exit: 4,
+    expect: { error: /^Error: cannot create the history table mod_whmcs2fa_journal \(ER_TABLEACCESS_DENIED_ERROR\) — nothing was changed; the database user needs CREATE on the WHMCS database once$/ },
+    forbid: () => ['nc-pass-Q8'],
+  },
   readOnly('bulk reset', ['reset', '--module', 'totp', '--admins', '--reason', 'r', '--yes'], /^Error: bulk change stopped: database error: UPDATE command denied .* — nothing was changed$/),
   {
     name: 'a SQLite file that does not exist',

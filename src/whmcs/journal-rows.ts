@@ -1,0 +1,120 @@
+/**
+ * The rows a history entry holds, and the allow-list every row read back must pass: `undo` only
+ * ever writes the tables and columns whmcs-2fa itself writes, keyed the way it keys them. A row
+ * naming anything else is damage or tampering, and the whole entry is refused.
+ */
+export interface JournalRow {
+  /** table */
+  t: string;
+  /** key columns */
+  k: Record<string, string | number>;
+  /** before (null: the row did not exist) */
+  b: Record<string, string | null> | null;
+  /** after (null: the row was deleted) */
+  a: Record<string, string | null> | null;
+  /**
+   * Soft: a side record (e.g. the TOTP replay list, which WHMCS rewrites on every login). If it has
+   * changed since, undo leaves it as it is instead of refusing the whole undo.
+   */
+  s?: 1;
+  /** Identity of the row when it was changed (username, email or setting name): undo checks it is still the same account. */
+  i?: Record<string, string>;
+}
+
+/** Thrown for a damaged or foreign entry; the message names where (entry, part, line). */
+export class JournalDamage extends Error {}
+
+interface Allowed {
+  keys: readonly string[];
+  columns: readonly string[];
+  identity: readonly string[];
+}
+
+/** Everything whmcs-2fa writes (data model §2, §5): nothing else is ever restored. */
+export const ALLOWED: Readonly<Record<string, Allowed>> = {
+  tblconfiguration: { keys: ['id', 'setting'], columns: ['value', 'created_at', 'updated_at'], identity: ['setting'] },
+  tbladmins: { keys: ['id'], columns: ['authmodule', 'authdata'], identity: ['username'] },
+  tblusers: { keys: ['id'], columns: ['second_factor', 'second_factor_config'], identity: ['email'] },
+  tblclients: { keys: ['id'], columns: ['authmodule', 'authdata'], identity: ['email'] },
+};
+
+/** The tblconfiguration settings whmcs-2fa writes. */
+export const ALLOWED_SETTINGS: ReadonlySet<string> = new Set(['2fasettings', 'TOTPUsedOTPs']);
+
+export function identityColumns(table: string): readonly string[] {
+  return ALLOWED[table]?.identity ?? [];
+}
+
+const MAX_VALUE = 16 * 1024 * 1024;
+const isPlain = (o: unknown): o is Record<string, unknown> => Boolean(o) && typeof o === 'object' && !Array.isArray(o);
+
+function checkValues(v: unknown, allowed: Allowed, where: string, side: string): Record<string, string | null> | null {
+  if (v === null) return null;
+  if (!isPlain(v)) throw new JournalDamage(`${where}: "${side}" is not an object`);
+  const out: Record<string, string | null> = {};
+  for (const [c, x] of Object.entries(v)) {
+    if (!allowed.columns.includes(c)) throw new JournalDamage(`${where}: column "${short(c)}" is not one whmcs-2fa writes`);
+    if (x !== null && typeof x !== 'string') throw new JournalDamage(`${where}: ${c} is neither text nor NULL`);
+    if (typeof x === 'string' && x.length > MAX_VALUE) throw new JournalDamage(`${where}: ${c} is ${x.length} characters long`);
+    out[c] = x;
+  }
+  return out;
+}
+
+// eslint-disable-next-line no-control-regex -- control characters are what this replaces
+const short = (s: string) => (s.length > 40 ? `${s.slice(0, 40)}…` : s).replace(/[\x00-\x1f\x7f]/g, '?');
+
+/** Validates one parsed row against the allow-list; `where` names it in the error. */
+export function checkRow(o: unknown, where: string): JournalRow {
+  if (!isPlain(o)) throw new JournalDamage(`${where}: not a journal row`);
+  const t = o.t;
+  if (typeof t !== 'string' || !Object.hasOwn(ALLOWED, t)) throw new JournalDamage(`${where}: table "${short(String(t))}" is not one whmcs-2fa writes`);
+  const allowed = ALLOWED[t]!;
+  if (!isPlain(o.k)) throw new JournalDamage(`${where}: no key`);
+  const keys = Object.entries(o.k);
+  if (keys.length !== 1) throw new JournalDamage(`${where}: the key must be one column`);
+  const [kc, kv] = keys[0]!;
+  if (!allowed.keys.includes(kc)) throw new JournalDamage(`${where}: key column "${short(kc)}" is not one whmcs-2fa uses`);
+  if (kc === 'id' ? !(Number.isSafeInteger(kv) && (kv as number) > 0) : !(typeof kv === 'string' && ALLOWED_SETTINGS.has(kv))) {
+    throw new JournalDamage(`${where}: key ${kc}=${short(String(kv))} is not one whmcs-2fa writes`);
+  }
+  const b = checkValues(o.b ?? null, allowed, where, 'b');
+  const a = checkValues(o.a ?? null, allowed, where, 'a');
+  if (b === null && a === null) throw new JournalDamage(`${where}: neither a before nor an after value`);
+  // Rows are inserted or deleted only by setting name (tblconfiguration); accounts are only updated.
+  if ((b === null || a === null) && kc !== 'setting') throw new JournalDamage(`${where}: whmcs-2fa never inserts or deletes ${t} rows`);
+  const row: JournalRow = { t, k: { [kc]: kv as string | number }, b, a };
+  if (o.s === 1) row.s = 1;
+  if (o.i !== undefined) {
+    if (!isPlain(o.i)) throw new JournalDamage(`${where}: bad identity`);
+    const i: Record<string, string> = {};
+    for (const [c, x] of Object.entries(o.i)) {
+      if (!allowed.identity.includes(c) || typeof x !== 'string') throw new JournalDamage(`${where}: bad identity column "${short(c)}"`);
+      i[c] = x;
+    }
+    row.i = i;
+  }
+  return row;
+}
+
+/** A batch of rows serialized ahead of writing (the bulk engine does it while the previous batch commits). */
+export interface JournalLines {
+  text: string;
+  rows: number;
+}
+
+/**
+ * One JSON line per row. V8 serializes one array of rows about twice as fast as each row on its
+ * own (a bulk run writes 30 000 of them), so the batch is serialized whole and cut at the
+ * separators between rows. `},{"t":` cannot occur inside a string (its quotes would be escaped)
+ * nor inside a row (values are flat); a row built with another first key would merge with the
+ * one before it, so the cut is checked — as many lines as rows — and else done row by row.
+ */
+export function journalLines(rows: JournalRow[]): JournalLines {
+  if (!rows.length) return { text: '', rows: 0 };
+  const text = JSON.stringify(rows).slice(1, -1).replaceAll('},{"t":', '}\n{"t":') + '\n';
+  let lines = 0;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lines++;
+  if (lines === rows.length) return { text, rows: rows.length };
+  return { text: rows.map((r) => JSON.stringify(r)).join('\n') + '\n', rows: rows.length };
+}
