@@ -39,7 +39,7 @@ function expectOneErrorLine(stderr: string, re: RegExp) {
 
 describeBackends('cc_encryption_hash proof before encrypted writes', (backend: Backend) => {
   let t: TestDb;
-  const cli = (args: string[]) => runCli(['--whmcs-dir', t.whmcsDir, ...args]);
+  const cli = (args: string[], env?: Record<string, string>) => runCli(['--whmcs-dir', t.whmcsDir, ...args], { env });
 
   describe('WHMCS 8.12 (AES), configuration.php with the wrong key', () => {
     beforeEach(async () => {
@@ -52,7 +52,7 @@ describeBackends('cc_encryption_hash proof before encrypted writes', (backend: B
 
     it('enroll into an empty slot: exit 6 naming the values that disagree, nothing written', async () => {
       const before = await snapshot(t);
-      const r = await cli(['enroll', '--admin', 'bob', '--secret', SECRET, '--code', await code(), '--yes']);
+      const r = await cli(['enroll', '--admin', 'bob', '--code', await code(), '--yes'], { WHMCS_TOTP_SECRET: SECRET });
       expect(r.code).toBe(6);
       expectOneErrorLine(r.stderr, /^Error: not encrypting the new TOTP secret: cc_encryption_hash is not the key WHMCS encrypted its data with: tbladmins\.authdata #1 does not decrypt with it — check \$cc_encryption_hash.* — nothing was written$/);
       expect(await snapshot(t)).toEqual(before);
@@ -61,7 +61,7 @@ describeBackends('cc_encryption_hash proof before encrypted writes', (backend: B
     });
 
     it('the same with --format json: the error object carries the verdict', async () => {
-      const r = await cli(['enroll', '--admin', 'bob', '--secret', SECRET, '--code', await code(), '--yes', '--format', 'json']);
+      const r = await cli(['enroll', '--admin', 'bob', '--code', await code(), '--yes', '--format', 'json'], { WHMCS_TOTP_SECRET: SECRET });
       expect(r.code).toBe(6);
       expect(r.json.error.exitCode).toBe(6);
       expect(r.json.error.details.encryptionKey).toMatchObject({ verdict: 'disagrees', checked: 1, disagreeing: ['tbladmins.authdata #1'] });
@@ -102,7 +102,7 @@ describeBackends('cc_encryption_hash proof before encrypted writes', (backend: B
       const st = await cli(['status', '--format', 'json']);
       expect(st.json.encryptionKey).toMatchObject({ verdict: 'agrees', checked: 2, disagreeing: ['tbladmins.authdata #3'] });
       expect(st.json.warnings.join('\n')).toMatch(/tbladmins\.authdata #3 does not decrypt with it — parts of this database were saved with another key/);
-      const r = await cli(['enroll', '--admin', 'bob', '--secret', SECRET, '--code', await code(), '--yes', '--format', 'json']);
+      const r = await cli(['enroll', '--admin', 'bob', '--code', await code(), '--yes', '--format', 'json'], { WHMCS_TOTP_SECRET: SECRET });
       expect(r.code).toBe(0);
       expect(r.json.warnings.join('\n')).toMatch(/tbladmins\.authdata #3 does not decrypt/);
     });
@@ -113,7 +113,7 @@ describeBackends('cc_encryption_hash proof before encrypted writes', (backend: B
       writeFileSync(conf, readFileSync(conf, 'utf8').replace(WRONG, TEST_CC_HASH));
       const st = await cli(['status', '--format', 'json']);
       expect(st.json.encryptionKey).toMatchObject({ verdict: 'agrees', checked: 1, disagreeing: [] });
-      const r = await cli(['enroll', '--admin', 'bob', '--secret', SECRET, '--code', await code(), '--yes', '--format', 'json']);
+      const r = await cli(['enroll', '--admin', 'bob', '--code', await code(), '--yes', '--format', 'json'], { WHMCS_TOTP_SECRET: SECRET });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(r.json.warnings).toEqual([]);

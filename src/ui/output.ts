@@ -129,7 +129,9 @@ export class Output {
   private async printBody(v: View): Promise<void> {
     const stream = v.stream?.[this.format];
     if (stream) {
-      await stream((s) => this.writeDrained(s));
+      // Streamed JSON and YAML carry database text like their one-piece forms: the same escaping.
+      const safe = this.format === 'json' || this.format === 'yaml' ? jsonSafe : (s: string) => s;
+      await stream((s) => this.writeDrained(safe(s)));
       return;
     }
     if (this.format === 'table' && v.tables) {
@@ -223,10 +225,13 @@ export class Output {
       const t = tables[n]!;
       const widths = t.columns.map((c) => visibleLength(c));
       let count = 0;
+      // Cells hold database text: measured and printed terminal-safe, as renderBlock's tables are.
+      const cells = (r: readonly string[]) => r.map((c) => terminalSafe(c ?? ''));
       for await (const page of t.pages()) {
         for (const r of page) {
           count++;
-          for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, visibleLength(r[i] ?? ''));
+          const safe = cells(r);
+          for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, visibleLength(safe[i] ?? ''));
         }
       }
       let text = (n ? '\n' : '') + this.paint('bold', t.title(count)) + '\n';
@@ -236,7 +241,7 @@ export class Output {
       }
       text += this.paint('dim', tableLine(t.columns, widths)) + '\n';
       for await (const page of t.pages()) {
-        for (const r of page) text += tableLine(r, widths) + '\n';
+        for (const r of page) text += tableLine(cells(r), widths) + '\n';
         await this.writeDrained(text);
         text = '';
       }
