@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,6 +10,9 @@ import { join } from 'node:path';
  */
 export default function setup(): () => void {
   const root = mkdtempSync(join(tmpdir(), 'whmcs2fa-run-'));
+  // Searchable by other users (not listable): peers that run as their own user — a private
+  // mariadbd as `mysql`, the CLI as `nobody` — reach the directories tests make for them here.
+  chmodSync(root, 0o711);
   process.env.TMPDIR = root;
   return () => {
     const left = readdirSync(root);

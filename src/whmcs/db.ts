@@ -156,44 +156,120 @@ async function closeWithin(knex: Knex, graceMs: number): Promise<void> {
 }
 
 /**
- * Every statement in flight, by knex's query id, with when it was sent. A statement waiting on a
- * lock (a backup's `LOCK TABLES … READ` blocks every write for as long as it runs) gets a note after
- * WAIT_NOTE_MS, so the operator knows why nothing happens; the server ends the wait itself at the
- * session's lock timeouts (set to --timeout). A statement with no answer long after that — the
- * server or the tunnel to it is gone without closing the connection — ends the run (onStall).
+ * Every statement in flight, by knex's query id, with when it was sent and on which connection. A
+ * statement that has waited WAIT_NOTE_MS gets a note, so the operator knows why nothing happens;
+ * one with no answer for --timeout plus a grace period ends the run (onStall) — unless the server,
+ * asked on a connection of its own, shows that statement's session still executing: a long but
+ * healthy statement (a set-based undo of a million rows) is not a hung server. What the server
+ * says also words the note: a lock wait, or a statement still running.
  */
 function watchStatements(knex: Knex, waits: DbWaits): () => void {
-  const inFlight = new Map<string, number>();
+  const inFlight = new Map<string, { at: number; conn?: string }>();
   let noted = false;
   let stalled = false;
-  knex.on('query', (q: { __knexQueryUid?: string }) => {
-    if (q.__knexQueryUid) inFlight.set(q.__knexQueryUid, Date.now());
+  let probing = false;
+  let checkedUntil = 0;
+  let noteAfter = 0;
+  knex.on('query', (q: { __knexQueryUid?: string; __knexUid?: string }) => {
+    if (q.__knexQueryUid) inFlight.set(q.__knexQueryUid, { at: Date.now(), conn: q.__knexUid });
   });
   const settle = (q: { __knexQueryUid?: string } | undefined) => {
     if (q?.__knexQueryUid) inFlight.delete(q.__knexQueryUid);
-    if (inFlight.size === 0) noted = false;
+    if (inFlight.size === 0) {
+      noted = false;
+      checkedUntil = 0;
+      noteAfter = 0;
+    }
   };
   knex.on('query-response', (_r: unknown, q: { __knexQueryUid?: string }) => settle(q));
   knex.on('query-error', (_e: unknown, q: { __knexQueryUid?: string }) => settle(q));
+  const stall = (waited: number) => {
+    stalled = true;
+    waits.onStall?.(
+      new TimeoutError(`timed out: the database has not answered a statement for ${seconds(waited)} (--timeout ${seconds(waits.timeoutMs)}) — the server or the connection to it (an SSH tunnel?) is hung; nothing more was written, and a change in progress is rolled back when the connection closes`),
+    );
+  };
   const timer = setInterval(() => {
     let oldest = Infinity;
-    for (const t of inFlight.values()) oldest = Math.min(oldest, t);
+    for (const q of inFlight.values()) oldest = Math.min(oldest, q.at);
     const waited = Date.now() - oldest;
-    if (!noted && waited >= Math.min(WAIT_NOTE_MS, waits.timeoutMs / 2)) {
-      noted = true;
-      waits.onWait?.(
-        `waiting for the database (${seconds(waited)} so far): probably a lock held by another session — a backup's LOCK TABLES or FLUSH TABLES WITH READ LOCK, a long transaction; giving up after ${seconds(waits.timeoutMs)} (--timeout)`,
-      );
-    }
-    if (!stalled && waited >= waits.timeoutMs + STALL_GRACE_MS) {
-      stalled = true;
-      waits.onStall?.(
-        new TimeoutError(`timed out: the database has not answered a statement for ${seconds(waited)} (--timeout ${seconds(waits.timeoutMs)}) — the server or the connection to it (an SSH tunnel?) is hung; nothing more was written, and a change in progress is rolled back when the connection closes`),
-      );
-    }
+    const noteDue = !noted && waited >= Math.max(Math.min(WAIT_NOTE_MS, waits.timeoutMs / 2), noteAfter);
+    const stallDue = !stalled && waited >= Math.max(waits.timeoutMs + STALL_GRACE_MS, checkedUntil);
+    if ((!noteDue && !stallDue) || probing) return;
+    probing = true;
+    const threads = threadsOf(knex, inFlight, oldest);
+    void serverSays(knex, threads, PROBE_TIMEOUT_MS)
+      .then((state) => {
+        if (noteDue && !noted && state === 'running') {
+          // A long but healthy statement (a large set-based change): nothing to explain; look again later.
+          noteAfter = Date.now() - oldest + WAIT_NOTE_MS;
+        } else if (noteDue && !noted) {
+          noted = true;
+          const why =
+            state === 'lock'
+              ? 'the server says it is waiting for a lock another session holds — a backup\'s LOCK TABLES or FLUSH TABLES WITH READ LOCK, a long transaction'
+              : 'probably a lock held by another session — a backup\'s LOCK TABLES or FLUSH TABLES WITH READ LOCK, a long transaction';
+          waits.onWait?.(`waiting for the database (${seconds(waited)} so far): ${why}; giving up after ${seconds(waits.timeoutMs)} (--timeout)`);
+        }
+        if (stallDue && !stalled) {
+          // Still executing (or waiting on a lock, which the server ends itself): look again later.
+          if (state === 'running' || state === 'lock') checkedUntil = Date.now() - oldest + waits.timeoutMs;
+          else stall(Date.now() - oldest);
+        }
+      })
+      .finally(() => (probing = false));
   }, 250);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+const PROBE_TIMEOUT_MS = 5_000;
+
+/** Server thread ids of the pool connections running the statements in flight since `since`. */
+function threadsOf(knex: Knex, inFlight: Map<string, { at: number; conn?: string }>, since: number): number[] {
+  const uids = new Set([...inFlight.values()].filter((q) => q.at <= since + 1).map((q) => q.conn));
+  const pool = (knex.client as { pool?: { used?: Array<{ resource?: { __knexUid?: string; threadId?: number } }> } }).pool;
+  const ids: number[] = [];
+  for (const r of pool?.used ?? []) if (r.resource?.__knexUid && uids.has(r.resource.__knexUid) && Number.isInteger(r.resource.threadId)) ids.push(r.resource.threadId!);
+  return ids;
+}
+
+/**
+ * What the server says those sessions are doing, asked on a new connection outside the pool:
+ * 'running' (executing a statement), 'lock' (waiting for a lock), or 'unknown' — no answer within
+ * `timeoutMs` (the server or the path to it is hung), the sessions idle or gone (the answer was
+ * lost on the way), or nothing to ask about (SQLite).
+ */
+async function serverSays(knex: Knex, threads: number[], timeoutMs: number): Promise<'running' | 'lock' | 'unknown'> {
+  if (!threads.length || (knex.client as { dialect?: string }).dialect !== 'mysql') return 'unknown';
+  const client = knex.client as { acquireRawConnection(): Promise<RawConn>; destroyRawConnection(c: RawConn): Promise<void> };
+  let conn: RawConn | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'unknown'>((r) => {
+    timer = setTimeout(() => r('unknown'), timeoutMs);
+    timer.unref();
+  });
+  const ask = (async (): Promise<'running' | 'lock' | 'unknown'> => {
+    conn = await client.acquireRawConnection();
+    const rows = await new Promise<Array<{ COMMAND: string; STATE: string | null }>>((res, rej) =>
+      conn!.query(`SELECT COMMAND, STATE FROM information_schema.PROCESSLIST WHERE ID IN (${threads.map(Number).join(',')})`, (err, r) => (err ? rej(err) : res(r as never))),
+    );
+    const busy = rows.filter((r) => r.COMMAND !== 'Sleep' && r.COMMAND !== 'Killed');
+    if (!busy.length) return 'unknown';
+    return busy.some((r) => /lock/i.test(r.STATE ?? '')) ? 'lock' : 'running';
+  })().catch(() => 'unknown' as const);
+  try {
+    return await Promise.race([ask, late]);
+  } finally {
+    clearTimeout(timer);
+    const c = conn;
+    if (c) void client.destroyRawConnection(c).catch(() => {});
+    else void ask.then(() => conn && client.destroyRawConnection(conn).catch(() => {}));
+  }
+}
+
+interface RawConn {
+  query(sql: string, cb: (err: Error | null, rows: unknown) => void): void;
 }
 
 async function openSqlite(t: SqliteTarget, timeoutMs: number): Promise<Knex> {
