@@ -116,6 +116,9 @@ export async function resetConsequences(
   return { notes, warnings };
 }
 
+/** How far back in the activity log a reset looks for a backup code it would void. */
+const RECENT_ACTIVITY_ROWS = 20_000;
+
 /**
  * When the latest whmcs-2fa entry in the activity log about this account is a backup code it
  * issued, that entry's date: resetting now voids a code someone may just have been handed.
@@ -124,9 +127,13 @@ async function lastBackupCodeIssued(session: Session, a: Account): Promise<strin
   const name = who(a);
   let rows: Array<{ description: string; date: unknown }>;
   try {
-    rows = await session.db
-      .knex('tblactivitylog')
-      .where('description', 'like', 'Two-Factor Authentication: %by whmcs-2fa CLI%')
+    // The newest entries only: a busy install's log holds millions of rows, and a LIKE over all of
+    // them would make every reset wait for a note.
+    const k = session.db.knex;
+    const [{ top }] = (await k('tblactivitylog').max({ top: 'id' })) as Array<{ top: unknown }>;
+    rows = await k('tblactivitylog')
+      .where('id', '>', Number(top ?? 0) - RECENT_ACTIVITY_ROWS)
+      .andWhere('description', 'like', 'Two-Factor Authentication: %by whmcs-2fa CLI%')
       .orderBy('id', 'desc')
       .limit(200)
       .select('description', 'date');
