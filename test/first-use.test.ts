@@ -231,6 +231,23 @@ describeWithPeer(['tmux'], 'output in pipes, in a real terminal', () => {
     term = undefined;
   });
 
+  it('at an 80-column terminal a wide table is cut to fit, never wrapped; in a pipe the same rows stay whole', async () => {
+    const t = (term = TmuxTerminal.start([process.execPath, BIN, '--whmcs-dir', dir, 'accounts', '--admins'], {
+      env: { XDG_STATE_HOME: TEST_STATE_HOME, WHMCS_DB_URL: undefined, WHMCS_DIR: undefined },
+      width: 80,
+    }));
+    expect(await t.exitCode()).toBe(0);
+    // capture() joins wrapped lines (-J): a row that wrapped would come back longer than 80.
+    const rows = t.capture().split('\n').filter((l) => /^\s+\d+\s+(admin|jdoe|legacy)\s/.test(l));
+    expect(rows.length).toBe(3);
+    for (const l of rows) expect([...l.trimEnd()].length, l).toBeLessThanOrEqual(80);
+    expect(rows.join('\n')).toContain('…');
+    // The same listing into a pipe: whole values (grep finds a full email).
+    const piped = await runCli(['--whmcs-dir', dir, 'accounts', '--admins', '--format', 'table']);
+    expect(piped.stdout).toMatch(/jdoe@billing\.example\.com/);
+    expect(piped.stdout).not.toContain('…');
+  });
+
   it('with colour on (no NO_COLOR), a piped table has no colour and no wrapping; warnings on the terminal keep theirs', async () => {
     const t = (term = TmuxTerminal.start(['sh', '-c', `${process.execPath} ${BIN} --whmcs-dir ${dir} accounts | cat`], {
       env: { XDG_STATE_HOME: TEST_STATE_HOME, NO_COLOR: undefined, FORCE_COLOR: undefined, WHMCS_DB_URL: undefined, WHMCS_DIR: undefined },

@@ -96,3 +96,23 @@ describe('writeJson with StreamedLists', () => {
     expect(parts.join('')).toBe(JSON.stringify({ users }, null, 2) + '\n');
   });
 });
+
+describe('fitToTerminal: column widths for a terminal narrower than the table', async () => {
+  const { fitToTerminal } = await import('../src/ui/output.js');
+  const width = (w: number[]) => 2 + w.reduce((a, b) => a + b, 0) + 2 * (w.length - 1);
+  it('leaves tables that fit, and pipes (no terminal), alone', () => {
+    expect(fitToTerminal([2, 10, 20], 80)).toEqual([2, 10, 20]);
+    expect(fitToTerminal([2, 50, 60], null)).toEqual([2, 50, 60]);
+  });
+  it('cuts the last column first, then the widest, to the terminal width', () => {
+    // 131 cells into 100: the last column gives its 22 above 8, the widest (27) the other 9.
+    expect(fitToTerminal([2, 8, 27, 18, 8, 11, 11, 30], 100)).toEqual([2, 8, 18, 18, 8, 11, 11, 8]);
+    const w = fitToTerminal([2, 8, 27, 18, 8, 11, 11, 30], 80);
+    expect(width(w)).toBe(80);
+    expect(w[0]).toBe(2);
+    expect(Math.min(...w.slice(1))).toBeGreaterThanOrEqual(8);
+  });
+  it('never below 8 cells a column: a terminal too narrow for that gets the narrowest table possible', () => {
+    expect(fitToTerminal([20, 20, 20], 10)).toEqual([8, 8, 8]);
+  });
+});

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { writeSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import { StreamedList, type Block, type StreamedTable, type View } from './view.js';
 import { toYaml } from './yaml.js';
 import { toCsv } from './csv.js';
@@ -212,8 +212,20 @@ export class Output {
 
   private table(columns: string[], rows: string[][]): string {
     if (rows.length === 0) return this.paint('dim', '  (none)');
-    const widths = columns.map((c, i) => Math.max(c.length, ...rows.map((r) => visibleLength(r[i] ?? ''))));
+    const widths = fitToTerminal(columns.map((c, i) => Math.max(c.length, ...rows.map((r) => visibleLength(r[i] ?? '')))), this.terminalColumns);
     return [this.paint('dim', tableLine(columns, widths)), ...rows.map((r) => tableLine(r, widths))].join('\n');
+  }
+
+  private columnsCache: number | null | undefined;
+  /**
+   * The terminal's width when standard output is one (null in a pipe or file, where rows are never
+   * cut: `accounts | grep` sees whole values). A table wider than the terminal would wrap every row
+   * into an unreadable zigzag; its widest columns are cut with an ellipsis instead.
+   */
+  private get terminalColumns(): number | null {
+    if (this.columnsCache !== undefined) return this.columnsCache;
+    if (this.stdout) return (this.columnsCache = (this.stdout as { isTTY?: boolean; columns?: number }).isTTY ? ((this.stdout as { columns?: number }).columns ?? null) : null);
+    return (this.columnsCache = stdoutIsCharDevice() && process.stdout.isTTY ? process.stdout.columns || null : null);
   }
 
   /**
@@ -239,9 +251,10 @@ export class Output {
         await this.writeDrained(text + this.paint('dim', '  (none)') + '\n');
         continue;
       }
-      text += this.paint('dim', tableLine(t.columns, widths)) + '\n';
+      const fitted = fitToTerminal(widths, this.terminalColumns);
+      text += this.paint('dim', tableLine(t.columns, fitted)) + '\n';
       for await (const page of t.pages()) {
-        for (const r of page) text += tableLine(cells(r), widths) + '\n';
+        for (const r of page) text += tableLine(cells(r), fitted) + '\n';
         await this.writeDrained(text);
         text = '';
       }
@@ -406,9 +419,52 @@ export async function writeJson(value: unknown, write: (s: string) => void | Pro
   await flush();
 }
 
-/** One table line: two spaces in, columns two apart, the last one unpadded. */
+/** One table line: two spaces in, columns two apart, the last one unpadded; a cell wider than its column is cut with '…'. */
 function tableLine(cells: readonly string[], widths: readonly number[]): string {
-  return ('  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(Math.max(0, widths[i]! - visibleLength(c))))).join('  ')).trimEnd();
+  const fit = (c: string, w: number) => (visibleLength(c) > w ? [...c].slice(0, Math.max(0, w - 1)).join('') + '…' : c);
+  return ('  ' + cells.map((c, i) => (i === cells.length - 1 ? fit(c, widths[i]!) : fit(c, widths[i]!) + ' '.repeat(Math.max(0, widths[i]! - visibleLength(fit(c, widths[i]!)))))).join('  ')).trimEnd();
+}
+
+/** Only a character device can be a terminal; asking process.stdout first would create the stream for nothing. */
+function stdoutIsCharDevice(): boolean {
+  try {
+    return fstatSync(1).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
+
+/** Narrowest a column is cut to: enough to recognise a value and its start. */
+const MIN_COLUMN = 8;
+
+/**
+ * Column widths that fit `columns` terminal cells (two spaces in, two between): the last column
+ * gives up cells first, then the widest, none below MIN_COLUMN (or its own width). Unchanged when
+ * they already fit or there is no terminal.
+ */
+export function fitToTerminal(widths: readonly number[], columns: number | null): number[] {
+  const out = [...widths];
+  if (!columns || columns <= 0) return out;
+  const total = () => 2 + out.reduce((a, w) => a + w, 0) + 2 * Math.max(0, out.length - 1);
+  let excess = total() - columns;
+  // The last column first (free text such as Problems, cut where a terminal would cut it), then the
+  // widest of the others, a cell at a time.
+  const last = out.length - 1;
+  if (excess > 0 && last >= 0 && out[last]! > MIN_COLUMN) {
+    const cut = Math.min(excess, out[last]! - MIN_COLUMN);
+    out[last] = out[last]! - cut;
+    excess -= cut;
+  }
+  while (excess > 0) {
+    let widest = -1;
+    for (let i = 0; i < out.length; i++) if (out[i]! > MIN_COLUMN && (widest < 0 || out[i]! > out[widest]!)) widest = i;
+    if (widest < 0) break;
+    const next = Math.max(MIN_COLUMN, ...out.filter((_, i) => i !== widest).map((w) => Math.min(w, out[widest]!)));
+    const cut = Math.min(excess, Math.max(1, out[widest]! - next));
+    out[widest] = out[widest]! - cut;
+    excess -= cut;
+  }
+  return out;
 }
 
 function visibleLength(s: string): number {
