@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { isSqlite } from './sqlite-driver.js';
 import { CliError, EXIT } from '../errors.js';
 import { queryError } from './db.js';
 import { HISTORY, PARTS } from './journal.js';
@@ -21,7 +22,6 @@ export interface CommitProbe {
   part: number;
 }
 
-const isSqlite = (k: Knex | Knex.Transaction) => k.client.config.client === 'better-sqlite3';
 
 /** The server id of this transaction's connection (null on SQLite, where a commit cannot be half-heard). */
 export async function connectionIdOf(trx: Knex.Transaction): Promise<number | null> {

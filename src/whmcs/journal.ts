@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Knex } from 'knex';
+import { isSqlite } from './sqlite-driver.js';
 import { CliError, DecryptError, NotFoundError, RefusedError } from '../errors.js';
 import { aesConfigKey } from './crypto.js';
 import { checkRow, JournalDamage, journalLines, type JournalLines, type JournalRow } from './journal-rows.js';
@@ -47,9 +48,6 @@ export interface JournalEntry extends JournalHeader {
 const PART_BYTES = 4 * 1024 * 1024;
 const ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
 
-function isSqlite(k: Knex | Knex.Transaction): boolean {
-  return k.client.config.client === 'better-sqlite3';
-}
 
 export function newEntryId(now = new Date()): string {
   return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z') + '-' + randomBytes(3).toString('hex');

@@ -34,6 +34,7 @@
  *   }
  */
 import type { Knex } from 'knex';
+import { isSqlite } from './sqlite-driver.js';
 import { applyChange, type ChangeOptions, type ChangeOutcome, type Plan, type RowChange } from './change.js';
 import { activityText } from './activity-log.js';
 import { whmcsEncrypt } from './crypto.js';
@@ -422,7 +423,7 @@ async function deactivationConsequences(
  * SQLite's writing transaction already holds the database's write lock. Previews count without locks.
  */
 function guardRead(trx: Knex | Knex.Transaction, q: Knex.QueryBuilder): Knex.QueryBuilder {
-  return guardLocking.has(trx) && trx.client.config.client !== 'better-sqlite3' ? q.forShare() : q;
+  return guardLocking.has(trx) && !isSqlite(trx) ? q.forShare() : q;
 }
 /** Transactions whose plan runs under lock (the writing pass), for guardRead. */
 const guardLocking = new WeakSet<object>();

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Session } from './session.js';
+import { isSqlite } from './sqlite-driver.js';
 import { applyChange, confirmOrRefuse, describeKey, readOnly, type ChangeOptions, type ChangeOutcome, type Plan, type RowChange } from './change.js';
 import { activityText, writeActivity } from './activity-log.js';
 import type { JournalEntry, Journal } from './journal.js';
@@ -388,7 +389,7 @@ function setPlan(entry: JournalEntry, c: SetCounts, shape: BulkShape): Plan {
   };
 }
 
-const mysqlOf = (k: Knex | Knex.Transaction) => k.client.config.client !== 'better-sqlite3';
+const mysqlOf = (k: Knex | Knex.Transaction) => !isSqlite(k);
 const q = (name: string) => '`' + name.replace(/`/g, '') + '`';
 
 /**
