@@ -5,7 +5,7 @@
  * re-applying only by id; set-based bulk undo with --skip-changed; attribution; and a COMMIT
  * whose reply is lost (a TCP proxy), SIGKILL at chosen writes, and a legacy file journal.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -509,11 +509,19 @@ describeWithPeer(['runuser'], 'two OS users, two connection forms, one history',
     await seedAdmins(t.knex, 2, 'ou');
   }, 60_000);
   afterAll(() => t?.drop());
+  // This suite's Node if nobody may run it; a runtime kept in root's home (npm run test:lts) is not,
+  // and then the system's Node runs nobody's side: the history, not the runtime, is under test.
+  const nobodysNode = (() => {
+    for (const n of [process.execPath, '/usr/bin/node', '/usr/local/bin/node']) {
+      if (spawnSync('runuser', ['-u', 'nobody', '--', n, '-e', '0'], { stdio: 'ignore' }).status === 0) return n;
+    }
+    return process.execPath;
+  })();
   const asNobody = (args: string[]): CliResult => {
     const home = mkdtempSync(join(tmpdir(), 'nobody-'));
     chmodSync(home, 0o777);
     try {
-      const out = execFileSync('runuser', ['-u', 'nobody', '--', 'env', `HOME=${home}`, `WHMCS_CC_ENCRYPTION_HASH=${t.ccHash}`, 'NO_COLOR=1', process.execPath, BIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
+      const out = execFileSync('runuser', ['-u', 'nobody', '--', 'env', `HOME=${home}`, `WHMCS_CC_ENCRYPTION_HASH=${t.ccHash}`, 'NO_COLOR=1', nobodysNode, BIN, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], cwd: '/' });
       return { code: 0, stdout: out, stderr: '', json: JSON.parse(out) };
     } catch (e) {
       const x = e as { status: number; stdout: string; stderr: string };

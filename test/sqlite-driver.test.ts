@@ -67,3 +67,17 @@ describe(`SQLite engine on Node ${process.versions.node}`, () => {
     await expect(openDb({ kind: 'sqlite', file })).rejects.toThrow(/cannot open SQLite database .*junk\.sqlite/);
   });
 });
+
+describe('SQLite errors carry the SQLITE_<NAME> code whichever engine raised them', () => {
+  it('a missing table is SQLITE_ERROR, a duplicate key SQLITE_CONSTRAINT…', async () => {
+    const db = await openDb({ kind: 'sqlite', file: join(dir, 'errors.sqlite'), create: true });
+    try {
+      await expect(db.knex.raw('SELECT * FROM no_such_table')).rejects.toMatchObject({ code: 'SQLITE_ERROR' });
+      await db.knex.raw('CREATE TABLE u (id INTEGER PRIMARY KEY)');
+      await db.knex('u').insert({ id: 1 });
+      await expect(db.knex('u').insert({ id: 1 })).rejects.toMatchObject({ code: expect.stringMatching(/^SQLITE_CONSTRAINT/) });
+    } finally {
+      await db.close();
+    }
+  });
+});

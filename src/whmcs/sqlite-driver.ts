@@ -81,6 +81,34 @@ export const NO_SQLITE_MESSAGE =
   `SQLite (the sandbox) needs Node.js 22.16 or newer, or the better-sqlite3 package on Node ${process.versions.node}: ` +
   'run `npm install -g better-sqlite3@12` (needs a C++ compiler), or use the standalone executable; MySQL/MariaDB needs neither';
 
+/** SQLite's primary result codes by number, named as better-sqlite3 names them (`SQLITE_BUSY`…). */
+const RESULT_CODES: Record<number, string> = {
+  1: 'ERROR', 2: 'INTERNAL', 3: 'PERM', 4: 'ABORT', 5: 'BUSY', 6: 'LOCKED', 7: 'NOMEM', 8: 'READONLY',
+  9: 'INTERRUPT', 10: 'IOERR', 11: 'CORRUPT', 12: 'NOTFOUND', 13: 'FULL', 14: 'CANTOPEN', 15: 'PROTOCOL',
+  17: 'SCHEMA', 18: 'TOOBIG', 19: 'CONSTRAINT', 20: 'MISMATCH', 21: 'MISUSE', 23: 'AUTH', 25: 'RANGE', 26: 'NOTADB',
+};
+
+/**
+ * node:sqlite reports every failure as ERR_SQLITE_ERROR with the SQLite result code in `errcode`;
+ * the rest of the program (queryError, lock-wait and read-only advice) reads better-sqlite3's
+ * `SQLITE_<NAME>` codes. Same error, the code better-sqlite3 would give it.
+ */
+function sqliteError(e: unknown): unknown {
+  const err = e as { code?: unknown; errcode?: unknown };
+  if (!e || typeof e !== 'object' || err.code !== 'ERR_SQLITE_ERROR' || typeof err.errcode !== 'number') return e;
+  const name = RESULT_CODES[err.errcode & 0xff];
+  if (name) (e as { code: string }).code = `SQLITE_${name}`;
+  return e;
+}
+
+function mapped<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw sqliteError(e);
+  }
+}
+
 /** A better-sqlite3 statement as knex's client uses it, over node:sqlite. */
 class NodeSqliteStatement {
   readonly reader: boolean;
@@ -89,14 +117,14 @@ class NodeSqliteStatement {
   }
   all(params: unknown[] = []): Record<string, unknown>[] {
     // node:sqlite hands out objects without a prototype; the rest of the program expects plain ones.
-    return this.stmt.all(...params).map((row) => ({ ...row }));
+    return mapped(() => this.stmt.all(...params)).map((row) => ({ ...row }));
   }
   get(params: unknown[] = []): Record<string, unknown> | undefined {
-    const row = this.stmt.get(...params);
+    const row = mapped(() => this.stmt.get(...params));
     return row === undefined ? undefined : { ...row };
   }
   run(params: unknown[] = []): { changes: number; lastInsertRowid: number } {
-    const r = this.stmt.run(...params);
+    const r = mapped(() => this.stmt.run(...params));
     return { changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
   }
   safeIntegers(): this {
@@ -110,17 +138,17 @@ export class NodeSqliteDatabase {
   constructor(file: string, options: { readonly?: boolean } = {}) {
     const m = builtIn;
     if (!m) throw new DatabaseError(NO_SQLITE_MESSAGE);
-    this.db = new m.DatabaseSync(file, { readOnly: !!options.readonly });
+    this.db = mapped(() => new m.DatabaseSync(file, { readOnly: !!options.readonly }));
   }
   prepare(sql: string): NodeSqliteStatement {
-    return new NodeSqliteStatement(this.db.prepare(sql));
+    return new NodeSqliteStatement(mapped(() => this.db.prepare(sql)));
   }
   exec(sql: string): this {
-    this.db.exec(sql);
+    mapped(() => this.db.exec(sql));
     return this;
   }
   pragma(setting: string): void {
-    this.db.exec(`PRAGMA ${setting}`);
+    mapped(() => this.db.exec(`PRAGMA ${setting}`));
   }
   defaultSafeIntegers(): this {
     return this;
