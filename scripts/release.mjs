@@ -6,6 +6,7 @@
 //   whmcs-2fa-<version>-linux-x64      standalone executables: the current LTS Node with the
 //   whmcs-2fa-<version>-linux-arm64    one-file build (dist/whmcs-2fa.cjs) injected as a Node
 //                                      single executable application, with a V8 code cache
+//   LICENSE, THIRD-PARTY-NOTICES       the tool's licence; Node's and the bundled packages' notices
 //   SHA256SUMS                         `sha256sum -c SHA256SUMS` checks all of them
 //
 // The code cache is V8's compiled form of the program and only loads on the CPU architecture that
@@ -88,6 +89,23 @@ function buildExecutable(arch) {
   return exe;
 }
 
+/**
+ * The licences that travel with the executables: the tool's own, and what each executable holds
+ * besides — Node.js (its LICENSE, which lists what Node bundles) and the npm packages in the one-file
+ * build (the notices esbuild collected while bundling them).
+ */
+function notices() {
+  copyFileSync(join(root, 'LICENSE'), join(out, 'LICENSE'));
+  const node = readFileSync(join(ltsNode(process.arch), '..', '..', 'LICENSE'), 'utf8');
+  const bundled = readFileSync(join(root, 'dist', 'whmcs-2fa.cjs.LEGAL.txt'), 'utf8');
+  writeFileSync(
+    join(out, 'THIRD-PARTY-NOTICES'),
+    `The standalone executables contain Node.js ${LTS_NODE_VERSION} and these npm packages.\n\n` +
+      `=== Node.js ===\n\n${node}\n\n=== npm packages in dist/whmcs-2fa.cjs ===\n\n${bundled}`,
+  );
+  return ['LICENSE', 'THIRD-PARTY-NOTICES'];
+}
+
 function sha256sums(files) {
   const lines = files.map((f) => `${createHash('sha256').update(readFileSync(join(out, f))).digest('hex')}  ${f}`);
   writeFileSync(join(out, 'SHA256SUMS'), `${lines.join('\n')}\n`);
@@ -97,5 +115,6 @@ rmSync(out, { recursive: true, force: true });
 mkdirSync(out);
 const files = [packTarball()];
 for (const arch of ARCHES) files.push(buildExecutable(arch).split('/').pop());
+files.push(...notices());
 sha256sums(files);
 log(`SHA256SUMS — done: ${out}`);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action } from './run.js';
+import { collect, seconds, wholeNumber } from './option-values.js';
 import type { Context } from '../context.js';
 import type { View } from '../ui/view.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
@@ -69,15 +70,7 @@ before the usual exit code.`,
     );
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter((s) => s !== '')];
-}
 
-function seconds(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(text.trim())) throw new UsageError(`${name} must be a number of seconds such as 5 or 0.5, got "${text}"`);
-  return Number(text);
-}
 
 async function audit(ctx: Context, opts: AuditOptions): Promise<View> {
   const started = performance.now();
@@ -188,11 +181,7 @@ async function clockOptions(opts: AuditOptions): Promise<ClockOpts> {
   const critical = seconds('--critical', opts.critical);
   const timeout = seconds('--clock-timeout', opts.clockTimeout) ?? 10;
   if (timeout <= 0) throw new UsageError(`--clock-timeout must be more than 0 seconds, got "${opts.clockTimeout}"`);
-  let samples: number | undefined;
-  if (opts.samples !== undefined) {
-    if (!/^\d+$/.test(opts.samples.trim())) throw new UsageError(`--samples must be a whole number, got "${opts.samples}"`);
-    samples = Number(opts.samples);
-  }
+  const samples = wholeNumber('--samples', opts.samples);
   const timeoutMs = timeout * 1000;
   validateOptions({ warning, critical, samples, timeoutMs });
   if (opts.server?.length === 0) throw new UsageError('--server needs a host name or address');

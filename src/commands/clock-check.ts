@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { action } from './run.js';
+import { collect, seconds, wholeNumber } from './option-values.js';
 import type { Context } from '../context.js';
 import type { Block, View } from '../ui/view.js';
 import { CliError, UsageError } from '../errors.js';
@@ -72,21 +73,8 @@ duoVerdict, database, servers: [{host, address, stratum, leap, offset, delay, er
   (cmd as Command & { usageExitCode?: number }).usageExitCode = UNKNOWN;
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter((s) => s !== '')];
-}
 
-function seconds(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(text.trim())) throw new UsageError(`${name} must be a number of seconds such as 5 or 0.5, got "${text}"`);
-  return Number(text);
-}
 
-function wholeNumber(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim())) throw new UsageError(`${name} must be a whole number, got "${text}"`);
-  return Number(text);
-}
 
 async function clockCheck(ctx: Context, opts: ClockCheckCliOptions): Promise<View> {
   let source: DatabaseClockSource | null = null;

@@ -157,6 +157,17 @@ for (const r of found) {
   });
 }
 
+describe('release/ as published', () => {
+  const sums = join(RELEASE, 'SHA256SUMS');
+  (existsSync(sums) || process.env.CI === 'true' ? it : it.skip)('every file is in SHA256SUMS and checks out; the licences are there', () => {
+    const listed = readFileSync(sums, 'utf8').trim().split('\n').map((l) => l.split(/\s+/)[1]);
+    expect(listed).toEqual(expect.arrayContaining([`whmcs-2fa-${VERSION}.tgz`, 'LICENSE', 'THIRD-PARTY-NOTICES']));
+    const check = spawnSync('sha256sum', ['-c', 'SHA256SUMS'], { cwd: RELEASE, encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    expect(readFileSync(join(RELEASE, 'THIRD-PARTY-NOTICES'), 'utf8')).toMatch(/=== Node\.js ===[\s\S]*=== npm packages/);
+  });
+});
+
 describe('npm tarball', () => {
   const tgz = join(RELEASE, `whmcs-2fa-${VERSION}.tgz`);
   const present = existsSync(tgz);
@@ -172,6 +183,8 @@ describe('npm tarball', () => {
         // Nothing to run at install time, nothing to fetch: npm has no reason to warn.
         expect(inst.stderr).not.toMatch(/install-scripts|ERR/);
         expect(existsSync(join(prefix, 'share/man/man1/whmcs-2fa.1'))).toBe(true);
+        // The licence travels with every copy (MIT asks for its notice to).
+        expect(readFileSync(join(prefix, 'lib/node_modules/whmcs-2fa/LICENSE'), 'utf8')).toMatch(/^MIT License/);
         for (const shell of ['whmcs-2fa.bash', '_whmcs-2fa', 'whmcs-2fa.fish']) {
           expect(existsSync(join(prefix, 'lib/node_modules/whmcs-2fa/completions', shell)), shell).toBe(true);
         }
