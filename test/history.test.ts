@@ -430,6 +430,14 @@ describeBackends(
     });
 
     const dbName = () => t.url.split('/').pop()!;
+    /** The server rolls a killed client's session back; wait until it is gone before comparing. */
+    async function deadSessionGone(): Promise<void> {
+      for (let i = 0; i < 200; i++) {
+        const r = (await t.knex.raw(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'`, [dbName()])) as [Array<{ n: number }>];
+        if (Number(r[0][0]!.n) === 0) return;
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    }
     async function blockedOn(pattern: string): Promise<void> {
       for (let i = 0; i < 600; i++) {
         const r = (await t.knex.raw(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND COMMAND = 'Query' AND INFO LIKE ?`, [dbName(), pattern])) as [Array<{ n: number }>];
@@ -459,12 +467,7 @@ describeBackends(
           await new Promise<void>((res) => conn.query('UNLOCK TABLES', () => res()));
           await locker.client.releaseConnection(conn);
         }
-        // The server rolls the dead session back; wait until it is gone, then compare.
-        for (let i = 0; i < 200; i++) {
-          const r = (await t.knex.raw(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'`, [dbName()])) as [Array<{ n: number }>];
-          if (Number(r[0][0]!.n) === 0) break;
-          await new Promise((res) => setTimeout(res, 50));
-        }
+        await deadSessionGone();
         expect(changedTables(before, await snapshotDb(t.knex))).toEqual([]);
       });
     }
@@ -485,11 +488,7 @@ describeBackends(
         await new Promise<void>((res) => conn.query('UNLOCK TABLES', () => res()));
         await locker.client.releaseConnection(conn);
       }
-      for (let i = 0; i < 200; i++) {
-        const r = (await t.knex.raw(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ? AND ID <> CONNECTION_ID() AND COMMAND <> 'Sleep'`, [dbName()])) as [Array<{ n: number }>];
-        if (Number(r[0][0]!.n) === 0) break;
-        await new Promise((res) => setTimeout(res, 50));
-      }
+      await deadSessionGone();
       const resetIds: number[] = await t.knex('tblusers').where({ second_factor: '' }).orderBy('id').pluck('id');
       expect(resetIds.length).toBeGreaterThanOrEqual(150);
       expect(resetIds.length % 50).toBe(0);
