@@ -6,10 +6,10 @@ import tseslint from 'typescript-eslint';
 const DOMAIN = ['src/whmcs/**/*.ts', 'src/services/**/*.ts', 'src/clock/**/*.ts'];
 /** A relative import of src/ui, src/commands, the command context or the program. */
 const PRESENTATION = String.raw`^(\.\.?/)+(ui|commands)/|^(\.\.?/)+(context|cli)\.js$`;
-/** A SQLite test by the knex client's name: wrong on node:sqlite (src/whmcs/sqlite-driver.ts). */
+/** A SQLite test by the knex client's name: wrong on node:sqlite (src/whmcs/connection/sqlite-driver.ts). */
 const CLIENT_NAME_CHECK = {
   selector: `MemberExpression[object.property.name='config'][property.name='client']`,
-  message: 'use isSqlite() from src/whmcs/sqlite-driver.ts: the client name differs between SQLite engines',
+  message: 'use isSqlite() from src/whmcs/connection/sqlite-driver.ts: the client name differs between SQLite engines',
 };
 const WHY = 'the domain (src/whmcs, src/services, src/clock) returns data; src/ui and src/commands present it — move the type to the domain or inject the behaviour';
 
@@ -26,10 +26,10 @@ export default tseslint.config(
     rules: { 'no-control-regex': 'error', 'no-sparse-arrays': 'error' },
   },
   {
-    // SQLite runs on node:sqlite or better-sqlite3 (src/whmcs/sqlite-driver.ts): the knex client's
+    // SQLite runs on node:sqlite or better-sqlite3 (src/whmcs/connection/sqlite-driver.ts): the knex client's
     // name does not say which database it is; isSqlite() does.
     files: ['src/**/*.ts', 'test/**/*.ts'],
-    ignores: ['src/whmcs/sqlite-driver.ts'],
+    ignores: ['src/whmcs/connection/sqlite-driver.ts'],
     rules: {
       'no-restricted-syntax': ['error', CLIENT_NAME_CHECK],
     },

@@ -32,7 +32,7 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
-import { openDb, type Db } from '../src/whmcs/db.js';
+import { openDb, type Db } from '../src/whmcs/connection/db.js';
 import { BENCH_CC_HASH, seedBenchData } from './seed.js';
 import { eachLine, mean, measurePeakRss, measureSet, median, runOnce, watchServer, which, type Cmd, type RunResult, type Samples, type Side } from './measure.js';
 import { growthOf, renderMarkdown, updateReadme, type BenchReport, type Row, type ScaleReport, type SideStats } from './report.js';

@@ -48,7 +48,7 @@ const ENTRY = join(src, 'cli.ts');
 // `status` loads the connection path (connect.ts: configuration.php reader, URL parser, session,
 // journal, install inspection — twelve files) and then its report (seven more); a bundle listed
 // later leaves out what an earlier one already holds.
-const LAZY_BUNDLES = [join(src, 'clock/verdict.ts'), join(src, 'whmcs/connect.ts'), join(src, 'whmcs/status.ts')];
+const LAZY_BUNDLES = [join(src, 'clock/verdict.ts'), join(src, 'whmcs/connection/connect.ts'), join(src, 'whmcs/reports/status.ts')];
 
 // Native addon: cannot be bundled, loads from node_modules when a SQLite database is opened.
 const NATIVE = ['better-sqlite3'];

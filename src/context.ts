@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import type { Output } from './ui/output.js';
-import type { Session } from './whmcs/session.js';
-import type { ChangeOptions, Plan } from './whmcs/change.js';
+import type { Session } from './whmcs/connection/session.js';
+import type { ChangeOptions, Plan } from './whmcs/changes/change.js';
 import type { DuoHttpClient } from './services/duo.js';
 import { UsageError } from './errors.js';
 
-/** Mirrors DEFAULT_TIMEOUT_MS in src/whmcs/db.ts (not imported: that module loads with the driver). */
+/** Mirrors DEFAULT_TIMEOUT_MS in src/whmcs/connection/db.ts (not imported: that module loads with the driver). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** A number of seconds (`30`, `2.5`) as milliseconds; undefined when not given. */
@@ -95,7 +95,7 @@ export class Context {
 
   session(): Promise<Session> {
     this.sessionPromise ??= (async () => {
-      const { openSession } = await import('./whmcs/connect.js');
+      const { openSession } = await import('./whmcs/connection/connect.js');
       return openSession({
         whmcsDir: this.opts.whmcsDir,
         dbUrl: this.opts.db,

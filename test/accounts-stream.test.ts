@@ -7,7 +7,7 @@ import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
 import { runCli } from './helpers/cli.js';
 import { seedBulkUsers } from './helpers/bulk-seed.js';
 import { insertAdmin } from '../src/whmcs/schema/seed.js';
-import { LIST_PAGE } from '../src/whmcs/accounts-list.js';
+import { LIST_PAGE } from '../src/whmcs/accounts/accounts-list.js';
 import { accountBlocks, csvRows } from '../src/commands/accounts.js';
 import { Output } from '../src/ui/output.js';
 import { toYaml } from '../src/ui/yaml.js';

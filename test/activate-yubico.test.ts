@@ -5,7 +5,7 @@ import { describeWithPeer } from './helpers/peers.js';
 import { startYubiserver, type YubiserverPeer } from './helpers/yubiserver.js';
 import { activityCount, settingsValue } from './helpers/settings-row.js';
 import { FRESH_INSTALL_2FA, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { phpUnserialize } from '../src/whmcs/php-serialize.js';
+import { phpUnserialize } from '../src/whmcs/php/php-serialize.js';
 
 describeWithPeer(['yubiserver', 'yubiserver-admin', 'ykgenerate'], 'activate yubikey --check-otp against a real yubiserver', () => {
   let peer: YubiserverPeer;

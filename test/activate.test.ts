@@ -8,9 +8,9 @@ import { optionalPeer } from './helpers/peers.js';
 import { startDuoMock, DUO_INVALID_CLIENT, type DuoMock } from './helpers/duo-mock.js';
 import { activityCount, lastActivity, phpDecryptDuo, phpView, settingsRow, settingsValue } from './helpers/settings-row.js';
 import { FRESH_INSTALL_2FA, insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { phpSerialize, phpUnserialize } from '../src/whmcs/php-serialize.js';
-import { whmcsEncrypt } from '../src/whmcs/crypto.js';
-import { operatorName } from '../src/whmcs/activity-log.js';
+import { phpSerialize, phpUnserialize } from '../src/whmcs/php/php-serialize.js';
+import { whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
+import { operatorName } from '../src/whmcs/changes/activity-log.js';
 import { whmcsDecryptString } from './helpers/whmcs-oracles.js';
 
 /** The built program with Duo's transport aimed at the local stand-in ($DUO_MOCK_URL). */

@@ -14,8 +14,8 @@ import { runCli } from './helpers/cli.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { startChronyd, type ChronyPeer } from './helpers/ntp-peers.js';
 import { insertAdmin, insertUser, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { phpSerialize } from '../src/whmcs/php-serialize.js';
-import { encodeAccountConfig } from '../src/whmcs/account-config.js';
+import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
+import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 
 const SECRET = 'JBSWY3DPEHPK3PXP';
 const BACKUP = 'fe5567e8d769550852182cdf69d74bb16dff8e29';

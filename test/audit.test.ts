@@ -12,10 +12,10 @@ import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
 import { runCli, TEST_STATE_HOME } from './helpers/cli.js';
 import { snapshotDb, changedTables } from './helpers/snapshot.js';
 import { insertAdmin, insertUser, insertClient, setConfigValue, userRow } from '../src/whmcs/schema/seed.js';
-import { nowSql } from '../src/whmcs/sql-time.js';
-import { phpSerialize } from '../src/whmcs/php-serialize.js';
-import { whmcsEncrypt } from '../src/whmcs/crypto.js';
-import { encodeAccountConfig } from '../src/whmcs/account-config.js';
+import { nowSql } from '../src/whmcs/connection/sql-time.js';
+import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
+import { whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
+import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 
 const DUO_ID = 'DIABCDEFGHIJKLMNOPQR';
 const DUO_SECRET = 's3cr3tK3yW1thM0reThan20Bytess3cr3tK3yW1x'; // 40 chars

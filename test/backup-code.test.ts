@@ -4,9 +4,9 @@ import { runCli } from './helpers/cli.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { php } from './helpers/php.js';
 import { insertAdmin, insertClient, insertUser, linkUserToClient } from '../src/whmcs/schema/seed.js';
-import { decodeAccountConfig, encodeAccountConfig } from '../src/whmcs/account-config.js';
-import { aesEncryptConfig, hashBackupCode } from '../src/whmcs/crypto.js';
-import { phpSerialize } from '../src/whmcs/php-serialize.js';
+import { decodeAccountConfig, encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
+import { aesEncryptConfig, hashBackupCode } from '../src/whmcs/crypto/crypto.js';
+import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
 import { verifyBackupCode } from './helpers/whmcs-oracles.js';
 
 const SECRET = 'JBSWY3DPEHPK3PXP';

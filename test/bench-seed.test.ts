@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openDb, type Db } from '../src/whmcs/db.js';
+import { openDb, type Db } from '../src/whmcs/connection/db.js';
 import { seedBenchData, type SeedCounts } from '../bench/seed.js';
 import { describeBackends, mysqlServer } from './helpers/db.js';
 

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ParseError } from '../src/errors.js';
-import { CONFIG_VARIABLES, parseConfigurationPhp, PhpConfigError, type WhmcsConfigFile } from '../src/whmcs/configuration-php.js';
-import { parsePhpAssignments } from '../src/whmcs/php-assignments.js';
-import { connectionFromConfig } from '../src/whmcs/connection-spec.js';
+import { CONFIG_VARIABLES, parseConfigurationPhp, PhpConfigError, type WhmcsConfigFile } from '../src/whmcs/connection/configuration-php.js';
+import { parsePhpAssignments } from '../src/whmcs/php/php-assignments.js';
+import { connectionFromConfig } from '../src/whmcs/connection/connection-spec.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { chance, growth, int, LINEAR_GROWTH_LIMIT, mulberry32, pick, SLOWNESS_LIMIT, slownessAgainst, type Rng } from './helpers/fuzz.js';
 

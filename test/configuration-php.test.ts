@@ -10,10 +10,10 @@ import {
   parseConfigurationPhp,
   PhpConfigError,
   type WhmcsConfigFile,
-} from '../src/whmcs/configuration-php.js';
-import { connectionFromConfig, parseDbUrl, tlsOptionsForMysql2 } from '../src/whmcs/connection-spec.js';
-import { describeTarget } from '../src/whmcs/db.js';
-import { phpFloatToString } from '../src/whmcs/php-literal.js';
+} from '../src/whmcs/connection/configuration-php.js';
+import { connectionFromConfig, parseDbUrl, tlsOptionsForMysql2 } from '../src/whmcs/connection/connection-spec.js';
+import { describeTarget } from '../src/whmcs/connection/db.js';
+import { phpFloatToString } from '../src/whmcs/php/php-literal.js';
 import { describeWithPeer } from './helpers/peers.js';
 
 // Tests run as root in CI, where chmod 000 does not stop a read: let one path fail like EACCES.

@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { runCli } from './helpers/cli.js';
 import { createTestDb, MYSQL_OK, mysqlServer, tempDir, type TestDb } from './helpers/db.js';
-import { openDb } from '../src/whmcs/db.js';
+import { openDb } from '../src/whmcs/connection/db.js';
 
 const mysqlOrSkip = MYSQL_OK ? describe : process.env.CI === 'true' ? describe : describe.skip;
 if (!MYSQL_OK && process.env.CI !== 'true') console.warn('SKIPPING the MariaDB connection tests in connection.test.ts: no MariaDB at 127.0.0.1:3306');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
 import { runCli } from './helpers/cli.js';
 import { insertAdmin, insertUser, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { phpSerialize } from '../src/whmcs/php-serialize.js';
+import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
 
 const SENTINEL = 'SENTINELQZXWVUTS'; // base32, a valid TOTP secret
 const YUBICO_KEY = 'U2VudGluZWxZdWJpY29LZXk9PQ==';

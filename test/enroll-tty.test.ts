@@ -11,7 +11,7 @@ import { zbarDecode } from './helpers/qr-image.js';
 import { renderTerminalQr } from './helpers/terminal-image.js';
 import { TmuxTerminal } from './helpers/tmux.js';
 import { insertAdmin } from '../src/whmcs/schema/seed.js';
-import { decodeAccountConfig } from '../src/whmcs/account-config.js';
+import { decodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 

@@ -7,9 +7,9 @@ import { describeWithPeer } from './helpers/peers.js';
 import { zbarDecode } from './helpers/qr-image.js';
 import { renderTerminalQr } from './helpers/terminal-image.js';
 import { insertAdmin, insertClient, insertUser, setConfigValue, FRESH_INSTALL_2FA } from '../src/whmcs/schema/seed.js';
-import { decodeAccountConfig } from '../src/whmcs/account-config.js';
-import { hashBackupCode } from '../src/whmcs/crypto.js';
-import { phpSerialize, phpUnserialize } from '../src/whmcs/php-serialize.js';
+import { decodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
+import { hashBackupCode } from '../src/whmcs/crypto/crypto.js';
+import { phpSerialize, phpUnserialize } from '../src/whmcs/php/php-serialize.js';
 import { generateTotpSecret, sonataBase32Decode } from '../src/services/totp.js';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');

@@ -14,7 +14,7 @@ import type { Connection } from 'mysql2/promise';
 import { createTestDb, describeBackends, mysqlServer, type TestDb } from './helpers/db.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { phpSerialize, phpUnserialize, phpTruthy } from '../src/whmcs/php-serialize.js';
+import { phpSerialize, phpUnserialize, phpTruthy } from '../src/whmcs/php/php-serialize.js';
 import { sonataBase32Decode } from '../src/services/totp.js';
 import { totpAt } from './helpers/whmcs-oracles.js';
 

@@ -17,8 +17,8 @@ import { snapshotDb } from './helpers/snapshot.js';
 import { freezingProxy, silentServer, type TcpFault } from './helpers/tcp-fault.js';
 import { reply, startFakeNtp, type FakeNtp } from './helpers/ntp-fake.js';
 import { insertAdmin, insertUser, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { phpSerialize } from '../src/whmcs/php-serialize.js';
-import { queryError } from '../src/whmcs/db.js';
+import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
+import { queryError } from '../src/whmcs/connection/db.js';
 import { EXIT } from '../src/errors.js';
 
 const TIMEOUT = 2;

@@ -21,11 +21,11 @@ import { changedTables, snapshotDb } from './helpers/snapshot.js';
 import { expectClean } from './bad-inputs/harness.js';
 import { mulberry32 } from './helpers/fuzz.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { phpSerialize, phpTruthy, phpUnserialize } from '../src/whmcs/php-serialize.js';
+import { phpSerialize, phpTruthy, phpUnserialize } from '../src/whmcs/php/php-serialize.js';
 
-import { encodeAccountConfig } from '../src/whmcs/account-config.js';
+import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 import { whmcsDecryptString } from './helpers/whmcs-oracles.js';
-import { Journal } from '../src/whmcs/journal.js';
+import { Journal } from '../src/whmcs/history/journal.js';
 import { historyEntries, historyRows } from './helpers/history.js';
 
 const USERS = 20_000;

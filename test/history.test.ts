@@ -18,9 +18,9 @@ import { describeWithPeer } from './helpers/peers.js';
 import { changedTables, snapshotDb } from './helpers/snapshot.js';
 import { historyEntries, historyRowCount, historyRows } from './helpers/history.js';
 import { insertAdmin, insertUser } from '../src/whmcs/schema/seed.js';
-import { HISTORY, PARTS, seal } from '../src/whmcs/journal.js';
-import { legacyDir } from '../src/whmcs/journal-file.js';
-import { openDb } from '../src/whmcs/db.js';
+import { HISTORY, PARTS, seal } from '../src/whmcs/history/journal.js';
+import { legacyDir } from '../src/whmcs/history/journal-file.js';
+import { openDb } from '../src/whmcs/connection/db.js';
 
 const V812 = '8.12.1-release.1';
 const CONFIG = (n: number) => `{"secret":"SECRET${n}","backupcode":"b${n}"}`;
@@ -741,7 +741,7 @@ describeWithPeer(['mariadb-install-db', 'mariadbd', 'mount', 'fallocate'], 'a fu
     for (let i = 0; i < 4000; i += 200) {
       await knex('tblusers').insert(Array.from({ length: 200 }, (_, j) => ({ first_name: 'F', last_name: 'L', email: `f${i + j}@x.test`, password: '', language: '', second_factor: 'duosecurity', second_factor_config: `{"n":${i + j},"p":"${pad}"}`, created_at: now, updated_at: now })));
     }
-    await new (await import('../src/whmcs/journal.js')).Journal(knex, undefined, 'full').ensure();
+    await new (await import('../src/whmcs/history/journal.js')).Journal(knex, undefined, 'full').ensure();
     whmcsDir = tempDir();
     writeFileSync(join(whmcsDir, 'configuration.php'), `<?php\n$db_host = '127.0.0.1';\n$db_port = '${PORT}';\n$db_username = 'root';\n$db_password = '';\n$db_name = 'whmcs_full';\n$cc_encryption_hash = '${HASH}';\n`);
   }, 180_000);

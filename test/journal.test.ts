@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { journalLines, type JournalRow } from '../src/whmcs/journal.js';
+import { journalLines, type JournalRow } from '../src/whmcs/history/journal.js';
 import { mulberry32 } from './helpers/fuzz.js';
 
 describe('journalLines', () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
-import { groupCounts, idRanges, partsFor, MAX_PARTS, ROWS_PER_PART } from '../src/whmcs/parallel-count.js';
-import { inspectInstall } from '../src/whmcs/install.js';
+import { groupCounts, idRanges, partsFor, MAX_PARTS, ROWS_PER_PART } from '../src/whmcs/connection/parallel-count.js';
+import { inspectInstall } from '../src/whmcs/connection/install.js';
 import { mulberry32 } from './helpers/fuzz.js';
 
 describe('partsFor / idRanges', () => {

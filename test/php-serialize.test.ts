@@ -7,7 +7,7 @@ import {
   PhpUnserializeError,
   WHMCS_UNSERIALIZE_LIMITS,
   type PhpUnserializeErrorKind,
-} from '../src/whmcs/php-serialize.js';
+} from '../src/whmcs/php/php-serialize.js';
 import { CliError, EXIT, ParseError } from '../src/errors.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { php, phpMap } from './helpers/php.js';

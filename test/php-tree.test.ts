@@ -6,8 +6,8 @@
 import { expect, it } from 'vitest';
 import { describeWithPeer } from './helpers/peers.js';
 import { php } from './helpers/php.js';
-import { phpTree, serializeLike } from '../src/whmcs/php-tree.js';
-import { LATIN1_CODEC, phpUnserialize } from '../src/whmcs/php-serialize.js';
+import { phpTree, serializeLike } from '../src/whmcs/php/php-tree.js';
+import { LATIN1_CODEC, phpUnserialize } from '../src/whmcs/php/php-serialize.js';
 
 const CORPUS = [
   'a:3:{s:7:"modules";a:1:{s:4:"totp";a:2:{s:13:"clientenabled";i:1;s:12:"adminenabled";i:1;}}s:11:"forceclient";i:0;s:10:"forceadmin";i:0;}',

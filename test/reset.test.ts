@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, describeBackends, type Backend, type TestDb } from './helpers/db.js';
 import { runCli } from './helpers/cli.js';
 import { insertAdmin, insertClient, insertUser, linkUserToClient, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { aesEncryptConfig } from '../src/whmcs/crypto.js';
-import { phpSerialize } from '../src/whmcs/php-serialize.js';
-import { operatorName } from '../src/whmcs/activity-log.js';
+import { aesEncryptConfig } from '../src/whmcs/crypto/crypto.js';
+import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
+import { operatorName } from '../src/whmcs/changes/activity-log.js';
 
 const SECRET = 'JBSWY3DPEHPK3PXP';
 const cli = (t: TestDb, ...args: string[]) => runCli(['--whmcs-dir', t.whmcsDir, ...args]);

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { runCli } from './helpers/cli.js';
 import { tempDir } from './helpers/db.js';
-import { openDb } from '../src/whmcs/db.js';
-import { decodeAccountConfig } from '../src/whmcs/account-config.js';
-import { parseConfigurationPhp } from '../src/whmcs/configuration-php.js';
+import { openDb } from '../src/whmcs/connection/db.js';
+import { decodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
+import { parseConfigurationPhp } from '../src/whmcs/connection/configuration-php.js';
 import { readFileSync } from 'node:fs';
 
 describe('sandbox (README quick start, no MySQL)', () => {

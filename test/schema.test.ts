@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
-import { inspectInstall } from '../src/whmcs/install.js';
+import { inspectInstall } from '../src/whmcs/connection/install.js';
 import { insertAdmin, insertUser } from '../src/whmcs/schema/seed.js';
 import { sqliteDdl, mysqlDdl } from '../src/whmcs/schema/ddl.js';
 

@@ -15,13 +15,13 @@ import { createTestDb, describeBackends, mysqlServer, tempDir, type TestDb } fro
 import { runCli, type CliResult } from './helpers/cli.js';
 import { reply, startFakeNtp, type FakeNtp } from './helpers/ntp-fake.js';
 import { insertAdmin, insertClient, insertUser, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { encodeAccountConfig } from '../src/whmcs/account-config.js';
-import { hashBackupCode, whmcsEncrypt } from '../src/whmcs/crypto.js';
-import { phpSerialize } from '../src/whmcs/php-serialize.js';
+import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
+import { hashBackupCode, whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
+import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
 import { encodeTokendata, sonataBase32Decode } from '../src/services/totp.js';
 import type { Shape } from '../src/whmcs/schema/ddl.js';
 import { totpAt } from './helpers/whmcs-oracles.js';
-import { Journal, PARTS } from '../src/whmcs/journal.js';
+import { Journal, PARTS } from '../src/whmcs/history/journal.js';
 
 const ADMIN_SECRET = 'KRUGS4ZANFZSAYLE';
 const CLIENT_SECRET_TOTP = 'MFRGGZDFMZTWQ2LK';

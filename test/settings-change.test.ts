@@ -5,8 +5,8 @@ import { php } from './helpers/php.js';
 import { optionalPeer } from './helpers/peers.js';
 import { activityCount, lastActivity, phpView, settingsRow, settingsValue } from './helpers/settings-row.js';
 import { insertAdmin, insertClient, insertUser, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { phpSerialize, phpUnserialize } from '../src/whmcs/php-serialize.js';
-import { operatorName } from '../src/whmcs/activity-log.js';
+import { phpSerialize, phpUnserialize } from '../src/whmcs/php/php-serialize.js';
+import { operatorName } from '../src/whmcs/changes/activity-log.js';
 
 const hasPhp = optionalPeer('php', 'the PHP cross-checks in settings-change.test.ts');
 

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDb } from '../src/whmcs/db.js';
-import { isSqlite, sqliteEngine } from '../src/whmcs/sqlite-driver.js';
+import { openDb } from '../src/whmcs/connection/db.js';
+import { isSqlite, sqliteEngine } from '../src/whmcs/connection/sqlite-driver.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'whmcs2fa-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

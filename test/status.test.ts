@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
 import { runCli } from './helpers/cli.js';
 import { insertAdmin, insertUser, insertClient, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { phpSerialize } from '../src/whmcs/php-serialize.js';
-import { whmcsEncrypt } from '../src/whmcs/crypto.js';
-import { encodeAccountConfig } from '../src/whmcs/account-config.js';
+import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
+import { whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
+import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 
 const DUO_ID = 'DIABCDEFGHIJKLMNOPQR';
 const DUO_SECRET = 's3cr3tK3yW1thM0reThan20Bytess3cr3tK3yW1x'; // 40 chars

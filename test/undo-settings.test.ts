@@ -3,8 +3,8 @@ import { createTestDb, describeBackends, type Backend, type TestDb } from './hel
 import { runCli } from './helpers/cli.js';
 import { activityCount, lastActivity, settingsRow, settingsValue } from './helpers/settings-row.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { phpSerialize } from '../src/whmcs/php-serialize.js';
-import { whmcsEncrypt } from '../src/whmcs/crypto.js';
+import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
+import { whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
 
 const DUO_ID = 'DIWJ8X6AEYOR5OMC6TQ1';
 const DUO_SECRET = 'Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep';

@@ -6,12 +6,12 @@ import { oathtoolTotp } from './helpers/oathtool.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { reply, startFakeNtp, type FakeNtp } from './helpers/ntp-fake.js';
 import { insertAdmin, insertClient, insertUser, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { encodeAccountConfig } from '../src/whmcs/account-config.js';
-import { phpSerialize } from '../src/whmcs/php-serialize.js';
+import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
+import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
 import { encodeTokendata, sonataBase32Decode } from '../src/services/totp.js';
-import { verifyAccountCode, whichClock } from '../src/whmcs/verify.js';
-import { openSession } from '../src/whmcs/connect.js';
-import type { Session } from '../src/whmcs/session.js';
+import { verifyAccountCode, whichClock } from '../src/whmcs/accounts/verify.js';
+import { openSession } from '../src/whmcs/connection/connect.js';
+import type { Session } from '../src/whmcs/connection/session.js';
 
 const SECRET = 'JBSWY3DPEHPK3PXP';
 const SECRET2 = 'GEZDGNBVGY3TQOJQ';

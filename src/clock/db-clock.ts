@@ -6,10 +6,10 @@
  * Only the connection is needed here, not a WHMCS session: the clock of a database that is not (yet)
  * WHMCS-shaped is still worth knowing, and a session's schema inspection would only add round trips.
  */
-import { findConfigurationPhp } from '../whmcs/find-configuration-php.js';
+import { findConfigurationPhp } from '../whmcs/connection/find-configuration-php.js';
 import { databaseConfigured } from './db-configured.js';
-import { resolveConnection, type ConnectRequest } from '../whmcs/connect.js';
-import { describeTarget, explainDbError, type MysqlTarget } from '../whmcs/db.js';
+import { resolveConnection, type ConnectRequest } from '../whmcs/connection/connect.js';
+import { describeTarget, explainDbError, type MysqlTarget } from '../whmcs/connection/db.js';
 import type { Connection } from 'mysql2';
 
 /**

@@ -1,5 +1,5 @@
-import type { ConnectRequest } from '../whmcs/connect.js';
-import { findConfigurationPhp } from '../whmcs/find-configuration-php.js';
+import type { ConnectRequest } from '../whmcs/connection/connect.js';
+import { findConfigurationPhp } from '../whmcs/connection/find-configuration-php.js';
 
 /**
  * True when any of the documented ways to find the database applies. Without one, clock-check checks

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { action } from './run.js';
 import { StreamedList, type Block } from '../ui/view.js';
-import type { AccountListing, ListFilter, Listed, ListedAdmin, ListedClient, ListedUser } from '../whmcs/accounts-list.js';
-import type { Kind } from '../whmcs/accounts-table.js';
+import type { AccountListing, ListFilter, Listed, ListedAdmin, ListedClient, ListedUser } from '../whmcs/accounts/accounts-list.js';
+import type { Kind } from '../whmcs/accounts/accounts-table.js';
 import { UsageError } from '../errors.js';
 
 interface AccountsOptions {
@@ -34,7 +34,7 @@ export function register(program: Command): void {
       action<AccountsOptions>(
         async (ctx, opts) => {
           if (opts.enrolled && opts.notEnrolled) throw new UsageError('--enrolled and --not-enrolled exclude each other');
-          const list = await import('../whmcs/accounts-list.js');
+          const list = await import('../whmcs/accounts/accounts-list.js');
           const moduleFilter = opts.module !== undefined ? list.parseModuleFilter(opts.module) : undefined;
           if (moduleFilter?.kind === 'none' && opts.enrolled) throw new UsageError('--module none lists accounts without a second factor; drop --enrolled');
           if (moduleFilter?.kind === 'module' && opts.notEnrolled) throw new UsageError(`--module ${opts.module} lists enrolled accounts; drop --not-enrolled`);
@@ -43,7 +43,7 @@ export function register(program: Command): void {
           let kinds: Kind[];
           let scope: ListFilter;
           if (opts.admin !== undefined || opts.user !== undefined || opts.client !== undefined) {
-            const { findAccount } = await import('../whmcs/accounts.js');
+            const { findAccount } = await import('../whmcs/accounts/find-account.js');
             const a = await findAccount(session, { admin: opts.admin, user: opts.user, client: opts.client });
             kinds = [a.kind];
             scope = { id: a.id };

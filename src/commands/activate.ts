@@ -5,8 +5,8 @@ import type { Block, View } from '../ui/view.js';
 import { UsageError, RefusedError } from '../errors.js';
 import { MODULES, resolveModuleName } from '../services/catalog.js';
 import type { ModuleField } from '../services/catalog.js';
-import type { Audience } from '../whmcs/settings.js';
-import type { ChangeResult, ServiceChangeJson } from '../whmcs/settings-change.js';
+import type { Audience } from '../whmcs/settings/settings.js';
+import type { ChangeResult, ServiceChangeJson } from '../whmcs/settings/settings-change.js';
 
 interface ActivateOptions {
   clients?: boolean;
@@ -65,14 +65,14 @@ async function activate(ctx: Context, opts: ActivateOptions, service: string): P
   const given = await givenConfig(ctx, module, opts, warnings);
 
   const session = await ctx.session();
-  const sc = await import('../whmcs/settings-change.js');
+  const sc = await import('../whmcs/settings/settings-change.js');
   const cfg = await sc.resolveModuleConfig(session, module, given);
   warnings.push(...cfg.warnings);
   if (cfg.missing.length) await askMissing(ctx, module, cfg.missing, cfg.values);
   const problems = sc.validateModuleConfig(module, cfg.values, cfg.kept);
   if (problems.length) throw new UsageError(problems.join('; '));
 
-  const { duoNeedsUniversalPrompt } = await import('../whmcs/install.js');
+  const { duoNeedsUniversalPrompt } = await import('../whmcs/connection/install.js');
   if (module === 'duosecurity' && duoNeedsUniversalPrompt(session.install)) {
     warnings.push(
       `WHMCS ${session.install.version} uses Duo's old iframe prompt, which stopped working on 2024-03-30 — Duo logins will fail until WHMCS is upgraded to 8.9+ (Universal Prompt)`,
@@ -81,7 +81,7 @@ async function activate(ctx: Context, opts: ActivateOptions, service: string): P
 
   let check: ServiceChangeJson['check'];
   if (opts.check) {
-    const { checkDuo } = await import('../whmcs/activation-checks.js');
+    const { checkDuo } = await import('../whmcs/settings/activation-checks.js');
     const r = await checkDuo(
       { clientId: cfg.values.integrationKey!, clientSecret: cfg.values.secretKey!, apiHostname: cfg.values.apiHostname! },
       { httpClient: ctx.deps.duoHttpClient },
@@ -90,7 +90,7 @@ async function activate(ctx: Context, opts: ActivateOptions, service: string): P
     check = r;
   }
   if (opts.checkOtp !== undefined) {
-    const { checkYubicoOtp } = await import('../whmcs/activation-checks.js');
+    const { checkYubicoOtp } = await import('../whmcs/settings/activation-checks.js');
     const r = await checkYubicoOtp({ otp: opts.checkOtp, clientId: cfg.values.clientid!, secretKey: cfg.values.secretkey!, apiUrl: opts.yubicoApiUrl });
     if (!r.ok) throw new RefusedError(`YubiKey check failed (${r.status}): ${r.message} — nothing was written`, { check: r });
     check = { kind: r.kind, ok: r.ok, status: r.status, message: r.message };
@@ -164,7 +164,7 @@ async function readStdin(): Promise<string> {
 
 /** Asks on a terminal for what is not configured yet; without one, says which flags are needed. */
 async function askMissing(ctx: Context, module: string, missing: ModuleField[], values: Record<string, string>): Promise<void> {
-  const { FIELD_FLAG } = await import('../whmcs/settings-change.js');
+  const { FIELD_FLAG } = await import('../whmcs/settings/settings-change.js');
   if (!ctx.interactive) {
     const flags = missing.map((f) => FIELD_FLAG[module]?.[f.key] ?? f.key);
     const env = module === 'duosecurity' ? ' ($WHMCS_DUO_CLIENT_SECRET or - for stdin also work for the secret)' : ' ($WHMCS_YUBICO_SECRET_KEY or - for stdin also work for the key)';

@@ -4,7 +4,7 @@ import { collect, seconds, wholeNumber } from './option-values.js';
 import type { Context } from '../context.js';
 import type { View } from '../ui/view.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
-import type { ClockFinding, FindingSelector } from '../whmcs/audit.js';
+import type { ClockFinding, FindingSelector } from '../whmcs/reports/audit.js';
 
 interface AuditOptions {
   failOn?: string;
@@ -78,7 +78,7 @@ async function audit(ctx: Context, opts: AuditOptions): Promise<View> {
   try {
     return await auditView(ctx, opts, started);
   } catch (e) {
-    const mapped = e instanceof CliError ? e : (await import('../whmcs/db.js')).queryError(e);
+    const mapped = e instanceof CliError ? e : (await import('../whmcs/connection/db.js')).queryError(e);
     const err = mapped instanceof CliError ? mapped : new CliError(mapped instanceof Error ? mapped.message : String(mapped), EXIT.ERROR);
     const message = err.message.split('\n')[0]!;
     if (format === 'nagios') {
@@ -98,7 +98,7 @@ async function audit(ctx: Context, opts: AuditOptions): Promise<View> {
 
 async function auditView(ctx: Context, opts: AuditOptions, started: number): Promise<View> {
   const checkedAt = Date.now();
-  const domain = await import('../whmcs/audit.js');
+  const domain = await import('../whmcs/reports/audit.js');
   const selector = (name: string, text: string | undefined, fallback: string): FindingSelector => {
     const sel = domain.parseFindingSelector(text ?? fallback);
     if (typeof sel === 'string') throw new UsageError(`${name}: ${sel}`);
@@ -197,7 +197,7 @@ type Session = Awaited<ReturnType<Context['session']>>;
 
 /** clock-check's machinery on the audit's own connection: NTP servers, and the database server's clock. */
 async function runClock(session: Session, o: ClockOpts, signal: AbortSignal): Promise<ClockFinding> {
-  const [{ checkClock }, { clockFinding }] = await Promise.all([import('../clock/verdict.js'), import('../whmcs/audit.js')]);
+  const [{ checkClock }, { clockFinding }] = await Promise.all([import('../clock/verdict.js'), import('../whmcs/reports/audit.js')]);
   let dbClock: (() => Promise<number>) | undefined;
   if (session.db.dialect === 'mysql') {
     const { DB_CLOCK_SQL } = await import('../clock/db-clock.js');

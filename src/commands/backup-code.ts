@@ -28,7 +28,7 @@ export function register(program: Command): void {
           throw new UsageError('name one account (--admin <username|email|id>, --user <email|id>, --client <email|id>) or pass --all-admins');
         }
         const session = await ctx.session();
-        const { issueBackupCodes } = await import('../whmcs/backup-code.js');
+        const { issueBackupCodes } = await import('../whmcs/accounts/backup-code.js');
         const question = opts.allAdmins ? 'Issue new backup codes for every enrolled admin (their old codes stop working)?' : 'Issue a new backup code (the old one stops working)?';
         const r = await issueBackupCodes(
           session,

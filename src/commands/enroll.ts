@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action } from './run.js';
 import type { Block } from '../ui/view.js';
 import type { Context } from '../context.js';
-import type { ActivationCheck, EnrolmentDraft } from '../whmcs/enroll.js';
+import type { ActivationCheck, EnrolmentDraft } from '../whmcs/accounts/enroll.js';
 import { CliError, EXIT, RefusedError, UsageError } from '../errors.js';
 
 interface EnrollOptions {
@@ -64,10 +64,10 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
   if (opts.code !== undefined && opts.secret === undefined) {
     throw new UsageError('--code needs --secret <base32>: the code for a secret generated now cannot be known in advance');
   }
-  const { parseWindow } = await import('../whmcs/verify.js');
+  const { parseWindow } = await import('../whmcs/accounts/verify.js');
   const window = parseWindow(opts.window, 1);
   const session = await ctx.session();
-  const E = await import('../whmcs/enroll.js');
+  const E = await import('../whmcs/accounts/enroll.js');
   const draft = await E.prepareEnrolment(session, { admin: opts.admin, user: opts.user, client: opts.client }, {
     secret: opts.secret,
     force: opts.force,
@@ -96,8 +96,8 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
   }
   if (check?.message) ctx.out.warn(check.message);
 
-  const { generateBackupCode, formatBackupCode } = await import('../whmcs/crypto.js');
-  const { applyChange } = await import('../whmcs/change.js');
+  const { generateBackupCode, formatBackupCode } = await import('../whmcs/crypto/crypto.js');
+  const { applyChange } = await import('../whmcs/changes/change.js');
   const backupCode = generateBackupCode();
   const facts = { format: '', replaced: '', replayRecorded: false, replayIdentity: null as string | null, activated: false };
   const input = { draft, activation: check, backupCode, force: Boolean(opts.force), activate: Boolean(opts.activate), reason: opts.reason, showSecrets: ctx.showSecrets };
@@ -176,7 +176,7 @@ async function displayBlocks(draft: EnrolmentDraft, paint: boolean): Promise<Blo
 
 async function askCode(ctx: Context, draft: EnrolmentDraft, window: number): Promise<ActivationCheck> {
   const { askText } = await import('../ui/prompts.js');
-  const { checkActivationCode } = await import('../whmcs/enroll.js');
+  const { checkActivationCode } = await import('../whmcs/accounts/enroll.js');
   let last: ActivationCheck | undefined;
   for (let i = 1; i <= TRIES; i++) {
     const input = await askText(i === 1 ? 'Code from the app:' : `Code from the app (try ${i} of ${TRIES}):`, (v) =>

@@ -55,7 +55,7 @@ all. A second signal exits at once; the database rolls back the open batch.`,
 
 async function resetOne(ctx: Context, opts: ResetOptions): Promise<View> {
   if (opts.batchSize !== undefined) throw new UsageError('--batch-size is for bulk resets (--module <m> --admins|--users|--clients)');
-  const { requireReasonFor, resetAccount } = await import('../whmcs/reset.js');
+  const { requireReasonFor, resetAccount } = await import('../whmcs/accounts/reset.js');
   const reason = requireReasonFor(opts.admin !== undefined ? 'admin' : opts.user !== undefined ? 'user' : 'client', opts.reason);
   const session = await ctx.session();
   const r = await resetAccount(session, { admin: opts.admin, user: opts.user, client: opts.client }, reason, ctx.changeOptions('Turn this second factor off?'));
@@ -87,16 +87,16 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
   if (!opts.admins && !opts.users && !opts.clients) throw new UsageError('a bulk reset needs --admins, --users or --clients');
   const batchSize = opts.batchSize === undefined ? DEFAULT_BATCH_SIZE : Number(opts.batchSize);
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 50_000) throw new UsageError('--batch-size must be a whole number from 1 to 50000');
-  const list = await import('../whmcs/accounts-list.js');
+  const list = await import('../whmcs/accounts/accounts-list.js');
   const mf = list.parseModuleFilter(opts.module);
   if (mf.kind === 'none') throw new UsageError('--module none selects accounts that have no second factor — nothing to reset; reset one account with --admin/--user/--client');
-  const { requireReasonFor, bulkResetJob, resetConsequences } = await import('../whmcs/reset.js');
+  const { requireReasonFor, bulkResetJob, resetConsequences } = await import('../whmcs/accounts/reset.js');
   const reason = requireReasonFor(opts.admins ? 'admins' : 'user', opts.reason);
   const session = await ctx.session();
   const [kind] = list.kindsFor(session, opts);
-  const { tableFor } = await import('../whmcs/accounts-table.js');
+  const { tableFor } = await import('../whmcs/accounts/accounts-table.js');
   const { moduleLabel } = await import('../services/catalog.js');
-  const { bulkScope, bulkSample, runBulk } = await import('../whmcs/bulk.js');
+  const { bulkScope, bulkSample, runBulk } = await import('../whmcs/changes/bulk.js');
   const t = tableFor(kind!);
   const job = bulkResetJob(session, t, mf.name, reason, batchSize);
   // Both at once: counting is a full scan; the consequences (a bulk reset's do not depend on the count) are not.

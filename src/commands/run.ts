@@ -36,7 +36,7 @@ export function action<O>(handler: Handler<O>, spec: RunSpec = {}) {
       process.exitCode = v.exitCode ?? EXIT.OK;
     } catch (e) {
       // A driver error that escaped a command: one line without the statement (values can be secrets).
-      reportError(out, e instanceof CliError ? e : (await import('../whmcs/db.js')).queryError(e));
+      reportError(out, e instanceof CliError ? e : (await import('../whmcs/connection/db.js')).queryError(e));
     } finally {
       await ctx.close();
       out.flushWarnings();

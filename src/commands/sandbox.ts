@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .option('--force', 'replace an existing sandbox in <dir>')
     .action(
       action<{ force?: boolean }>(async (_ctx, opts, args) => {
-        const { createSandbox } = await import('../whmcs/sandbox.js');
+        const { createSandbox } = await import('../whmcs/schema/sandbox.js');
         const r = await createSandbox(args[0]!, { force: opts.force });
         return {
           json: r,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action } from './run.js';
 import type { Block } from '../ui/view.js';
-import type { StatusReport } from '../whmcs/status.js';
+import type { StatusReport } from '../whmcs/reports/status.js';
 
 export function register(program: Command): void {
   program
@@ -10,7 +10,7 @@ export function register(program: Command): void {
     .action(
       action(async (ctx) => {
         // The report's code loads while the connection is being set up.
-        const [session, { collectStatus }] = await Promise.all([ctx.session(), import('../whmcs/status.js')]);
+        const [session, { collectStatus }] = await Promise.all([ctx.session(), import('../whmcs/reports/status.js')]);
         const report = await collectStatus(session, { showSecrets: ctx.showSecrets });
         return { json: report, blocks: statusBlocks(report), warnings: report.warnings };
       }),

@@ -17,7 +17,7 @@ export function register(program: Command): void {
         const session = await ctx.session();
         if ((opts.list || opts.importLegacy) && (args[0] || opts.skipChanged)) throw new UsageError('--list and --import-legacy take no id and no --skip-changed');
         if (opts.importLegacy) {
-          const { importLegacy } = await import('../whmcs/journal-import.js');
+          const { importLegacy } = await import('../whmcs/history/journal-import.js');
           const r = await importLegacy(session, ctx.changeOptions('Import these entries into the installation\'s history?'));
           const blocks: Block[] = [
             {
@@ -32,7 +32,7 @@ export function register(program: Command): void {
         if (opts.list) {
           const journal = session.journal();
           const entries = await journal.list();
-          const { legacyCount } = await import('../whmcs/journal-import.js');
+          const { legacyCount } = await import('../whmcs/history/journal-import.js');
           const legacy = await legacyCount(session).catch(() => 0);
           const rows = entries.map((e) => ({
             id: e.id,
@@ -69,7 +69,7 @@ export function register(program: Command): void {
             : [];
           return { json: { journal: journal.where, entries: rows }, blocks, rows, warnings };
         }
-        const { undoChange } = await import('../whmcs/undo.js');
+        const { undoChange } = await import('../whmcs/history/undo.js');
         const r = await undoChange(session, args[0], { ...ctx.changeOptions(), warn: undefined, skipChanged: opts.skipChanged, reason: opts.reason });
         const { outcome } = r;
         const json = {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action } from './run.js';
 import type { Block } from '../ui/view.js';
 import type { Context } from '../context.js';
-import type { ClockSide, VerifyReport } from '../whmcs/verify.js';
+import type { ClockSide, VerifyReport } from '../whmcs/accounts/verify.js';
 import { EXIT, UsageError } from '../errors.js';
 
 interface VerifyOptions {
@@ -45,7 +45,7 @@ async function verify(ctx: Context, opts: VerifyOptions, args: string[]) {
     ntp = true;
   }
   if (code === undefined) throw new UsageError('give the code to check, e.g. `whmcs-2fa verify --admin jdoe 123456`');
-  const V = await import('../whmcs/verify.js');
+  const V = await import('../whmcs/accounts/verify.js');
   const window = V.parseWindow(opts.window, V.DEFAULT_VERIFY_WINDOW);
   const at = opts.at !== undefined ? V.parseAt(opts.at) : undefined;
   const session = await ctx.session();

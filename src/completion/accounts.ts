@@ -65,8 +65,8 @@ export function expandHome(p: string | undefined, env: NodeJS.ProcessEnv): strin
  * and queries.
  */
 export async function prepareLookup(req: AccountLookup): Promise<() => Promise<Candidate[]>> {
-  const { resolveConnection } = await import('../whmcs/connect.js');
-  const { openDb, withoutSecretDebugChannels } = await import('../whmcs/db.js');
+  const { resolveConnection } = await import('../whmcs/connection/connect.js');
+  const { openDb, withoutSecretDebugChannels } = await import('../whmcs/connection/db.js');
   const resolved = await resolveConnection({
     whmcsDir: expandHome(req.connection.whmcsDir, req.env),
     dbUrl: req.connection.db,

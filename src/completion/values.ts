@@ -1,7 +1,7 @@
 import type { Argument, Command, Option } from 'commander';
 import { SERVICE_NAMES, moduleLabel, resolveModuleName } from '../services/catalog.js';
 import { SHELLS } from './shells.js';
-import { FINDING_IDS } from '../whmcs/audit-ids.js';
+import { FINDING_IDS } from '../whmcs/reports/audit-ids.js';
 
 export interface Candidate {
   value: string;

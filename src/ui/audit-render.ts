@@ -2,7 +2,7 @@
  * How `audit` reports look: the table for people, csv rows, the Nagios/Icinga plugin line and the
  * Prometheus text exposition (for node_exporter's textfile collector). Pure functions of the report.
  */
-import type { AccountVerdicts, AuditAccount, AuditReport, Finding, FindingId, Severity } from '../whmcs/audit.js';
+import type { AccountVerdicts, AuditAccount, AuditReport, Finding, FindingId, Severity } from '../whmcs/reports/audit.js';
 import type { Block } from './view.js';
 
 export const STATUS_NAMES = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'] as const;

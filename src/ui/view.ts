@@ -1,4 +1,4 @@
-import type { DiffLine } from '../whmcs/diff.js';
+import type { DiffLine } from '../whmcs/changes/diff.js';
 
 export type { DiffLine };
 

@@ -13,7 +13,7 @@ import { runCli } from '../helpers/cli.js';
 import { describeWithPeer } from '../helpers/peers.js';
 import { php } from '../helpers/php.js';
 import { insertAdmin, setConfigValue } from '../../src/whmcs/schema/seed.js';
-import { phpSerialize } from '../../src/whmcs/php-serialize.js';
+import { phpSerialize } from '../../src/whmcs/php/php-serialize.js';
 
 /** Every flag and combination name MariaDB 10.11 accepts in sql_mode. */
 export const SQL_MODES = [

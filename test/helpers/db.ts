@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe } from 'vitest';
 import type { Knex } from 'knex';
-import { openDb, type Db, type MysqlTarget } from '../../src/whmcs/db.js';
+import { openDb, type Db, type MysqlTarget } from '../../src/whmcs/connection/db.js';
 import { createWhmcsSchema } from '../../src/whmcs/schema/seed.js';
 import type { Shape } from '../../src/whmcs/schema/ddl.js';
 import { tempDir } from './tmp.js';

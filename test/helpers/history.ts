@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { HISTORY, Journal, type JournalEntry } from '../../src/whmcs/journal.js';
-import type { JournalRow } from '../../src/whmcs/journal-rows.js';
+import { HISTORY, Journal, type JournalEntry } from '../../src/whmcs/history/journal.js';
+import type { JournalRow } from '../../src/whmcs/history/journal-rows.js';
 
 /** The installation's history as the tool reads it (entries oldest first). */
 export async function historyEntries(knex: Knex, ccHash?: string): Promise<JournalEntry[]> {

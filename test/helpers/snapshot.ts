@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
-import { isSqlite } from '../../src/whmcs/sqlite-driver.js';
+import { isSqlite } from '../../src/whmcs/connection/sqlite-driver.js';
 
 /**
  * A byte-level picture of a whole database: every table, every row ordered by its primary key,

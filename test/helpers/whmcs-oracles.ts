@@ -5,8 +5,8 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { analyzeCode, type VerifyMode } from '../../src/services/totp.js';
-import { hashBackupCode, phpLooseEqualsString, whmcsDecrypt } from '../../src/whmcs/crypto.js';
-import { phpTruthy } from '../../src/whmcs/php-serialize.js';
+import { hashBackupCode, phpLooseEqualsString, whmcsDecrypt } from '../../src/whmcs/crypto/crypto.js';
+import { phpTruthy } from '../../src/whmcs/php/php-serialize.js';
 
 /**
  * The 6-digit code WHMCS expects at `unixSeconds` (RFC 6238: HMAC-SHA1, 30 s steps), written

@@ -19,7 +19,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { openDb } from '../../src/whmcs/db.js';
+import { openDb } from '../../src/whmcs/connection/db.js';
 
 const run = promisify(execFile);
 

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { mysqlDdl, sqliteDdl, type Shape } from './ddl.js';
-import { nowSql } from '../sql-time.js';
+import { nowSql } from '../connection/sql-time.js';
 
 /**
  * Creates the WHMCS tables and the fresh-install rows (Version, the default 2fasettings row, the

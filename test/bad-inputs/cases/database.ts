@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { openDb } from '../../../src/whmcs/db.js';
-import { Journal } from '../../../src/whmcs/journal.js';
+import { openDb } from '../../../src/whmcs/connection/db.js';
+import { Journal } from '../../../src/whmcs/history/journal.js';
 import { mysqlServer } from '../../helpers/db.js';
-import { phpSerialize } from '../../../src/whmcs/php-serialize.js';
+import { phpSerialize } from '../../../src/whmcs/php/php-serialize.js';
 import { setConfigValue } from '../../../src/whmcs/schema/seed.js';
 import { configPhp, mysqlUrl, mysqlUser, whmcsDirWith, type BadInput, type CaseEnv } from '../harness.js';
 
