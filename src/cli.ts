@@ -1,8 +1,8 @@
 import { Command, Help, Option } from 'commander';
-import { fstatSync, writeSync } from 'node:fs';
 import { EXIT } from './errors.js';
 import { registerCommands } from './commands/index.js';
-import { provideDependencies, type Dependencies } from './context.js';
+import { ProgramExit, startRun, type Dependencies } from './context.js';
+import { IOStreams } from './ui/iostreams.js';
 import pkg from '../package.json' with { type: 'json' };
 
 export const VERSION: string = pkg.version;
@@ -11,9 +11,10 @@ export const VERSION: string = pkg.version;
 /**
  * Builds the program. Only commander and the thin command files load here: every command imports
  * its domain (database drivers, prompts, crypto…) when it runs, so `--help` stays as fast as node.
- * Given the command line, only the command it names is defined (see `onlyCommand`).
+ * Given the command line, only the command it names is defined (see `onlyCommand`). Help, version
+ * and usage errors are written to `io`.
  */
-export function buildProgram(argv?: readonly string[]): Command {
+export function buildProgram(argv?: readonly string[], io: IOStreams = IOStreams.system()): Command {
   const program = new Command('whmcs-2fa');
   let parseError: string | undefined;
   program
@@ -38,19 +39,20 @@ export function buildProgram(argv?: readonly string[]): Command {
     .configureOutput({
       // Written by the exit override below as one line (and the JSON error with --format json).
       outputError: (str) => (parseError ??= str),
-      writeOut: (str) => writeAll(1, str),
-      writeErr: (str) => writeAll(2, str),
+      // Help, version and usage errors are the run's last words: straight to the descriptor.
+      writeOut: (str) => io.writeDirect('stdout', str),
+      writeErr: (str) => io.writeDirect('stderr', str),
       // undefined: commander's default width (80), as when it asks process.stdout itself.
-      getOutHelpWidth: () => (maybeTerminal(1) && process.stdout.isTTY ? process.stdout.columns : undefined) as number,
-      getErrHelpWidth: () => (maybeTerminal(2) && process.stderr.isTTY ? process.stderr.columns : undefined) as number,
-      getOutHasColors: () => maybeTerminal(1) && Boolean(process.stdout.isTTY && process.stdout.hasColors?.()),
-      getErrHasColors: () => maybeTerminal(2) && Boolean(process.stderr.isTTY && process.stderr.hasColors?.()),
+      getOutHelpWidth: () => (io.terminalWidth('stdout') ?? undefined) as number,
+      getErrHelpWidth: () => (io.terminalWidth('stderr') ?? undefined) as number,
+      getOutHasColors: () => io.hasColors('stdout'),
+      getErrHasColors: () => io.hasColors('stderr'),
     })
     .exitOverride((err) => {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') {
-        process.exit(EXIT.OK);
+        throw new ProgramExit(EXIT.OK);
       }
-      process.exit(reportParseError(program, parseError ?? err.message, argv ?? process.argv, err.code === 'commander.unknownCommand'));
+      throw new ProgramExit(reportParseError(program, io, parseError ?? err.message, argv ?? [], err.code === 'commander.unknownCommand'));
     });
   program.addHelpText(
     'after',
@@ -93,7 +95,7 @@ function globalOptionApplies(command: string, flag: string | undefined): boolean
  * the usage is, and with `--format json` the JSON error object on stdout. The format is read from
  * the raw arguments, since parsing them is what failed.
  */
-function reportParseError(program: Command, raw: string, argv: readonly string[], unknownCommand: boolean): number {
+function reportParseError(program: Command, io: IOStreams, raw: string, argv: readonly string[], unknownCommand: boolean): number {
   const args = argv.slice(2);
   const message = raw
     .replace(/^error: /i, '')
@@ -107,9 +109,9 @@ function reportParseError(program: Command, raw: string, argv: readonly string[]
   // A command can promise another code for usage errors (clock-check: 3, UNKNOWN to monitoring).
   const sub = command ? (program.commands.find((c) => c.name() === command) as (Command & { usageExitCode?: number }) | undefined) : undefined;
   const exitCode = sub?.usageExitCode ?? EXIT.USAGE;
-  writeAll(2, `Error: ${line}\n`);
+  io.writeDirect('stderr', `Error: ${line}\n`);
   if (formatRequested(args) === 'json') {
-    writeAll(1, JSON.stringify({ error: { message: line, exitCode } }, null, 2) + '\n');
+    io.writeDirect('stdout', JSON.stringify({ error: { message: line, exitCode } }, null, 2) + '\n');
   }
   return exitCode;
 }
@@ -162,39 +164,32 @@ function onlyCommand(program: Command, name: string): Command {
 }
 
 /**
- * Help, version and usage errors go straight to the file descriptor: the process exits right after
- * them, and creating process.stdout loads Node's stream machinery, which costs more start-up time
- * than printing the text. A non-blocking descriptor that is full (EAGAIN) falls back to the stream.
+ * Runs one command line and returns its exit code. `deps` replaces the program's seams to the
+ * outside: `io` the terminal, environment and working directory (tests run the program in their
+ * own process with in-memory streams), `duoHttpClient` Duo's transport.
  */
-function writeAll(fd: 1 | 2, text: string): void {
-  let buf = Buffer.from(text);
+export async function main(argv: string[], deps: Dependencies = {}): Promise<number> {
+  const io = deps.io ?? IOStreams.system();
+  const program = buildProgram(argv, io);
+  const run = startRun(program, { ...deps, io });
   try {
-    while (buf.length) buf = buf.subarray(writeSync(fd, buf));
-  } catch {
-    (fd === 1 ? process.stdout : process.stderr).write(buf);
+    // A run ended by io.exit() (a dead database connection) is over even if its work never returns.
+    await Promise.race([program.parseAsync(argv), io.ended]);
+  } catch (e) {
+    if (e instanceof ProgramExit) return e.exitCode;
+    throw e;
   }
-}
-
-/** Only a character device can be a terminal; asking process.stdout would create the stream. */
-function maybeTerminal(fd: 1 | 2): boolean {
-  try {
-    return fstatSync(fd).isCharacterDevice();
-  } catch {
-    return false;
-  }
-}
-
-/** Runs one command line. `deps` replaces the program's seams to the outside (tests only). */
-export async function main(argv: string[] = process.argv, deps: Dependencies = {}): Promise<void> {
-  const program = buildProgram(argv);
-  provideDependencies(program, deps);
-  await program.parseAsync(argv);
+  return io.exitCode ?? run.exitCode ?? EXIT.OK;
 }
 
 /** The process entry (bin/whmcs-2fa.js, dist/whmcs-2fa.cjs): anything escaping main is one line, exit 1. */
 export function run(): void {
-  main().catch((e: Error | undefined) => {
-    process.stderr.write(`Error: ${e?.message ?? e}\n`);
-    process.exitCode = 1;
-  });
+  const io = IOStreams.system();
+  main(process.argv, { io }).then(
+    (code) => io.endWith(code),
+    (e: Error | undefined) => {
+      io.stderr.write(`Error: ${e?.message ?? e}\n`);
+      io.endWith(1);
+    },
+  );
 }

@@ -3,6 +3,7 @@ import type { Output } from './ui/output.js';
 import type { Session } from './whmcs/connection/session.js';
 import type { ChangeOptions, Plan } from './whmcs/changes/change.js';
 import type { DuoHttpClient } from './services/duo.js';
+import { IOStreams } from './ui/iostreams.js';
 import { UsageError } from './errors.js';
 
 /** Mirrors DEFAULT_TIMEOUT_MS in src/whmcs/connection/db.ts (not imported: that module loads with the driver). */
@@ -34,26 +35,59 @@ export interface GlobalOptions {
  * tests replace. Everything absent means the real thing.
  */
 export interface Dependencies {
+  /** The terminal, environment and working directory of the run; default: this process's. */
+  io?: IOStreams;
   /** Transport for Duo's health check; default: the Duo library's own HTTPS client (Duo's CAs pinned). */
   duoHttpClient?: DuoHttpClient;
 }
 
-const programDependencies = new WeakMap<Command, Dependencies>();
-
-/** Gives every command run by `program` these dependencies (see `main`). */
-export function provideDependencies(program: Command, deps: Dependencies): void {
-  programDependencies.set(program, deps);
+/** One run of the program: what main() was given, and the exit code its command ended with. */
+export interface ProgramRun {
+  io: IOStreams;
+  deps: Dependencies;
+  exitCode?: number;
 }
 
-/** The dependencies given to the program `cmd` belongs to. */
-export function dependenciesOf(cmd: Command): Dependencies {
+const programRuns = new WeakMap<Command, ProgramRun>();
+
+/** Starts a run of `program`: every command it runs gets these dependencies (see `main`). */
+export function startRun(program: Command, deps: Dependencies): ProgramRun {
+  const run: ProgramRun = { io: deps.io ?? IOStreams.system(), deps };
+  programRuns.set(program, run);
+  return run;
+}
+
+/** The run the program `cmd` belongs to (a program parsed without main(): this process's terminal). */
+export function runOf(cmd: Command): ProgramRun {
   let c: Command | null = cmd;
   while (c) {
-    const deps = programDependencies.get(c);
-    if (deps) return deps;
+    const run = programRuns.get(c);
+    if (run) return run;
     c = c.parent;
   }
-  return {};
+  return startRun(rootOf(cmd), {});
+}
+
+function rootOf(cmd: Command): Command {
+  let c = cmd;
+  while (c.parent) c = c.parent;
+  return c;
+}
+
+/** The command line the program `cmd` belongs to parsed, as given (commander keeps it as `rawArgs`). */
+export function argvOf(cmd: Command): string[] {
+  return (rootOf(cmd) as unknown as { rawArgs?: string[] }).rawArgs ?? [];
+}
+
+/**
+ * How the program ends before a command has run (help, version, a command-line error): thrown
+ * from commander's exit override, caught by main(), which returns the code.
+ */
+export class ProgramExit extends Error {
+  constructor(readonly exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.name = 'ProgramExit';
+  }
 }
 
 /**
@@ -67,18 +101,13 @@ export class Context {
   constructor(
     readonly opts: GlobalOptions,
     readonly out: Output,
-    readonly env: NodeJS.ProcessEnv = process.env,
-    private interactiveOverride?: boolean,
+    readonly io: IOStreams,
     readonly deps: Dependencies = {},
   ) {}
 
-  /**
-   * Both stdin and stdout are terminals. Asked on first use: creating process.stdin loads Node's
-   * file-stream machinery, start-up time that a command which never prompts should not pay.
-   */
-  get interactive(): boolean {
-    this.interactiveOverride ??= Boolean(process.stdin.isTTY && process.stdout.isTTY);
-    return this.interactiveOverride;
+  /** The environment the run sees (the process's, or what a test gives). */
+  get env(): NodeJS.ProcessEnv {
+    return this.io.env;
   }
 
   /**
@@ -100,7 +129,7 @@ export class Context {
         whmcsDir: this.opts.whmcsDir,
         dbUrl: this.opts.db,
         env: this.env,
-        cwd: process.cwd(),
+        cwd: this.io.cwd,
         askPassword: this.passwordPrompt(),
         warn: (w) => this.out.warn(w),
         waits: {
@@ -109,7 +138,7 @@ export class Context {
           // The connection is dead: nothing can be rolled back or reported from it, so say so and end.
           onStall: (e) => {
             this.out.error(e.message, e.exitCode);
-            process.exit(e.exitCode);
+            this.io.exit(e.exitCode);
           },
         },
       });
@@ -119,11 +148,8 @@ export class Context {
 
   /** The hidden password prompt on a terminal; without one there is nobody to ask. */
   passwordPrompt(): ((question: string) => Promise<string>) | undefined {
-    if (!this.interactive) return undefined;
-    return async (question) => {
-      const { askSecret } = await import('./ui/prompts.js');
-      return askSecret(question);
-    };
+    if (!this.io.canPrompt) return undefined;
+    return (question) => this.io.prompt.secret(question);
   }
 
   /** How writes ask: a prompt on a TTY, a refusal without one unless --yes. */
@@ -134,12 +160,11 @@ export class Context {
       yes: Boolean(this.opts.yes),
       confirmQuestion: question,
       warn: (m: string) => out.warn(m),
-      confirm: this.interactive
+      confirm: this.io.canPrompt
         ? async (q: string, plan: Plan) => {
-            process.stderr.write(out.renderBlocks([{ kind: 'diff', title: 'About to change:', lines: plan.diff }]));
+            this.io.stderr.write(out.renderBlocks([{ kind: 'diff', title: 'About to change:', lines: plan.diff }]));
             for (const n of plan.notes) out.warn(n);
-            const { askConfirm } = await import('./ui/prompts.js');
-            return askConfirm(q);
+            return this.io.prompt.confirm(q);
           }
         : undefined,
     };

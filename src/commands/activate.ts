@@ -138,11 +138,9 @@ async function givenConfig(ctx: Context, module: string, opts: ActivateOptions, 
 
 export async function secretFrom(ctx: Context, flag: string | undefined, envName: string, flagName: string, label: string, warnings: string[]): Promise<string | undefined> {
   if (flag === '-') {
-    if (process.stdin.isTTY) {
-      const { askSecret } = await import('../ui/prompts.js');
-      return (await askSecret(label)).trim();
-    }
-    const text = await readStdin();
+    // A terminal on stdin has nothing to read but the keyboard: the secret is asked for, without echo.
+    if (ctx.io.isTTY('stdin')) return (await ctx.io.prompt.secret(label)).trim();
+    const text = await readStdin(ctx.io.stdin);
     // Only the line ending a pipe or here-string adds; a secret never contains one.
     const value = text.replace(/\r?\n$/, '');
     if (value === '') throw new UsageError(`${flagName} - read nothing from stdin — pipe the ${label} in`);
@@ -156,22 +154,21 @@ export async function secretFrom(ctx: Context, flag: string | undefined, envName
   return env !== undefined && env !== '' ? env : undefined;
 }
 
-async function readStdin(): Promise<string> {
+async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  for await (const c of stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
   return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Asks on a terminal for what is not configured yet; without one, says which flags are needed. */
 async function askMissing(ctx: Context, module: string, missing: ModuleField[], values: Record<string, string>): Promise<void> {
   const { FIELD_FLAG } = await import('../whmcs/settings/settings-change.js');
-  if (!ctx.interactive) {
+  if (!ctx.io.canPrompt) {
     const flags = missing.map((f) => FIELD_FLAG[module]?.[f.key] ?? f.key);
     const env = module === 'duosecurity' ? ' ($WHMCS_DUO_CLIENT_SECRET or - for stdin also work for the secret)' : ' ($WHMCS_YUBICO_SECRET_KEY or - for stdin also work for the key)';
     throw new UsageError(`${module === 'duosecurity' ? 'Duo Security' : 'YubiKey'} is not configured yet: give ${flags.join(', ')}${env}`);
   }
-  const { askSecret, askText } = await import('../ui/prompts.js');
-  for (const f of missing) values[f.key] = (f.secret ? await askSecret(f.label) : await askText(f.label)).trim();
+  for (const f of missing) values[f.key] = (f.secret ? await ctx.io.prompt.secret(f.label) : await ctx.io.prompt.input(f.label)).trim();
 }
 
 /** Human rendering shared by activate and deactivate. */

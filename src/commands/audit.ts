@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action } from './run.js';
 import { collect, seconds, wholeNumber } from './option-values.js';
-import type { Context } from '../context.js';
+import { argvOf, ProgramExit, type Context } from '../context.js';
 import type { View } from '../ui/view.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
 import type { ClockFinding, FindingSelector } from '../whmcs/reports/audit.js';
@@ -62,8 +62,8 @@ whatever the findings (the metrics carry them), and on an error whmcs_2fa_audit_
 before the usual exit code.`,
     )
     .exitOverride((err) => {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(EXIT.OK);
-      process.exit(nagiosRequested(process.argv) ? UNKNOWN : EXIT.USAGE);
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') throw new ProgramExit(EXIT.OK);
+      throw new ProgramExit(nagiosRequested(argvOf(program)) ? UNKNOWN : EXIT.USAGE);
     })
     .action(
       action<AuditOptions>((ctx, opts) => audit(ctx, opts), { formats: ['csv', 'nagios', 'prometheus'] }),

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action } from './run.js';
 import { collect, seconds, wholeNumber } from './option-values.js';
-import type { Context } from '../context.js';
+import { runOf, type Context } from '../context.js';
 import type { Block, View } from '../ui/view.js';
 import { CliError, UsageError } from '../errors.js';
 import type { ClockReport } from '../clock/verdict.js';
@@ -67,7 +67,8 @@ duoVerdict, database, servers: [{host, address, stratum, leap, offset, delay, er
     .action(async (...argv: unknown[]) => {
       handled = false;
       await run(...argv);
-      if (!handled && process.exitCode !== undefined && process.exitCode !== 0) process.exitCode = UNKNOWN;
+      const programRun = runOf(argv[argv.length - 1] as Command);
+      if (!handled && programRun.exitCode !== undefined && programRun.exitCode !== 0) programRun.exitCode = UNKNOWN;
     });
   // Command-line errors too (src/cli.ts reads this).
   (cmd as Command & { usageExitCode?: number }).usageExitCode = UNKNOWN;
@@ -97,7 +98,7 @@ async function clockCheck(ctx: Context, opts: ClockCheckCliOptions): Promise<Vie
       whmcsDir: ctx.opts.whmcsDir,
       dbUrl: typeof ctx.opts.db === 'string' ? ctx.opts.db : undefined,
       env: ctx.env,
-      cwd: process.cwd(),
+      cwd: ctx.io.cwd,
     };
     if (opts.db !== false && databaseConfigured(dbRequest)) {
       const { databaseClockSource } = await import('../clock/db-clock.js');

@@ -2,9 +2,7 @@ import { Argument, type Command } from 'commander';
 import { action } from './run.js';
 import { SHELLS, type Shell } from '../completion/shells.js';
 import { Output } from '../ui/output.js';
-
-/** commander keeps the argv it parsed in `rawArgs` (not in its typings). */
-const rawArgs = (program: Command): string[] => (program as unknown as { rawArgs?: string[] }).rawArgs ?? process.argv;
+import { argvOf, runOf } from '../context.js';
 
 /** No candidates and no file names (directive NoFileComp). */
 const NO_CANDIDATES = ':4\n';
@@ -44,21 +42,22 @@ upwards), --admin, --user and --client complete usernames and emails from the da
     .helpOption(false)
     .allowUnknownOption()
     .allowExcessArguments()
-    .action(async (parsed: string[]) => {
+    .action(async (parsed: string[], _opts: unknown, cmd: Command) => {
+      const io = runOf(cmd).io;
       // Libraries may log through console (knex's default logger writes to stdout): in this
       // process only the answer may reach the shell.
-      for (const m of ['log', 'info', 'warn', 'error', 'debug'] as const) console[m] = () => {};
-      const out = new Output({ format: 'table', color: false, quiet: true });
+      io.silenceConsole();
+      const out = new Output({ format: 'table', color: false, quiet: true, io });
       let abandoned = false;
       try {
         const { completeLine, wordsFromArgv } = await import('../completion/complete.js');
-        const r = await completeLine(program, wordsFromArgv(rawArgs(program), parsed), { env: process.env, cwd: process.cwd() });
+        const r = await completeLine(program, wordsFromArgv(argvOf(cmd), parsed), { env: io.env, cwd: io.cwd });
         abandoned = r.abandoned;
         out.write(r.text);
       } catch {
         out.write(NO_CANDIDATES);
       }
       // A connection attempt still hanging past the deadline must not keep the shell waiting.
-      if (abandoned) process.exit(0);
+      if (abandoned) io.exit(0);
     });
 }

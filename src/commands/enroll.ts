@@ -55,7 +55,7 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
   const { secretFrom } = await import('./activate.js');
   opts.secret = await secretFrom(ctx, opts.secret, 'WHMCS_TOTP_SECRET', '--secret', 'TOTP secret (base32)', secretWarnings);
   for (const w of secretWarnings) ctx.out.warn(w);
-  const canPrompt = Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  const canPrompt = ctx.io.canPrompt;
   // A dry run previews the change: it neither shows a secret to scan nor asks for a code.
   const preview = Boolean(ctx.opts.dryRun) && opts.code === undefined;
   if (opts.code === undefined && !canPrompt && !preview) {
@@ -76,7 +76,7 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
   for (const w of draft.warnings) ctx.out.warn(w);
 
   // The QR code paints its own colours when it lands on a terminal (src/ui/qr.ts).
-  const qrOnTerminal = opts.code === undefined ? Boolean(ctx.out.human ? process.stdout.isTTY : process.stderr.isTTY) : Boolean(ctx.out.human && process.stdout.isTTY);
+  const qrOnTerminal = opts.code === undefined ? ctx.io.isTTY(ctx.out.human ? 'stdout' : 'stderr') : ctx.out.human && ctx.io.isTTY('stdout');
   const display = await displayBlocks(draft, qrOnTerminal);
   let displayed = false;
   let check: ActivationCheck | null = null;
@@ -87,7 +87,7 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
     // so stdout in table mode; stderr when stdout carries JSON/YAML.
     const text = ctx.out.renderBlocks(display);
     if (ctx.out.human) ctx.out.write(text);
-    else process.stderr.write(text);
+    else ctx.io.stderr.write(text);
     displayed = true;
     check = await askCode(ctx, draft, window);
   } else {
@@ -175,11 +175,10 @@ async function displayBlocks(draft: EnrolmentDraft, paint: boolean): Promise<Blo
 }
 
 async function askCode(ctx: Context, draft: EnrolmentDraft, window: number): Promise<ActivationCheck> {
-  const { askText } = await import('../ui/prompts.js');
   const { checkActivationCode } = await import('../whmcs/accounts/enroll.js');
   let last: ActivationCheck | undefined;
   for (let i = 1; i <= TRIES; i++) {
-    const input = await askText(i === 1 ? 'Code from the app:' : `Code from the app (try ${i} of ${TRIES}):`, (v) =>
+    const input = await ctx.io.prompt.input(i === 1 ? 'Code from the app:' : `Code from the app (try ${i} of ${TRIES}):`, (v) =>
       /^\s*\d{3}[\s-]?\d{3}\s*$/.test(v) ? true : 'six digits, as the app shows them',
     ).catch((e: unknown) => {
       throw e instanceof CliError ? new CliError(`${e.message} — nothing was written`, e.exitCode) : e;

@@ -133,23 +133,28 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
   await confirmBulk(ctx, scope.count, what, sampleRows, consequences);
 
   const { ProgressBar } = await import('../ui/progress.js');
-  const bar = new ProgressBar(ctx.out.quiet ? { write: () => true, isTTY: false } : process.stderr, scope.count, { unit: t.plural, color: ctx.out.errColor });
+  const io = ctx.io;
+  const stderr = { write: (s: string) => io.stderr.write(s), isTTY: io.isTTY('stderr'), get columns() { return io.terminalWidth('stderr') ?? undefined; } };
+  const bar = new ProgressBar(ctx.out.quiet ? { write: () => true, isTTY: false } : stderr, scope.count, { unit: t.plural, color: ctx.out.errColor });
   // SIGINT (Ctrl-C), SIGTERM (kill, `timeout`, systemd) and SIGHUP (the SSH session dropped) all
   // stop the run the same way: the batch in progress rolls back, the report says what was done,
   // and the exit status is 128 + the signal's number, as a shell reports a process the signal ended.
   let stoppedBy: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signal === 'SIGHUP') ignoreLostTerminal();
+    // After SIGHUP the terminal may be gone: failed writes to it are dropped from now on, so the
+    // rollback and the report on stdout (a file or pipe when it matters) are not cut short.
+    if (signal === 'SIGHUP') io.dropWriteErrors();
     if (stoppedBy) {
       // A second signal: leave now. The open transaction dies with the connection (rolled back).
-      safeStderr('\nAborted — the batch in progress is rolled back by the database; committed batches stay (see `whmcs-2fa undo --list`).\n');
-      process.exit(signalExitCode(signal));
+      safeWrite(io.stderr, '\nAborted — the batch in progress is rolled back by the database; committed batches stay (see `whmcs-2fa undo --list`).\n');
+      io.exit(signalExitCode(signal));
+      return;
     }
     stoppedBy = signal;
     bar.finish('interrupted');
     ctx.out.info(`Interrupted (${signal}) — rolling back the batch in progress and stopping${signal === 'SIGINT' ? ' (Ctrl-C again to abort at once)' : ''}`);
   };
-  for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
+  const stopListening = io.onSignals(STOP_SIGNALS, onSignal);
   let outcome;
   try {
     outcome = await runBulk(session, job, {
@@ -157,7 +162,7 @@ async function resetBulk(ctx: Context, opts: ResetOptions): Promise<View> {
       onBatch: (p) => bar.update(p.done, Math.max(scope.count, p.done)),
     });
   } finally {
-    for (const sig of STOP_SIGNALS) process.off(sig, onSignal);
+    stopListening();
     bar.finish();
   }
   const signal: NodeJS.Signals | null = outcome.interrupted ? stoppedBy : null;
@@ -200,20 +205,9 @@ export function signalExitCode(signal: NodeJS.Signals): number {
   return 128 + (osConstants.signals[signal] ?? 0);
 }
 
-/**
- * After SIGHUP the terminal may be gone: a write to it fails (EIO) or never returns. Failed writes
- * to stderr are dropped from now on, so the rollback and the report on stdout (a file or pipe when
- * it matters) are not cut short by an unhandled stream error.
- */
-function ignoreLostTerminal(): void {
-  for (const stream of [process.stderr, process.stdout]) {
-    if (!stream.listenerCount('error')) stream.on('error', () => {});
-  }
-}
-
-function safeStderr(text: string): void {
+function safeWrite(stream: NodeJS.WritableStream, text: string): void {
   try {
-    process.stderr.write(text);
+    stream.write(text);
   } catch {
     /* the terminal is gone */
   }
@@ -228,7 +222,7 @@ async function confirmBulk(
   consequences: { notes: string[]; warnings: string[] },
 ): Promise<void> {
   if (ctx.opts.yes) return;
-  if (!ctx.interactive) {
+  if (!ctx.io.canPrompt) {
     throw new RefusedError(`refusing to reset ${what} without confirmation: no terminal to ask on — pass --yes (or --dry-run to see the count and a sample)`);
   }
   const sample = await sampleOf();
@@ -241,8 +235,7 @@ async function confirmBulk(
   );
   for (const n of consequences.notes) ctx.out.info(`• ${n}`);
   for (const w of consequences.warnings) ctx.out.warn(w);
-  const { askText } = await import('../ui/prompts.js');
-  const typed = await askText(`Type ${count} to reset ${count === 1 ? 'it' : 'all of them'} (anything else cancels):`).catch((e: unknown) => {
+  const typed = await ctx.io.prompt.input(`Type ${count} to reset ${count === 1 ? 'it' : 'all of them'} (anything else cancels):`).catch((e: unknown) => {
     throw e instanceof CliError ? new CliError(`${e.message} — nothing was changed`, e.exitCode) : e;
   });
   if (typed.trim().replace(/[,_ ]/g, '') !== String(count)) throw new CancelledError('cancelled at the prompt — nothing was changed');

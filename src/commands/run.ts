@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { Context, dependenciesOf, type GlobalOptions } from '../context.js';
+import { Context, runOf, type GlobalOptions } from '../context.js';
 import { Output, FORMATS, type Format } from '../ui/output.js';
+import type { IOStreams } from '../ui/iostreams.js';
 import type { View } from '../ui/view.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
 
@@ -14,29 +15,31 @@ export interface RunSpec {
 /**
  * Wraps a command handler: builds the context from global options, prints the returned View,
  * maps any failure to one `Error:` line and its documented exit code, and always closes the
- * database. Exit codes are set on process.exitCode so pending output is flushed.
+ * database. The exit code is the run's (main() returns it; the process entry sets it as the
+ * process's exit code, so pending output is flushed).
  */
 export function action<O>(handler: Handler<O>, spec: RunSpec = {}) {
   return async (...argv: unknown[]): Promise<void> => {
     const cmd = argv[argv.length - 1] as Command;
+    const run = runOf(cmd);
     const all = cmd.optsWithGlobals() as GlobalOptions & O;
     let out: Output;
     try {
-      out = makeOutput(all, spec);
+      out = makeOutput(all, run.io, spec);
     } catch (e) {
-      reportError(new Output({ format: 'table', color: false, quiet: false }), e);
+      run.exitCode = reportError(new Output({ format: 'table', color: false, quiet: false, io: run.io }), e, run.io);
       return;
     }
-    const ctx = new Context(all, out, process.env, undefined, dependenciesOf(cmd));
+    const ctx = new Context(all, out, run.io, run.deps);
     try {
       await out.init();
       void ctx.timeoutMs; // a bad --timeout is a usage error before anything runs
       const v = await handler(ctx, cmd.opts() as O, cmd.args);
       await out.print(v);
-      process.exitCode = v.exitCode ?? EXIT.OK;
+      run.exitCode = v.exitCode ?? EXIT.OK;
     } catch (e) {
       // A driver error that escaped a command: one line without the statement (values can be secrets).
-      reportError(out, e instanceof CliError ? e : (await import('../whmcs/connection/db.js')).queryError(e));
+      run.exitCode = reportError(out, e instanceof CliError ? e : (await import('../whmcs/connection/db.js')).queryError(e), run.io);
     } finally {
       await ctx.close();
       out.flushWarnings();
@@ -44,38 +47,35 @@ export function action<O>(handler: Handler<O>, spec: RunSpec = {}) {
   };
 }
 
-export function makeOutput(opts: GlobalOptions, spec: RunSpec = {}): Output {
-  const env = process.env;
+export function makeOutput(opts: GlobalOptions, io: IOStreams, spec: RunSpec = {}): Output {
   const allowed: Format[] = ['table', 'json', 'yaml', ...(spec.formats ?? [])];
   // The table is the default everywhere, pipes included (as WP-CLI and Nextcloud's occ do):
   // `accounts | grep jdoe` greps lines, not JSON. Machine formats only when asked.
   const requested = (opts.format ?? 'table').toLowerCase() as Format;
   const format: Format = FORMATS.includes(requested) && allowed.includes(requested) ? requested : 'table';
-  const noColor = opts.color === false || ('NO_COLOR' in env && env.NO_COLOR !== '');
   // Each stream is coloured only when it is a terminal: a piped table stays plain while warnings on
-  // the terminal keep their colour. Asked last: asking creates the stream.
-  const color = format === 'table' && !noColor && Boolean(process.stdout.isTTY);
-  const errColor = () => !noColor && Boolean(process.stderr.isTTY);
-  const out = new Output({ format, color, errColor, quiet: Boolean(opts.quiet) });
+  // the terminal keep their colour. Asked last (and stderr only when written to): asking creates the stream.
+  const color = format === 'table' && io.colorEnabled('stdout', opts.color);
+  const errColor = () => io.colorEnabled('stderr', opts.color);
+  const out = new Output({ format, color, errColor, quiet: Boolean(opts.quiet), io });
   if (format !== requested) {
     throw new UsageError(`--format ${requested} is not available for this command — use one of: ${allowed.join(', ')}`);
   }
   return out;
 }
 
-export function reportError(out: Output, e: unknown): void {
+/** Prints the error as its one line (and JSON object); returns the exit code it promises. */
+export function reportError(out: Output, e: unknown, io: IOStreams): number {
   if (e instanceof CliError) {
     out.error(e.message, e.exitCode, e.details);
-    process.exitCode = e.exitCode;
-    return;
+    return e.exitCode;
   }
   const err = e as Error & { name?: string };
   // Ctrl-C inside a prompt that src/ui/prompts.ts did not wrap.
   if (err?.name === 'ExitPromptError' || err?.name === 'AbortPromptError') {
     out.error('interrupted (Ctrl-C)', EXIT.INTERRUPTED);
-    process.exitCode = EXIT.INTERRUPTED;
-    return;
+    return EXIT.INTERRUPTED;
   }
-  out.error(`${err?.message?.split('\n')[0] ?? String(e)}${process.env.WHMCS_2FA_DEBUG ? '\n' + err?.stack : ' (set WHMCS_2FA_DEBUG=1 for details)'}`, EXIT.ERROR);
-  process.exitCode = EXIT.ERROR;
+  out.error(`${err?.message?.split('\n')[0] ?? String(e)}${io.env.WHMCS_2FA_DEBUG ? '\n' + err?.stack : ' (set WHMCS_2FA_DEBUG=1 for details)'}`, EXIT.ERROR);
+  return EXIT.ERROR;
 }

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { action } from './run.js';
 
 export function register(program: Command): void {
@@ -8,9 +9,10 @@ export function register(program: Command): void {
     .argument('<dir>', 'directory to create it in (gets configuration.php and the database)')
     .option('--force', 'replace an existing sandbox in <dir>')
     .action(
-      action<{ force?: boolean }>(async (_ctx, opts, args) => {
+      action<{ force?: boolean }>(async (ctx, opts, args) => {
         const { createSandbox } = await import('../whmcs/schema/sandbox.js');
-        const r = await createSandbox(args[0]!, { force: opts.force });
+        // A relative directory is the run's working directory's, not the process's (tests run in-process).
+        const r = await createSandbox(resolve(ctx.io.cwd, args[0]!), { force: opts.force });
         return {
           json: r,
           blocks: [

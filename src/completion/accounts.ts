@@ -75,11 +75,11 @@ export async function prepareLookup(req: AccountLookup): Promise<() => Promise<C
     warn: () => {},
   });
   const target = resolved.target.kind === 'mysql' ? { ...resolved.target, connectTimeoutMs: req.connectTimeoutMs ?? 2000 } : resolved.target;
-  withoutSecretDebugChannels();
+  withoutSecretDebugChannels(req.env);
   await import('knex');
   if (target.kind === 'mysql') await import('mysql2');
   return async () => {
-    const db = await openDb(target);
+    const db = await openDb(target, undefined, req.env);
     try {
       const t = TABLES[req.kind];
       const rows: Array<Record<string, unknown>> = await db

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { fstatSync, writeSync } from 'node:fs';
+import { IOStreams, StdoutDescriptor } from './iostreams.js';
 import { StreamedList, type Block, type StreamedTable, type View } from './view.js';
 import { toYaml } from './yaml.js';
 import { toCsv } from './csv.js';
@@ -19,8 +19,8 @@ export interface OutputOptions {
    */
   errColor?: boolean | (() => boolean);
   quiet: boolean;
-  stdout?: NodeJS.WritableStream;
-  stderr?: NodeJS.WritableStream;
+  /** The terminal written to; default: this process's. */
+  io?: IOStreams;
 }
 
 type Paint = (tone: 'ok' | 'warn' | 'bad' | 'dim' | 'bold', s: string) => string;
@@ -34,6 +34,7 @@ export class Output {
   readonly color: boolean;
   private errColorSource: boolean | (() => boolean);
   readonly quiet: boolean;
+  readonly io: IOStreams;
   private stdout?: Pick<NodeJS.WritableStream, 'write'>;
   private stderr?: NodeJS.WritableStream;
   private paint: Paint = (_t, s) => s;
@@ -44,18 +45,17 @@ export class Output {
     this.color = opts.color;
     this.errColorSource = opts.errColor ?? opts.color;
     this.quiet = opts.quiet;
-    this.stdout = opts.stdout;
-    this.stderr = opts.stderr;
+    this.io = opts.io ?? IOStreams.system();
   }
 
-  // Created on first use: process.stderr costs start-up time (stream machinery, a pipe or TTY
-  // handle) that a run which never warns should not pay. Standard output goes to the descriptor.
+  // Asked for on first use: process.stderr costs start-up time (stream machinery, a pipe or TTY
+  // handle) that a run which never warns should not pay (src/ui/iostreams.ts).
   private get out(): Pick<NodeJS.WritableStream, 'write'> {
-    return (this.stdout ??= new StdoutDescriptor());
+    return (this.stdout ??= this.io.stdout);
   }
 
   private get err(): NodeJS.WritableStream {
-    return (this.stderr ??= process.stderr);
+    return (this.stderr ??= this.io.stderr);
   }
 
   get errColor(): boolean {
@@ -224,8 +224,7 @@ export class Output {
    */
   private get terminalColumns(): number | null {
     if (this.columnsCache !== undefined) return this.columnsCache;
-    if (this.stdout) return (this.columnsCache = (this.stdout as { isTTY?: boolean; columns?: number }).isTTY ? ((this.stdout as { columns?: number }).columns ?? null) : null);
-    return (this.columnsCache = stdoutIsCharDevice() && process.stdout.isTTY ? process.stdout.columns || null : null);
+    return (this.columnsCache = this.io.terminalWidth('stdout'));
   }
 
   /**
@@ -266,57 +265,9 @@ export class Output {
 /** Outputs holding warnings, for flushAllWarnings. */
 const live = new Set<Output>();
 
-/** Before a prompt: every held warning is printed, so the question comes after what it is about. */
-export function flushAllWarnings(): void {
-  for (const o of [...live]) o.flushWarnings();
-}
-
-/**
- * Standard output written to file descriptor 1 directly, as help and usage errors are (src/cli.ts):
- * creating process.stdout costs a short run like clock-check more than printing its answer. If a
- * write fails (EAGAIN on a full non-blocking pipe, …), it and every later one go through
- * process.stdout instead, which queues what it cannot write yet: the order never changes.
- */
-class StdoutDescriptor {
-  /** process.stdout, once a direct write has failed. */
-  stream: NodeJS.WritableStream | null = null;
-
-  /** The terminal went away (EIO after a hang-up): nothing written to it can arrive. */
-  private gone = false;
-
-  write(s: string | Uint8Array): boolean {
-    if (this.gone) return true;
-    if (this.stream) return this.stream.write(s);
-    let buf = typeof s === 'string' ? Buffer.from(s) : s;
-    try {
-      while (buf.length) buf = buf.subarray(writeSync(1, buf));
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EPIPE') readerGone();
-      // A hung-up terminal: drop the output rather than crash, so the run still ends with its own
-      // exit status (a bulk reset stopped by SIGHUP: 129).
-      if ((e as NodeJS.ErrnoException).code === 'EIO') {
-        this.gone = true;
-        return true;
-      }
-      this.stream = process.stdout;
-      this.stream.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EPIPE') readerGone();
-        throw err;
-      });
-      return this.stream.write(buf);
-    }
-  }
-}
-
-/**
- * The reader of standard output has gone (`whmcs-2fa accounts --format json | head`): whatever is
- * left to print has no one to read it, so stop now, quietly and successfully, as `git log | head`
- * does. Output comes after the work it reports — a change is already committed — except for
- * streamed listings, which only read.
- */
-function readerGone(): never {
-  process.exit(0);
+/** Before a prompt: every warning held for this terminal is printed, so the question comes after what it is about. */
+export function flushAllWarnings(io: IOStreams): void {
+  for (const o of [...live]) if (o.io === io) o.flushWarnings();
 }
 
 /**
@@ -423,15 +374,6 @@ export async function writeJson(value: unknown, write: (s: string) => void | Pro
 function tableLine(cells: readonly string[], widths: readonly number[]): string {
   const fit = (c: string, w: number) => (visibleLength(c) > w ? [...c].slice(0, Math.max(0, w - 1)).join('') + '…' : c);
   return ('  ' + cells.map((c, i) => (i === cells.length - 1 ? fit(c, widths[i]!) : fit(c, widths[i]!) + ' '.repeat(Math.max(0, widths[i]! - visibleLength(fit(c, widths[i]!)))))).join('  ')).trimEnd();
-}
-
-/** Only a character device can be a terminal; asking process.stdout first would create the stream for nothing. */
-function stdoutIsCharDevice(): boolean {
-  try {
-    return fstatSync(1).isCharacterDevice();
-  } catch {
-    return false;
-  }
 }
 
 /** Narrowest a column is cut to: enough to recognise a value and its start. */

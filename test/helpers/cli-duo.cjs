@@ -7,7 +7,10 @@ const { main } = require('../../dist/cli.cjs');
 
 const base = process.env.DUO_MOCK_URL;
 if (!base) throw new Error('DUO_MOCK_URL is not set');
-main(process.argv, { duoHttpClient: axios.create({ baseURL: base }) }).catch((e) => {
-  process.stderr.write(`Error: ${e?.message ?? e}\n`);
-  process.exitCode = 1;
-});
+main(process.argv, { duoHttpClient: axios.create({ baseURL: base }) }).then(
+  (code) => (process.exitCode = code),
+  (e) => {
+    process.stderr.write(`Error: ${e?.message ?? e}\n`);
+    process.exitCode = 1;
+  },
+);

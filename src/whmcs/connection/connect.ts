@@ -105,7 +105,7 @@ function mysqlTarget(spec: MysqlConnectionSpec): DbTarget {
 
 export async function openSession(req: ConnectRequest): Promise<Session> {
   const c = await resolveConnection(req);
-  const db = await openDb(c.target, req.waits);
+  const db = await openDb(c.target, req.waits, req.env);
   try {
     const install = await inspectInstall(db);
     return new Session(db, install, c.ccHash, c.limits, operatorName(req.env), c.source, req.env);

@@ -95,10 +95,13 @@ export function describeTarget(t: DbTarget): string {
   return `mysql://${t.user}@${where}/${t.database}`;
 }
 
-/** Opens the connection and proves it works, turning driver errors into one-line advice (exit 5, 7 for timeouts). */
-export async function openDb(target: DbTarget, waits: DbWaits = { timeoutMs: DEFAULT_TIMEOUT_MS }): Promise<Db> {
+/**
+ * Opens the connection and proves it works, turning driver errors into one-line advice (exit 5, 7
+ * for timeouts). `env`: the run's environment, whose $DEBUG loses the secret channels.
+ */
+export async function openDb(target: DbTarget, waits: DbWaits = { timeoutMs: DEFAULT_TIMEOUT_MS }, env: NodeJS.ProcessEnv = process.env): Promise<Db> {
   const label = describeTarget(target);
-  withoutSecretDebugChannels();
+  withoutSecretDebugChannels(env);
   runTimeoutMs = waits.timeoutMs;
   const knex = target.kind === 'sqlite' ? await openSqlite(target, waits.timeoutMs) : await openMysql(target, waits.timeoutMs);
   try {
