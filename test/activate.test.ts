@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { resolve } from 'node:path';
+import axios from 'axios';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDb, describeBackends, type Backend, type TestDb } from './helpers/db.js';
 import { runCli } from './helpers/cli.js';
@@ -13,8 +13,12 @@ import { whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
 import { operatorName } from '../src/whmcs/changes/activity-log.js';
 import { whmcsDecryptString } from './helpers/whmcs-oracles.js';
 
-/** The built program with Duo's transport aimed at the local stand-in ($DUO_MOCK_URL). */
-const DUO_CLI = resolve(import.meta.dirname, 'helpers/cli-duo.cjs');
+/**
+ * The program with Duo's transport replaced by a plain-HTTP client aimed at the local stand-in
+ * (test/helpers/duo-mock.ts): Duo pins its own CAs, so no local HTTPS server can answer the real
+ * client; the product itself reads no test endpoint.
+ */
+const viaDuoMock = (url: string) => ({ duoHttpClient: axios.create({ baseURL: url }) });
 
 const DUO_ID = 'DIWJ8X6AEYOR5OMC6TQ1';
 const DUO_SECRET = 'Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep';
@@ -284,7 +288,7 @@ function suite(backend: Backend, shape: '7' | '8', version: string) {
     const args = ['activate', 'duo', '--admins', '--client-id', DUO_ID, '--api-hostname', DUO_HOST, '--check', '--yes', '--format', 'json'];
 
     it('healthy: reports the answer and writes', async () => {
-      const r = await cli(args, { env: { WHMCS_DUO_CLIENT_SECRET: DUO_SECRET, DUO_MOCK_URL: mock.url }, script: DUO_CLI });
+      const r = await cli(args, { env: { WHMCS_DUO_CLIENT_SECRET: DUO_SECRET }, deps: viaDuoMock(mock.url) });
       expect(r.stderr).not.toContain('Error');
       expect(r.code).toBe(0);
       expect(r.json.check).toMatchObject({ kind: 'duo-health-check', ok: true, status: 'ok' });
@@ -296,7 +300,7 @@ function suite(backend: Backend, shape: '7' | '8', version: string) {
 
     it('a wrong secret (401): exit 4, the reason, nothing written', async () => {
       mock.setHandler(() => ({ status: 401, body: DUO_INVALID_CLIENT }));
-      const r = await cli(args, { env: { WHMCS_DUO_CLIENT_SECRET: DUO_SECRET_2, DUO_MOCK_URL: mock.url }, script: DUO_CLI });
+      const r = await cli(args, { env: { WHMCS_DUO_CLIENT_SECRET: DUO_SECRET_2 }, deps: viaDuoMock(mock.url) });
       expect(r.code).toBe(4);
       expect(r.stderr).toMatch(/Duo health check failed: Duo rejected the Client ID\/Client Secret.*nothing was written/);
       expect(r.stdout + r.stderr).not.toContain(DUO_SECRET_2);
@@ -305,7 +309,7 @@ function suite(backend: Backend, shape: '7' | '8', version: string) {
 
     it('unreachable: a clear message, not a stack trace; exit 4 and nothing written', async () => {
       const port = await closedPort();
-      const r = await cli(args, { env: { WHMCS_DUO_CLIENT_SECRET: DUO_SECRET, DUO_MOCK_URL: `http://127.0.0.1:${port}` }, script: DUO_CLI });
+      const r = await cli(args, { env: { WHMCS_DUO_CLIENT_SECRET: DUO_SECRET }, deps: viaDuoMock(`http://127.0.0.1:${port}`) });
       expect(r.code).toBe(4);
       expect(r.stderr).toMatch(/cannot reach Duo at api-1a2b3c4d\.duosecurity\.com: connection refused/);
       expect(r.stderr).not.toMatch(/\bat .*:\d+:\d+/);

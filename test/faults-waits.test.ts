@@ -4,7 +4,7 @@
  * connection that freezes in the middle of a change, and a configuration.php that would never end.
  * Each run must end within its --timeout (plus the watchdog's grace) with exit 7 and one `Error:`
  * line (notes while waiting allowed), and leave the database byte for byte as it was and no undo
- * journal entry. A run that hung would be killed by runCli and show exit -1.
+ * journal entry. A run that hung would be stopped by runCli and show exit -1.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -213,9 +213,12 @@ describe.runIf(MYSQL_OK)('faults: locks, hung servers and frozen connections (Ma
         const s = mysqlServer();
         fault = await freezingProxy({ host: s.host!, port: s.port! }, freezeOn);
         const stateHome = tempDir();
+        // A process of its own: the run ends by exiting, which is what closes the frozen connection
+        // (and so rolls back its transaction) before the database is compared.
         const r = await runCli(['--db', viaPort(fault.port), '--timeout', String(TIMEOUT), ...args, '--format', 'json'], {
           env: { WHMCS_DB_PASSWORD: '', WHMCS_CC_ENCRYPTION_HASH: t.ccHash, XDG_STATE_HOME: stateHome },
           timeoutMs: 60_000,
+          process: true,
         });
         expect(fault.frozen, 'the proxy froze').toBe(true);
         // The frozen statement's own watchdog, or a further connection the pool opened meanwhile.

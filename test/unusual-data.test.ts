@@ -256,7 +256,8 @@ describeWithPeer(['php'], 'unusual WHMCS data', () => {
           return d.toISOString().slice(0, 19).replace('T', ' ');
         };
         const from = local();
-        const r = await runCli(['--whmcs-dir', t.whmcsDir, 'enforce', '--clients', 'on', '--yes'], { env: { TZ: 'Asia/Kolkata' } });
+        // A process of its own: the time zone is the process's, read from $TZ when it starts.
+        const r = await runCli(['--whmcs-dir', t.whmcsDir, 'enforce', '--clients', 'on', '--yes'], { env: { TZ: 'Asia/Kolkata' }, process: true });
         const to = local();
         expect(r.code).toBe(0);
         const [row] = await rows(t);
