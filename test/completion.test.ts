@@ -166,10 +166,12 @@ describe('whmcs-2fa complete (built CLI)', () => {
   });
 
   it('gives no suggestions and no error text when the database is unreachable or not configured', async () => {
-    const started = Date.now();
-    const refused = await runCli(['complete', '--', '--db', 'mysql://root@127.0.0.1:1/x', 'reset', '--admin', '']);
+    const words = ['--db', 'mysql://root@127.0.0.1:1/x', 'reset', '--admin', ''];
+    const refused = await runCli(['complete', '--', ...words]);
     expect(refused).toMatchObject({ code: 0, stdout: ':4\n', stderr: '' });
-    expect(Date.now() - started).toBeLessThan(10_000);
+    // The refusal itself ends the lookup: with a deadline and a connect timeout nothing reaches, the
+    // answer still comes, not abandoned.
+    expect(await completeLine(program, words, { env: {}, cwd: tempDir(), deadlineMs: 60_000, connectTimeoutMs: 60_000 })).toEqual({ text: ':4\n', abandoned: false });
     const nowhere = await runCli(['complete', '--', 'reset', '--admin', 'a'], { cwd: tempDir(), env: { WHMCS_DIR: undefined } });
     expect(nowhere).toMatchObject({ code: 0, stdout: ':4\n', stderr: '' });
     const broken = tempDir();
@@ -187,16 +189,15 @@ describe('whmcs-2fa complete (built CLI)', () => {
     const { port } = silent.address() as AddressInfo;
     try {
       const words = ['--db', `mysql://root@127.0.0.1:${port}/x`, 'reset', '--admin', ''];
-      let started = Date.now();
-      // Far below the connect timeout, even on a loaded machine (loading the driver is not timed).
-      const r = await completeLine(program, words, { env: {}, cwd: tempDir(), deadlineMs: 300, connectTimeoutMs: 20_000 });
+      // A deadline far below a connect timeout that never fires: only the deadline can end this
+      // lookup, and `abandoned` says it did (loading the driver comes before, and is not timed).
+      const r = await completeLine(program, words, { env: {}, cwd: tempDir(), deadlineMs: 300, connectTimeoutMs: 60_000 });
       expect(r).toEqual({ text: ':4\n', abandoned: true });
-      expect(Date.now() - started).toBeLessThan(15_000);
-      started = Date.now();
-      const cli = await runCli(['complete', '--', ...words]);
+      expect(sockets.length, 'the lookup reached the silent server').toBeGreaterThan(0);
+      // A process of its own: what counts is that it ends by itself (runCli would stop it and
+      // report exit -1), however long the connection attempt it leaves behind would hang.
+      const cli = await runCli(['complete', '--', ...words], { process: true });
       expect(cli).toMatchObject({ code: 0, stdout: ':4\n', stderr: '' });
-      // The default budget is about 2.5 s, plus node's start-up.
-      expect(Date.now() - started).toBeLessThan(10_000);
     } finally {
       for (const c of sockets) c.destroy();
       silent.close();
