@@ -38,6 +38,27 @@ describe('the domain layering rule', () => {
 
   it('lets the domain import the domain, and the presentation layers import anything', async () => {
     expect(await problems('src/whmcs/x.ts', `import type { DiffLine } from './diff.js';\nimport { UsageError } from '../errors.js';\nexport type D = DiffLine;\nexport const U = UsageError;\n`)).toEqual([]);
-    expect(await problems('src/commands/x.ts', `import type { View } from '../ui/view.js';\nexport type V = View;\nexport function g() { process.stdout.write('x'); }\n`)).toEqual([]);
+    expect(await problems('src/commands/x.ts', `import type { View } from '../ui/view.js';\nexport type V = View;\n`)).toEqual([]);
+  });
+});
+
+describe('the terminal I/O rule', () => {
+  const code = (ctx: string) =>
+    [
+      `export function g(${ctx}: any) {`,
+      `  process.stdout.write('x'); process.exitCode = 1; process.on('SIGINT', () => {});`,
+      `  return [process.env.HOME, process.cwd(), process.stdin.isTTY];`,
+      `}`,
+      `export const ok = (ctx: any) => [ctx.io.isTTY('stdin'), ctx.io.canPrompt, ctx.io.env.HOME, ctx.io.cwd];`,
+      '',
+    ].join('\n');
+
+  it.each(['src/commands/x.ts', 'src/context.ts', 'src/cli.ts', 'src/completion/x.ts'])('sends %s to the run\'s IOStreams for streams, TTY facts, exit, signals, env and cwd', async (file) => {
+    expect(await problems(file, code('ctx'))).toEqual(['2:no-restricted-syntax', '2:no-restricted-syntax', '2:no-restricted-syntax', '3:no-restricted-syntax', '3:no-restricted-syntax', '3:no-restricted-syntax', '3:no-restricted-syntax']);
+  });
+
+  it('holds in src/ui too, except in the I/O object itself', async () => {
+    expect(await problems('src/ui/x.ts', code('ctx'))).toEqual(['2:no-restricted-syntax', '2:no-restricted-syntax', '2:no-restricted-syntax', '3:no-restricted-syntax', '3:no-restricted-syntax', '3:no-restricted-syntax']);
+    expect(await problems('src/ui/iostreams.ts', code('ctx'))).toEqual([]);
   });
 });

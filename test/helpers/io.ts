@@ -22,9 +22,16 @@ export interface TestIO {
   input: PassThrough;
 }
 
-/** A collecting sink: what was written, as text, synchronously (a write is done when it returns). */
+/**
+ * A collecting sink: what was written, as text, synchronously (a write is done when it returns).
+ * Like process.stdout and process.stderr, it outlives whatever is piped into it (a prompt's output
+ * stream ends when the prompt does; stream.pipe never ends the process's standard streams).
+ */
 class Sink extends Writable {
   private chunks: Buffer[] = [];
+  override end(): this {
+    return this;
+  }
   override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
     this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
     done();
