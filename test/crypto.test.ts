@@ -16,7 +16,7 @@ import {
   phpLooseEqualsString,
   whmcsDecrypt,
   whmcsEncrypt,
-} from '../src/whmcs/crypto/crypto.js';
+} from '../src/whmcs/crypto/aes-config.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { php, phpMap } from './helpers/php.js';
 import { chance, int, mulberry32, pick, type Rng } from './helpers/fuzz.js';

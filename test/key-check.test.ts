@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDb, describeBackends, TEST_CC_HASH, type Backend, type TestDb } from './helpers/db.js';
 import { runCli } from './helpers/cli.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { aesEncryptConfig, hashBackupCode, phpJsonEncode, whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
+import { aesEncryptConfig, hashBackupCode, phpJsonEncode, whmcsEncrypt } from '../src/whmcs/crypto/aes-config.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
 import { sonataBase32Decode } from '../src/services/totp.js';
 import { totpAt } from './helpers/whmcs-oracles.js';

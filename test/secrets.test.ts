@@ -16,7 +16,7 @@ import { runCli, type CliResult } from './helpers/cli.js';
 import { reply, startFakeNtp, type FakeNtp } from './helpers/ntp-fake.js';
 import { insertAdmin, insertClient, insertUser, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
-import { hashBackupCode, whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
+import { hashBackupCode, whmcsEncrypt } from '../src/whmcs/crypto/aes-config.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
 import { encodeTokendata, sonataBase32Decode } from '../src/services/totp.js';
 import type { Shape } from '../src/whmcs/schema/ddl.js';

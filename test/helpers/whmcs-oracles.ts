@@ -5,7 +5,7 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { analyzeCode, type VerifyMode } from '../../src/services/totp.js';
-import { hashBackupCode, phpLooseEqualsString, whmcsDecrypt } from '../../src/whmcs/crypto/crypto.js';
+import { hashBackupCode, phpLooseEqualsString, whmcsDecrypt } from '../../src/whmcs/crypto/aes-config.js';
 import { phpTruthy } from '../../src/whmcs/php/php-serialize.js';
 
 /**

@@ -11,7 +11,7 @@ import { ADMINS, moduleIsOn, tableFor, type AccountTable, type Kind } from './ac
 import { accountRowChange } from './account-write.js';
 import { activityText, type ActivityEntry } from '../changes/activity-log.js';
 import { applyChange, emptyPlan, type ChangeOptions, type ChangeOutcome } from '../changes/change.js';
-import { isAesDecryptable } from '../crypto/crypto.js';
+import { isAesDecryptable } from '../crypto/aes-config.js';
 import { anyEnabled, codecOf, isForced, readSettingsRow, type Audience } from '../settings/settings.js';
 import { UsageError } from '../../errors.js';
 import type { DiffLine } from '../changes/diff.js';

@@ -8,7 +8,7 @@ import type { Session } from '../connection/session.js';
 import { findAccount, type Account, type Selector } from './find-account.js';
 import { moduleIsOn, tableFor } from './accounts-table.js';
 import { decodeAccountConfig, type AccountConfigFormat } from './account-config.js';
-import { isAesDecryptable } from '../crypto/crypto.js';
+import { isAesDecryptable } from '../crypto/aes-config.js';
 import { readUsedOtps, replayIdentity } from './replay-cache.js';
 import { anyEnabled, codecOf, isEnabled, readSettingsRow } from '../settings/settings.js';
 import { phpUnserialize } from '../php/php-serialize.js';

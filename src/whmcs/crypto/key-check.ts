@@ -25,7 +25,7 @@
  */
 import type { Knex } from 'knex';
 import type { Session } from '../connection/session.js';
-import { aesDecryptConfig, isAesDecryptable, whmcsDecrypt } from './crypto.js';
+import { aesDecryptConfig, isAesDecryptable, whmcsDecrypt } from './aes-config.js';
 import { codecOf, modulesOf, readSettingsRow } from '../settings/settings.js';
 import { DecryptError } from '../../errors.js';
 

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, 
 import type { Knex } from 'knex';
 import { isSqlite } from '../connection/sqlite-driver.js';
 import { CliError, DecryptError, NotFoundError, RefusedError } from '../../errors.js';
-import { aesConfigKey } from '../crypto/crypto.js';
+import { aesConfigKey } from '../crypto/aes-config.js';
 import { checkRow, JournalDamage, journalLines, type JournalLines, type JournalRow } from './journal-rows.js';
 
 export { journalLines, type JournalLines, type JournalRow } from './journal-rows.js';
