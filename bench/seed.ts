@@ -9,7 +9,7 @@
 import type { Knex } from 'knex';
 import { createWhmcsSchema, adminRow, clientRow, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { encodeAccountConfig, type AccountConfigTarget } from '../src/whmcs/accounts/account-config.js';
-import { generateBackupCode, hashBackupCode } from '../src/whmcs/crypto/aes-config.js';
+import { generateBackupCode, hashBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
 import { sample2faSettings } from '../src/whmcs/schema/sandbox.js';
 import { encodeTokendata, generateTotpSecret, sonataBase32Decode } from '../src/services/totp.js';
 import { yubicoPrefixHash } from '../src/services/yubico-client.js';

@@ -14,7 +14,7 @@ import { snapshotDb, changedTables } from './helpers/snapshot.js';
 import { insertAdmin, insertUser, insertClient, setConfigValue, userRow } from '../src/whmcs/schema/seed.js';
 import { nowSql } from '../src/whmcs/connection/sql-time.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
-import { whmcsEncrypt } from '../src/whmcs/crypto/aes-config.js';
+import { whmcsEncrypt } from '../src/whmcs/crypto/whmcs-encrypt.js';
 import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 
 const DUO_ID = 'DIABCDEFGHIJKLMNOPQR';

@@ -11,7 +11,7 @@ import { runCli } from './helpers/cli.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { php, phpBytes } from './helpers/php.js';
 import { FRESH_INSTALL_2FA, insertAdmin, insertUser } from '../src/whmcs/schema/seed.js';
-import { hashBackupCode } from '../src/whmcs/crypto/aes-config.js';
+import { hashBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
 import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 import { encodeTokendata, sonataBase32Decode } from '../src/services/totp.js';
 import { totpAt } from './helpers/whmcs-oracles.js';

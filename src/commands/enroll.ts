@@ -96,7 +96,7 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
   }
   if (check?.message) ctx.out.warn(check.message);
 
-  const { generateBackupCode, formatBackupCode } = await import('../whmcs/crypto/aes-config.js');
+  const { generateBackupCode, formatBackupCode } = await import('../whmcs/crypto/backup-code-hash.js');
   const { applyChange } = await import('../whmcs/changes/change.js');
   const backupCode = generateBackupCode();
   const facts = { format: '', replaced: '', replayRecorded: false, replayIdentity: null as string | null, activated: false };

@@ -12,7 +12,7 @@ import { ADMINS, tableFor } from './accounts-table.js';
 import { accountRowChange, configTargetFor, decodeForWrite, encodeForInstall } from './account-write.js';
 import { activityText, type ActivityEntry } from '../changes/activity-log.js';
 import { applyChange, type ChangeOptions, type ChangeOutcome, type Plan } from '../changes/change.js';
-import { formatBackupCode, generateBackupCode, hashBackupCode } from '../crypto/aes-config.js';
+import { formatBackupCode, generateBackupCode, hashBackupCode } from '../crypto/backup-code-hash.js';
 import { owningClientId } from './reset.js';
 import { requireKeyAgreement } from '../crypto/key-check.js';
 import { RefusedError } from '../../errors.js';

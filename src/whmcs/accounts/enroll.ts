@@ -12,7 +12,7 @@ import { accountRowChange, configTargetFor, encodeForInstall } from './account-w
 import { decodeAccountConfig } from './account-config.js';
 import { activityText, type ActivityEntry } from '../changes/activity-log.js';
 import type { Plan, RowChange } from '../changes/change.js';
-import { hashBackupCode } from '../crypto/aes-config.js';
+import { hashBackupCode } from '../crypto/backup-code-hash.js';
 import { readUsedOtps, replayIdentity, usedOtpsRowChanges, withUsedCode } from './replay-cache.js';
 import {
   FLAG,

@@ -25,7 +25,8 @@
  */
 import type { Knex } from 'knex';
 import type { Session } from '../connection/session.js';
-import { aesDecryptConfig, isAesDecryptable, whmcsDecrypt } from './aes-config.js';
+import { aesDecryptConfig, isAesDecryptable } from './aes-config.js';
+import { whmcsDecrypt } from './whmcs-encrypt.js';
 import { codecOf, modulesOf, readSettingsRow } from '../settings/settings.js';
 import { DecryptError } from '../../errors.js';
 

@@ -37,7 +37,7 @@ import type { Knex } from 'knex';
 import { isSqlite } from '../connection/sqlite-driver.js';
 import { applyChange, type ChangeOptions, type ChangeOutcome, type Plan, type RowChange } from '../changes/change.js';
 import { activityText } from '../changes/activity-log.js';
-import { whmcsEncrypt } from '../crypto/aes-config.js';
+import { whmcsEncrypt } from '../crypto/whmcs-encrypt.js';
 import { decryptField, maskClientId, MASK } from './module-settings.js';
 import { dbNow } from '../connection/sql-time.js';
 import { phpTree, type PhpNode } from '../php/php-tree.js';
