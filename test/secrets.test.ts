@@ -19,7 +19,7 @@ import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 import { hashBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
 import { whmcsEncrypt } from '../src/whmcs/crypto/whmcs-encrypt.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
-import { encodeTokendata, sonataBase32Decode } from '../src/services/totp.js';
+import { encodeTokendata, sonataBase32Decode } from '../src/services/totp/code-check.js';
 import type { Shape } from '../src/whmcs/schema/ddl.js';
 import { totpAt } from './helpers/whmcs-oracles.js';
 import { Journal, PARTS } from '../src/whmcs/history/journal.js';

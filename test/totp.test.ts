@@ -19,7 +19,7 @@ import {
   sonataBase32Decode,
   TokendataMalformedError,
   TotpSecretMissingError,
-} from '../src/services/totp.js';
+} from '../src/services/totp/code-check.js';
 import { oathtoolTotp } from './helpers/oathtool.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { totpAt, whmcsAccepts } from './helpers/whmcs-oracles.js';

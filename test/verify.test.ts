@@ -8,7 +8,7 @@ import { reply, startFakeNtp, type FakeNtp } from './helpers/ntp-fake.js';
 import { insertAdmin, insertClient, insertUser, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
-import { encodeTokendata, sonataBase32Decode } from '../src/services/totp.js';
+import { encodeTokendata, sonataBase32Decode } from '../src/services/totp/code-check.js';
 import { verifyAccountCode, whichClock } from '../src/whmcs/accounts/verify.js';
 import { openSession } from '../src/whmcs/connection/connect.js';
 import type { Session } from '../src/whmcs/connection/session.js';

@@ -39,7 +39,7 @@ import {
   otpauthUri,
   sonataBase32Decode,
   type CodeAnalysis,
-} from '../../services/totp.js';
+} from '../../services/totp/code-check.js';
 import { DecryptError, RefusedError } from '../../errors.js';
 import type { DiffLine } from '../changes/diff.js';
 

@@ -21,7 +21,7 @@ import {
   type CodeVerdict,
   type ReplayCheck,
   type ResolvedSecret,
-} from '../../services/totp.js';
+} from '../../services/totp/code-check.js';
 import { CliError, DecryptError, UsageError } from '../../errors.js';
 
 export const DEFAULT_VERIFY_WINDOW = 10;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { NotFoundError, ParseError, UsageError } from '../errors.js';
-import { phpSerialize, phpTruthy, phpUnserialize } from '../whmcs/php/php-serialize.js';
+import { NotFoundError, ParseError, UsageError } from '../../errors.js';
+import { phpSerialize, phpTruthy, phpUnserialize } from '../../whmcs/php/php-serialize.js';
 
 /** WHMCS (Sonata `GoogleAuthenticator` and ga4php alike): HMAC-SHA1, 6 digits, 30 s, window ±1 step. */
 export const TOTP_PERIOD = 30;
