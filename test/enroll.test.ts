@@ -10,7 +10,7 @@ import { insertAdmin, insertClient, insertUser, setConfigValue, FRESH_INSTALL_2F
 import { decodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 import { hashBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
 import { phpSerialize, phpUnserialize } from '../src/whmcs/php/php-serialize.js';
-import { generateTotpSecret, sonataBase32Decode } from '../src/services/totp/code-check.js';
+import { generateTotpSecret, sonataBase32Decode } from '../src/services/totp/base32-secret.js';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const now = () => Math.floor(Date.now() / 1000);

@@ -13,7 +13,7 @@ import { hashBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
 import { phpJsonEncode } from '../src/whmcs/php/php-json.js';
 import { whmcsEncrypt } from '../src/whmcs/crypto/whmcs-encrypt.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
-import { sonataBase32Decode } from '../src/services/totp/code-check.js';
+import { sonataBase32Decode } from '../src/services/totp/base32-secret.js';
 import { totpAt } from './helpers/whmcs-oracles.js';
 
 const WRONG = 'ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba9876543210ZZ';

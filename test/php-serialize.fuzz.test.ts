@@ -11,7 +11,8 @@ import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { phpSerialize, phpUnserialize, PhpUnserializeError, type UnserializeLimits } from '../src/whmcs/php/php-serialize.js';
 import { whmcsEncrypt } from '../src/whmcs/crypto/whmcs-encrypt.js';
-import { encodeTokendata, sonataBase32Decode } from '../src/services/totp/code-check.js';
+import { encodeTokendata } from '../src/services/totp/stored-secret.js';
+import { sonataBase32Decode } from '../src/services/totp/base32-secret.js';
 import { FRESH_INSTALL_2FA } from '../src/whmcs/schema/seed.js';
 import { chance, fuzzSettings, growth, int, LINEAR_GROWTH_LIMIT, mulberry32, mutateBytes, pick, SLOWNESS_LIMIT, slownessAgainst, timeIt, type Rng } from './helpers/fuzz.js';
 

@@ -13,7 +13,8 @@ import { php, phpBytes } from './helpers/php.js';
 import { FRESH_INSTALL_2FA, insertAdmin, insertUser } from '../src/whmcs/schema/seed.js';
 import { hashBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
 import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
-import { encodeTokendata, sonataBase32Decode } from '../src/services/totp/code-check.js';
+import { encodeTokendata } from '../src/services/totp/stored-secret.js';
+import { sonataBase32Decode } from '../src/services/totp/base32-secret.js';
 import { totpAt } from './helpers/whmcs-oracles.js';
 
 const OFF_FOR_CLIENTS = 'a:3:{s:7:"modules";a:1:{s:4:"totp";a:2:{s:13:"clientenabled";i:0;s:12:"adminenabled";i:1;}}s:11:"forceclient";i:0;s:10:"forceadmin";i:0;}';

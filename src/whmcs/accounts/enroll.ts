@@ -30,16 +30,10 @@ import {
 } from '../settings/settings.js';
 import { dbNow } from '../connection/sql-time.js';
 import { moduleInfo } from '../../services/catalog.js';
-import {
-  analyzeCode,
-  encodeTokendata,
-  generateTotpSecret,
-  issuerFromSystemUrl,
-  normalizeImportedSecret,
-  otpauthUri,
-  sonataBase32Decode,
-  type CodeAnalysis,
-} from '../../services/totp/code-check.js';
+import { analyzeCode, type CodeAnalysis } from '../../services/totp/code-check.js';
+import { encodeTokendata } from '../../services/totp/stored-secret.js';
+import { generateTotpSecret, normalizeImportedSecret, sonataBase32Decode } from '../../services/totp/base32-secret.js';
+import { issuerFromSystemUrl, otpauthUri } from '../../services/totp/otpauth-uri.js';
 import { DecryptError, RefusedError } from '../../errors.js';
 import type { DiffLine } from '../changes/diff.js';
 

@@ -9,7 +9,7 @@ import type { Install, SerializeLimits } from '../connection/install.js';
 import type { Account } from './find-account.js';
 import type { RowChange } from '../changes/change.js';
 import { phpSerialize, phpUnserialize } from '../php/php-serialize.js';
-import { LEGACY_REPLAY_IDENTITY, USED_OTPS_MAX_ENTRIES, recordUsedOtp } from '../../services/totp/code-check.js';
+import { LEGACY_REPLAY_IDENTITY, USED_OTPS_MAX_ENTRIES, recordUsedOtp } from '../../services/totp/replay-list.js';
 
 export const USED_OTPS_SETTING = 'TOTPUsedOTPs';
 

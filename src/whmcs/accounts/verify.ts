@@ -13,15 +13,10 @@ import { readUsedOtps, replayIdentity } from './replay-cache.js';
 import { anyEnabled, codecOf, isEnabled, readSettingsRow } from '../settings/settings.js';
 import { phpUnserialize } from '../php/php-serialize.js';
 import { moduleInfo } from '../../services/catalog.js';
-import {
-  analyzeCode,
-  base32Encode,
-  isReplayed,
-  secretBytesFromConfig,
-  type CodeVerdict,
-  type ReplayCheck,
-  type ResolvedSecret,
-} from '../../services/totp/code-check.js';
+import { analyzeCode, type CodeVerdict } from '../../services/totp/code-check.js';
+import { base32Encode } from '../../services/totp/base32-secret.js';
+import { isReplayed, type ReplayCheck } from '../../services/totp/replay-list.js';
+import { secretBytesFromConfig, type ResolvedSecret } from '../../services/totp/stored-secret.js';
 import { CliError, DecryptError, UsageError } from '../../errors.js';
 
 export const DEFAULT_VERIFY_WINDOW = 10;

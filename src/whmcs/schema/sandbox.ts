@@ -7,7 +7,8 @@ import { phpSerialize } from '../php/php-serialize.js';
 import { whmcsEncrypt } from '../crypto/whmcs-encrypt.js';
 import { encodeAccountConfig } from '../accounts/account-config.js';
 import { generateBackupCode, hashBackupCode } from '../crypto/backup-code-hash.js';
-import { generateTotpSecret, encodeTokendata, sonataBase32Decode } from '../../services/totp/code-check.js';
+import { generateTotpSecret, sonataBase32Decode } from '../../services/totp/base32-secret.js';
+import { encodeTokendata } from '../../services/totp/stored-secret.js';
 import { yubicoPrefixHash } from '../../services/yubico-client.js';
 import { RefusedError } from '../../errors.js';
 
