@@ -6,7 +6,7 @@ import { UsageError, RefusedError } from '../errors.js';
 import { MODULES, resolveModuleName } from '../services/catalog.js';
 import type { ModuleField } from '../services/catalog.js';
 import type { Audience } from '../whmcs/settings/settings.js';
-import type { ChangeResult, ServiceChangeJson } from '../whmcs/settings/settings-change.js';
+import type { ChangeResult, ServiceChangeJson } from '../whmcs/settings/service-change.js';
 
 interface ActivateOptions {
   clients?: boolean;
@@ -65,7 +65,7 @@ async function activate(ctx: Context, opts: ActivateOptions, service: string): P
   const given = await givenConfig(ctx, module, opts, warnings);
 
   const session = await ctx.session();
-  const sc = await import('../whmcs/settings/settings-change.js');
+  const sc = await import('../whmcs/settings/service-change.js');
   const cfg = await sc.resolveModuleConfig(session, module, given);
   warnings.push(...cfg.warnings);
   if (cfg.missing.length) await askMissing(ctx, module, cfg.missing, cfg.values);
@@ -164,7 +164,7 @@ async function readStdin(): Promise<string> {
 
 /** Asks on a terminal for what is not configured yet; without one, says which flags are needed. */
 async function askMissing(ctx: Context, module: string, missing: ModuleField[], values: Record<string, string>): Promise<void> {
-  const { FIELD_FLAG } = await import('../whmcs/settings/settings-change.js');
+  const { FIELD_FLAG } = await import('../whmcs/settings/service-change.js');
   if (!ctx.interactive) {
     const flags = missing.map((f) => FIELD_FLAG[module]?.[f.key] ?? f.key);
     const env = module === 'duosecurity' ? ' ($WHMCS_DUO_CLIENT_SECRET or - for stdin also work for the secret)' : ' ($WHMCS_YUBICO_SECRET_KEY or - for stdin also work for the key)';
