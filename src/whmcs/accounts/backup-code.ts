@@ -11,7 +11,7 @@ import { accountById, findAccount, toAccount, type Account, type Selector } from
 import { ADMINS, tableFor } from './accounts-table.js';
 import { accountRowChange, configTargetFor, decodeForWrite, encodeForInstall } from './account-write.js';
 import { activityText, type ActivityEntry } from '../changes/activity-log.js';
-import { applyChange, type ChangeOptions, type ChangeOutcome, type Plan } from '../changes/change.js';
+import { applyChange, type ChangeOptions, type ChangeOutcome, type PlanWithResult } from '../changes/change.js';
 import { formatBackupCode, generateBackupCode, hashBackupCode } from '../crypto/backup-code-hash.js';
 import { owningClientId } from './reset.js';
 import { requireKeyAgreement } from '../crypto/key-check.js';
@@ -127,7 +127,6 @@ export async function issueBackupCodes(session: Session, req: BackupCodeRequest,
     if (!ownProof) warnings.push(...(await requireKeyAgreement(session, 'encrypting the new backup code')).warnings);
   }
 
-  let planned: Account[] = targets;
   const summary = req.allAdmins
     ? `new backup codes for all ${targets.length} enrolled admins`
     : `new backup code for ${who(targets[0]!)} (#${targets[0]!.id})`;
@@ -137,12 +136,11 @@ export async function issueBackupCodes(session: Session, req: BackupCodeRequest,
       command: 'backup-code',
       summary,
       reason: req.reason,
-      plan: async (trx, lock): Promise<Plan> => {
+      plan: async (trx, lock): Promise<PlanWithResult<Account[]>> => {
         const accounts = req.allAdmins
           ? await enrolledAdmins(trx, lock)
           : [await accountById(trx, targets[0]!.kind, targets[0]!.id, lock)];
-        planned = accounts;
-        const plan: Plan = { rows: [], activity: [], diff: [], notes: [] };
+        const plan: PlanWithResult<Account[]> = { rows: [], activity: [], diff: [], notes: [], result: accounts };
         for (const a of accounts) {
           refuseUnenrolled(a);
           const next = withNewBackupCode(session, a, codeFor(a.id));
@@ -155,6 +153,7 @@ export async function issueBackupCodes(session: Session, req: BackupCodeRequest,
     },
     opts,
   );
+  const planned = outcome.result;
   const notes: string[] = [
     opts.dryRun
       ? 'a dry run generates no code — run without --dry-run to issue one'

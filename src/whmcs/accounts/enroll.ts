@@ -11,7 +11,7 @@ import { moduleIsOn, tableFor, type Kind } from './accounts-table.js';
 import { accountRowChange, configTargetFor, encodeForInstall } from './account-write.js';
 import { decodeAccountConfig } from './account-config.js';
 import { activityText, type ActivityEntry } from '../changes/activity-log.js';
-import type { Plan, RowChange } from '../changes/change.js';
+import type { PlanWithResult, RowChange } from '../changes/change.js';
 import { hashBackupCode } from '../crypto/backup-code-hash.js';
 import { readUsedOtps, replayIdentity, usedOtpsRowChanges, withUsedCode } from './replay-cache.js';
 import {
@@ -237,10 +237,10 @@ export function enrolmentSummary(draft: EnrolmentDraft): string {
 }
 
 /**
- * Builds the plan (called for the preview and again under lock). Re-reads the account so a factor
- * that appeared meanwhile is still refused without --force.
+ * Builds the plan (called for the preview and again under lock), with what it found and decided.
+ * Re-reads the account so a factor that appeared meanwhile is still refused without --force.
  */
-export async function planEnrolment(session: Session, trx: Knex.Transaction, lock: boolean, input: EnrolmentInput, facts: EnrolmentFacts): Promise<Plan> {
+export async function planEnrolment(session: Session, trx: Knex.Transaction, lock: boolean, input: EnrolmentInput): Promise<PlanWithResult<EnrolmentFacts>> {
   const { draft, activation } = input;
   // Locks in one order for every change: the settings row first, then accounts. Under lock the row
   // is read with a lock that conflicts with `deactivate` (which takes it FOR UPDATE and then counts
@@ -269,14 +269,11 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
     },
   ];
   const notes: string[] = [];
-  facts.format = target;
-  facts.replaced = moduleIsOn(account.module) ? account.module : '';
+  const facts: EnrolmentFacts = { format: target, replaced: moduleIsOn(account.module) ? account.module : '', replayRecorded: false, replayIdentity: null, activated: false };
   if (facts.replaced) notes.push(`replaces ${moduleInfo(facts.replaced)?.label ?? facts.replaced}: the old device and backup code stop working`);
 
   // The activation code goes into the replay list, as WHMCS 8's totp_add_to_used_codes does. The
   // 7.x identity is unconfirmed and global per code value, so 7.x is left alone.
-  facts.replayRecorded = false;
-  facts.replayIdentity = null;
   if (session.install.shape === '8') {
     const id = replayIdentity(session.install, account);
     const used = await readUsedOtps(trx, session.limits, lock);
@@ -297,7 +294,6 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
     }
   }
 
-  facts.activated = false;
   const state = locked ?? (await totpAudienceState(trx, session, t.audience));
   if (lock && !input.activate && draft.settings.totpEnabled && !state.totpEnabled) {
     throw new RefusedError(
@@ -325,7 +321,7 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   if (facts.activated) {
     activity.push({ description: activityText(`module Time-Based Tokens enabled for ${t.audience}`, session.operator, input.reason) });
   }
-  return { rows, activity, diff, notes };
+  return { rows, activity, diff, notes, result: facts };
 }
 
 async function settingsRowChanges(trx: Knex.Transaction, session: Session, audience: Audience, lock: boolean, now: string): Promise<RowChange[]> {

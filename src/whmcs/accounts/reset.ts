@@ -10,7 +10,7 @@ import { accountById, findAccount, type Account, type Selector } from './find-ac
 import { ADMINS, moduleIsOn, tableFor, type AccountTable, type Kind } from './accounts-table.js';
 import { accountRowChange } from './account-write.js';
 import { activityText, type ActivityEntry } from '../changes/activity-log.js';
-import { applyChange, emptyPlan, type ChangeOptions, type ChangeOutcome } from '../changes/change.js';
+import { applyChange, emptyPlan, type ChangeOptions, type ChangeOutcome, type PlanWithResult } from '../changes/change.js';
 import { isAesDecryptable } from '../crypto/aes-config.js';
 import { anyEnabled, codecOf, isForced, readSettingsRow, type Audience } from '../settings/settings.js';
 import { UsageError } from '../../errors.js';
@@ -166,27 +166,27 @@ export async function resetAccount(session: Session, sel: Selector, reason: stri
   } else if (first.module === '' && (first.rawConfig ?? '') !== '') {
     consequences.notes.unshift('no module was set: only the leftover second-factor data (an abandoned enrolment or WHMCS 8.12\'s encrypted empty config) is cleared');
   }
-  let current = first;
   const outcome = await applyChange(
     session,
     {
       command: 'reset',
       summary: `reset the second factor of ${who(first)} (#${first.id})`,
       reason,
-      plan: async (trx, lock) => {
+      plan: async (trx, lock): Promise<PlanWithResult<Account>> => {
         const a = await accountById(trx, first.kind, first.id, lock);
-        current = a;
-        if (a.module === '' && (a.rawConfig ?? '') === '') return { ...emptyPlan(), notes: [`${who(a)} has no second factor and no leftover data — nothing to reset`] };
+        if (a.module === '' && (a.rawConfig ?? '') === '') return { ...emptyPlan(), notes: [`${who(a)} has no second factor and no leftover data — nothing to reset`], result: a };
         return {
           rows: [accountRowChange(a, { module: '', rawConfig: '' })],
           activity: [await resetActivity(trx, session, a, reason)],
           diff: resetDiff(a),
           notes: consequences.notes,
+          result: a,
         };
       },
     },
     opts,
   );
+  const current = outcome.result;
   return {
     account: { kind: current.kind, id: current.id, name: current.name, email: current.email, module: current.module },
     outcome,

@@ -20,16 +20,24 @@ export interface Plan {
   notes: string[];
 }
 
-export interface ChangeRequest {
+/**
+ * A plan and what the caller learns while making it (the state before and after, the accounts it
+ * read…): the caller's result comes back with the plan that decided the outcome, not through
+ * variables the plan fills in on the side.
+ */
+export type PlanWithResult<R> = Plan & { result: R };
+
+export interface ChangeRequest<R> {
   command: string;
   summary: string;
   reason?: string;
   /**
-   * Reads what it needs and returns the rows to write. Called once outside any lock for the
-   * preview, then again inside the writing transaction with `lock` true, so the rows written are
-   * computed from values that cannot change underneath (no lost update between two runs).
+   * Reads what it needs and returns the rows to write, with the caller's result. Called once
+   * outside any lock for the preview, then again inside the writing transaction with `lock` true,
+   * so the rows written are computed from values that cannot change underneath (no lost update
+   * between two runs).
    */
-  plan(trx: Knex.Transaction, lock: boolean): Promise<Plan>;
+  plan(trx: Knex.Transaction, lock: boolean): Promise<PlanWithResult<R>>;
   /** For an undo: the entry it undoes (recorded in the history). */
   undoOf?: string;
   /** Runs inside the writing transaction after the rows (an undo marks its entry undone here). */
@@ -55,17 +63,25 @@ export interface ChangeOutcome {
   commitReplyLost?: boolean;
 }
 
+/** The outcome with the result of the plan that decided it: the locked pass when it ran, else the preview. */
+export type ChangeOutcomeWith<R> = ChangeOutcome & { result: R };
+
+function withoutResult<R>(planned: PlanWithResult<R>): { plan: Plan; result: R } {
+  const { result, ...plan } = planned;
+  return { plan, result };
+}
+
 /**
  * The one way anything is written: preview → dry-run or confirmation → one transaction that
  * re-plans under lock, writes with compare-and-set, adds the activity-log rows and the history
  * entry (previous and new values), and commits — change and history together or not at all. A
  * COMMIT whose reply is lost is resolved by looking for the history entry (src/whmcs/changes/commit.ts).
  */
-export async function applyChange(session: Session, req: ChangeRequest, opts: ChangeOptions): Promise<ChangeOutcome> {
+export async function applyChange<R>(session: Session, req: ChangeRequest<R>, opts: ChangeOptions): Promise<ChangeOutcomeWith<R>> {
   const { knex } = session.db;
-  const preview = await readOnly(knex, (trx) => req.plan(trx, false));
-  if (preview.rows.length === 0) return { changed: false, dryRun: opts.dryRun, journalId: null, plan: preview };
-  if (opts.dryRun) return { changed: false, dryRun: true, journalId: null, plan: preview };
+  const { plan: preview, result: previewResult } = withoutResult(await readOnly(knex, (trx) => req.plan(trx, false)));
+  if (preview.rows.length === 0) return { changed: false, dryRun: opts.dryRun, journalId: null, plan: preview, result: previewResult };
+  if (opts.dryRun) return { changed: false, dryRun: true, journalId: null, plan: preview, result: previewResult };
   await confirmOrRefuse(opts, preview);
 
   const history = session.journal();
@@ -78,17 +94,18 @@ export async function applyChange(session: Session, req: ChangeRequest, opts: Ch
     undoOf: req.undoOf,
   });
   let plan: Plan = preview;
+  let result: R = previewResult;
   const trx = await knex.transaction();
   // The outcome is read from commit()/rollback(); knex also rejects this promise, which nobody awaits.
   (trx as unknown as { executionPromise?: Promise<unknown> }).executionPromise?.catch(() => {});
   let connectionId: number | null = null;
   try {
     connectionId = await connectionIdOf(trx);
-    plan = await req.plan(trx, true);
+    ({ plan, result } = withoutResult(await req.plan(trx, true)));
     if (plan.rows.length === 0) {
       await trx.rollback().catch(() => {});
       await history.dropIfUnused();
-      return { changed: false, dryRun: false, journalId: null, plan };
+      return { changed: false, dryRun: false, journalId: null, plan, result };
     }
     await writeRows(trx, plan.rows);
     await writeActivity(trx, session.install, plan.activity);
@@ -109,7 +126,7 @@ export async function applyChange(session: Session, req: ChangeRequest, opts: Ch
     plan.notes.push(note);
     opts.warn?.(note);
   }
-  return { changed: true, dryRun: false, journalId: journal.id, plan, commitReplyLost: outcome === 'recovered' };
+  return { changed: true, dryRun: false, journalId: journal.id, plan, result, commitReplyLost: outcome === 'recovered' };
 }
 
 export async function confirmOrRefuse(opts: ChangeOptions, preview: Plan): Promise<void> {

@@ -79,7 +79,6 @@ export async function undoChange(session: Session, id: string | undefined, opts:
   } catch (e) {
     refuseDamage(e, entry);
   }
-  let last: Planned = { plan: { rows: [], diff: [], notes: [], activity: [] }, skipped: 0, changed: [], changedCount: 0 };
   const outcome = await applyChange(
     session,
     {
@@ -88,13 +87,14 @@ export async function undoChange(session: Session, id: string | undefined, opts:
       reason: o.reason,
       undoOf: entry.id,
       plan: async (trx, lock) => {
-        last = await planUndo(trx, session, entry, rowsOf, lock, Boolean(o.skipChanged), o.reason);
-        return last.plan;
+        const planned = await planUndo(trx, session, entry, rowsOf, lock, Boolean(o.skipChanged), o.reason);
+        return { ...planned.plan, result: planned };
       },
       afterWrite: (trx, undoId) => journal.markUndone(trx, entry, undoId),
     },
     o,
   );
+  const last = outcome.result;
   if (!outcome.changed && !outcome.dryRun && last.skipped === rowsOf.length && rowsOf.length > 0) {
     // Everything already holds its old values: record that, so plain `undo` moves on to the one before.
     await session.db.knex.transaction((trx) => journal.markUndone(trx, entry, '(values already restored)'));

@@ -17,7 +17,7 @@
  *   }
  */
 import type { Knex } from 'knex';
-import { applyChange, type ChangeOptions } from '../changes/change.js';
+import { applyChange, type ChangeOptions, type PlanWithResult } from '../changes/change.js';
 import { ADMINS, clientSideTable, type AccountTable } from '../accounts/accounts-table.js';
 import { AUDIENCES, anyEnabled, codecOf, emptySettings, isForced, readSettingsRow, withForce, type Audience, type PhpArray } from './settings.js';
 import type { Session } from '../connection/session.js';
@@ -42,6 +42,13 @@ export interface AdminRef {
   username: string;
 }
 
+/** What a plan found: enforcement before and after it, and the admins it makes enrol. */
+interface EnforcementState {
+  before: Flags;
+  after: Flags;
+  willEnrol: AdminRef[];
+}
+
 export interface EnforceRequest {
   force: Partial<Flags>;
   /** Rebuild an unreadable row. */
@@ -50,9 +57,6 @@ export interface EnforceRequest {
 }
 
 export async function enforce(session: Session, req: EnforceRequest, opts: ChangeOptions): Promise<ChangeResult<EnforceJson>> {
-  let before: Flags = { clients: false, admins: false };
-  let after: Flags = before;
-  let willEnrol: AdminRef[] = [];
   const asked = AUDIENCES.filter((a) => req.force[a] !== undefined);
   const outcome = await applyChange(
     session,
@@ -60,11 +64,11 @@ export async function enforce(session: Session, req: EnforceRequest, opts: Chang
       command: 'enforce',
       summary: `enrolment ${asked.map((a) => `${a} ${onOff(req.force[a]!)}`).join(', ')}`,
       reason: req.reason,
-      plan: async (trx, lock) => {
+      plan: async (trx, lock): Promise<PlanWithResult<EnforcementState>> => {
         lockGuards(trx, lock);
         const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
         const { base, diff, rebuilt, from } = row.exists ? baseSettings(row, req.rebuild) : { base: emptySettings(), diff: [], rebuilt: false, from: null };
-        before = { clients: isForced(row.parsed, 'clients'), admins: isForced(row.parsed, 'admins') };
+        const before: Flags = { clients: isForced(row.parsed, 'clients'), admins: isForced(row.parsed, 'admins') };
         let next = base;
         const changed: string[] = [];
         const notes: string[] = [];
@@ -76,9 +80,10 @@ export async function enforce(session: Session, req: EnforceRequest, opts: Chang
           changed.push(`${aud} ${want ? 'forced to enrol' : 'no longer forced to enrol'}`);
           diff.push({ field: `force ${aud} to enrol`, before: onOff(!want), after: onOff(want) });
         }
-        after = { clients: isForced(next, 'clients'), admins: isForced(next, 'admins') };
-        willEnrol = after.admins ? await adminsWithoutSecondFactor(trx) : [];
-        if (changed.length === 0 && !rebuilt) return noChange();
+        const after: Flags = { clients: isForced(next, 'clients'), admins: isForced(next, 'admins') };
+        const willEnrol = after.admins ? await adminsWithoutSecondFactor(trx) : [];
+        const result = { before, after, willEnrol };
+        if (changed.length === 0 && !rebuilt) return { ...noChange(), result };
         if (after.admins && !before.admins) {
           for (const a of willEnrol.slice(0, 20)) diff.push({ field: `admin #${a.id} ${a.username}`, before: 'no second factor', after: 'must enrol at next login' });
           if (willEnrol.length > 20) diff.push({ field: `… and ${willEnrol.length - 20} more admins`, before: '', after: 'must enrol at next login' });
@@ -92,7 +97,7 @@ export async function enforce(session: Session, req: EnforceRequest, opts: Chang
           if (n) notes.push(`${plural(n, t.plural === 'users' ? 'user' : 'client')} without a second factor will be made to enrol at their next login`);
         }
         if (rebuilt) changed.push('unreadable 2fasettings rebuilt');
-        return settingsPlan(session, trx, row, from, next, diff, notes, `enrolment enforcement changed: ${changed.join(', ')}`, req.reason);
+        return { ...(await settingsPlan(session, trx, row, from, next, diff, notes, `enrolment enforcement changed: ${changed.join(', ')}`, req.reason)), result };
       },
     },
     opts,
@@ -102,9 +107,9 @@ export async function enforce(session: Session, req: EnforceRequest, opts: Chang
     json: {
       changed: outcome.changed,
       dryRun: outcome.dryRun,
-      force: after,
-      before,
-      willEnrol,
+      force: outcome.result.after,
+      before: outcome.result.before,
+      willEnrol: outcome.result.willEnrol,
       journalId: outcome.journalId,
       warnings: outcome.plan.notes,
       diff: outcome.plan.diff,

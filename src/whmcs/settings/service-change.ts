@@ -23,7 +23,7 @@
  *
  */
 import type { Knex } from 'knex';
-import { applyChange, type ChangeOptions, type ChangeOutcome } from '../changes/change.js';
+import { applyChange, type ChangeOptions, type ChangeOutcomeWith, type PlanWithResult } from '../changes/change.js';
 import { whmcsEncrypt } from '../crypto/whmcs-encrypt.js';
 import { maskClientId, MASK } from './module-settings.js';
 import { ADMINS, clientSideTable } from '../accounts/accounts-table.js';
@@ -73,14 +73,13 @@ export async function activateService(session: Session, req: ServiceChangeReques
   const label = moduleLabel(req.module);
   const info = moduleInfo(req.module);
   const H = info?.fields.some((f) => f.type === 'password') ? session.requireCcHash(`Writing the ${label} keys`) : undefined;
-  let state: ServiceState = { before: { clients: false, admins: false }, after: { clients: false, admins: false } };
   const outcome = await applyChange(
     session,
     {
       command: `activate ${req.module}`,
       summary: `${label} activated for ${audienceText(req.audiences)}`,
       reason: req.reason,
-      plan: async (trx, lock) => {
+      plan: async (trx, lock): Promise<PlanWithResult<ServiceState>> => {
         lockGuards(trx, lock);
         const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
         const { base, diff, rebuilt, from } = baseSettings(row, req.force);
@@ -120,35 +119,31 @@ export async function activateService(session: Session, req: ServiceChangeReques
           diff.push({ field: `${label} for ${aud}`, before: 'off', after: 'on' });
         }
         const before = flagsOf(row.parsed, req.module);
-        if (Object.keys(patch).length === 0 && !rebuilt && !odd) {
-          state = { before, after: before };
-          return noChange();
-        }
+        if (Object.keys(patch).length === 0 && !rebuilt && !odd) return { ...noChange(), result: { before, after: before } };
         const next = withModule(base, req.module, patch);
-        state = { before, after: flagsOf(next, req.module) };
+        const result = { before, after: flagsOf(next, req.module) };
         const what: string[] = [];
         if (turnedOn.length) what.push(`${label} (${req.module}) activated for ${audienceText(turnedOn)}`);
         if (changedFields.length) what.push(`${label} ${changedFields.join(', ')} changed`);
         if (rebuilt) what.push('unreadable 2fasettings rebuilt');
         if (!row.exists) what.push('2fasettings created');
-        return settingsPlan(session, trx, row, from, next, diff, [], what.join('; '), req.reason);
+        return { ...(await settingsPlan(session, trx, row, from, next, diff, [], what.join('; '), req.reason)), result };
       },
     },
     opts,
   );
-  return { outcome, json: serviceJson(req, outcome, state) };
+  return { outcome, json: serviceJson(req, outcome) };
 }
 
 export async function deactivateService(session: Session, req: ServiceChangeRequest, opts: ChangeOptions): Promise<ChangeResult<ServiceChangeJson>> {
   const label = moduleLabel(req.module);
-  let state: ServiceState = { before: { clients: false, admins: false }, after: { clients: false, admins: false } };
   const outcome = await applyChange(
     session,
     {
       command: `deactivate ${req.module}`,
       summary: `${label} deactivated for ${audienceText(req.audiences)}`,
       reason: req.reason,
-      plan: async (trx, lock) => {
+      plan: async (trx, lock): Promise<PlanWithResult<ServiceState>> => {
         lockGuards(trx, lock);
         const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
         // A missing row means no service is active: nothing to deactivate, and nothing to create.
@@ -162,12 +157,9 @@ export async function deactivateService(session: Session, req: ServiceChangeRequ
           turnedOff.push(aud);
           diff.push({ field: `${label} for ${aud}`, before: 'on', after: 'off' });
         }
-        if (turnedOff.length === 0 && !rebuilt) {
-          state = { before, after: before };
-          return noChange();
-        }
+        if (turnedOff.length === 0 && !rebuilt) return { ...noChange(), result: { before, after: before } };
         const next = turnedOff.length ? withModule(base, req.module, patch) : base;
-        state = { before, after: flagsOf(next, req.module) };
+        const result = { before, after: flagsOf(next, req.module) };
         for (const aud of turnedOff) {
           if (isForced(next, aud) && !anyEnabled(next, aud)) {
             throw new RefusedError(
@@ -184,12 +176,12 @@ export async function deactivateService(session: Session, req: ServiceChangeRequ
         }
         const what = [`${label} (${req.module}) deactivated for ${audienceText(turnedOff)}, its settings kept`];
         if (rebuilt) what.push('unreadable 2fasettings rebuilt');
-        return settingsPlan(session, trx, row, from, next, diff, [...consequences, ...notes], what.join('; '), req.reason);
+        return { ...(await settingsPlan(session, trx, row, from, next, diff, [...consequences, ...notes], what.join('; '), req.reason)), result };
       },
     },
     opts,
   );
-  return { outcome, json: serviceJson(req, outcome, state) };
+  return { outcome, json: serviceJson(req, outcome) };
 }
 
 /**
@@ -238,14 +230,14 @@ async function deactivationConsequences(
   return { consequences, notes };
 }
 
-function serviceJson(req: ServiceChangeRequest, outcome: ChangeOutcome, state: ServiceState): ServiceChangeJson {
+function serviceJson(req: ServiceChangeRequest, outcome: ChangeOutcomeWith<ServiceState>): ServiceChangeJson {
   return {
     changed: outcome.changed,
     dryRun: outcome.dryRun,
     service: req.module,
     audiences: req.audiences,
-    before: state.before,
-    after: state.after,
+    before: outcome.result.before,
+    after: outcome.result.after,
     journalId: outcome.journalId,
     warnings: [...(req.warnings ?? []), ...outcome.plan.notes],
     diff: outcome.plan.diff,
