@@ -198,6 +198,10 @@ describeWithPeer(['php'], 'unusual WHMCS data', () => {
         const st = await cli(['status', '--format', 'json']);
         expect(st.code).toBe(0);
         expect(st.json.settings).toMatchObject({ readable: true, error: null });
+        // audit reads the row as status does (one reader, the connection's charset): readable.
+        const au = await cli(['audit', '--format', 'json']);
+        expect(au.json.findings.map((f: { id: string }) => f.id)).not.toContain('settings-unreadable');
+        expect(au.json.modules.map((m: { name: string }) => m.name)).toEqual(['totp', 'acme']);
         const r = await cli(['activate', 'totp', '--clients', '--yes', '--format', 'json']);
         expect(r.code).toBe(0);
         const after = await readAsWhmcs();

@@ -18,7 +18,6 @@ import {
   FLAG,
   SETTING,
   anyEnabled,
-  codecOf,
   emptySettings,
   isEnabled,
   nonArrayModule,
@@ -27,6 +26,7 @@ import {
   withModule,
   type Audience,
   type PhpArray,
+  type SettingsLock,
 } from '../settings/settings.js';
 import { dbNow } from '../connection/sql-time.js';
 import { moduleInfo } from '../../services/catalog.js';
@@ -135,9 +135,9 @@ function refuseExisting(account: Account, force: boolean): void {
   }
 }
 
-async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, audience: Audience, lock: 'share' | 'update' | false = false): Promise<TotpAudienceState> {
+async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, audience: Audience, lock: SettingsLock = false): Promise<TotpAudienceState> {
   // The row WHMCS reads: the last of its name (7.x may hold duplicates).
-  const row = await readSettingsRow(k as Knex, session.limits, { codec: codecOf(session.db), forUpdate: lock === 'update', forShare: lock === 'share' });
+  const row = await readSettingsRow(session, k, lock);
   if (!row.exists) return { audience, readable: true, totpEnabled: false, anyEnabled: false };
   return { audience, readable: row.parsed !== null, totpEnabled: isEnabled(row.parsed, 'totp', audience), anyEnabled: anyEnabled(row.parsed, audience) };
 }
@@ -246,8 +246,8 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   // is read with a lock that conflicts with `deactivate` (which takes it FOR UPDATE and then counts
   // enrolled accounts): either deactivate's guard counts this enrolment, or this run sees the
   // service already off. --activate takes it for update at once (no S→X upgrade deadlock).
-  // (SQLite: the account read below takes the database's write lock first, which serialises all of it.)
-  const locked = lock && session.db.dialect === 'mysql' ? await totpAudienceState(trx, session, audienceOf(draft.account.kind), input.activate ? 'update' : 'share') : null;
+  // (SQLite: both are the database's write lock, which the writing pass already holds.)
+  const locked = lock ? await totpAudienceState(trx, session, audienceOf(draft.account.kind), input.activate ? 'update' : 'share') : null;
   const account = await accountById(trx, draft.account.kind, draft.account.id, lock);
   refuseExisting(account, input.force);
   const t = tableFor(account.kind);
@@ -325,7 +325,7 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
 }
 
 async function settingsRowChanges(trx: Knex.Transaction, session: Session, audience: Audience, lock: boolean, now: string): Promise<RowChange[]> {
-  const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
+  const row = await readSettingsRow(session, trx, lock && 'update');
   const patch = { [FLAG[audience]]: 1 };
   if (!row.exists) {
     return [{ t: 'tblconfiguration', k: { setting: SETTING }, b: null, a: { value: serializeSettings(withModule(emptySettings(), 'totp', patch), row), created_at: now, updated_at: now } }];

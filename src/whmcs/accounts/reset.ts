@@ -12,7 +12,7 @@ import { accountRowChange } from './account-write.js';
 import { activityText, type ActivityEntry } from '../changes/activity-log.js';
 import { applyChange, emptyPlan, type ChangeOptions, type ChangeOutcome, type PlanWithResult } from '../changes/change.js';
 import { isAesDecryptable } from '../crypto/aes-config.js';
-import { anyEnabled, codecOf, isForced, readSettingsRow, type Audience } from '../settings/settings.js';
+import { anyEnabled, isForced, readSettingsRow, type Audience } from '../settings/settings.js';
 import { UsageError } from '../../errors.js';
 import type { DiffLine } from '../changes/diff.js';
 import type { BulkJob } from '../changes/bulk.js';
@@ -89,7 +89,7 @@ export async function resetConsequences(
   const { knex } = session.db;
   const notes: string[] = [];
   const warnings: string[] = [];
-  const settings = (await readSettingsRow(knex, session.limits, { codec: codecOf(session.db) })).parsed;
+  const settings = (await readSettingsRow(session)).parsed;
   const aud = audienceOf(t);
   const single = target.count === 1 && !target.module;
   const whom = single ? target.label : `every ${t.kind} reset`;

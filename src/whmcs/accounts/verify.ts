@@ -10,7 +10,7 @@ import { moduleIsOn, tableFor } from './accounts-table.js';
 import { decodeAccountConfig, type AccountConfigFormat } from './account-config.js';
 import { isAesDecryptable } from '../crypto/aes-config.js';
 import { readUsedOtps, replayIdentity } from './replay-cache.js';
-import { anyEnabled, codecOf, isEnabled, readSettingsRow } from '../settings/settings.js';
+import { anyEnabled, isEnabled, readSettingsRow } from '../settings/settings.js';
 import { phpUnserialize } from '../php/php-serialize.js';
 import { moduleInfo } from '../../services/catalog.js';
 import { analyzeCode, type CodeVerdict } from '../../services/totp/code-check.js';
@@ -154,7 +154,7 @@ export async function verifyAccountCode(session: Session, sel: Selector, rawCode
 
   // -- is the factor used at all?
   // The row WHMCS reads: the last of its name (7.x may hold duplicates).
-  const settingsRow = await readSettingsRow(knex, session.limits, { codec: codecOf(session.db) });
+  const settingsRow = await readSettingsRow(session);
   const s = settingsRow.parsed;
   const moduleEnabled = {
     totpForAudience: isEnabled(s, 'totp', t.audience),

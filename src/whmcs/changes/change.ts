@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { isSqlite } from '../connection/sqlite-driver.js';
+import { holdSqliteWriteLock, isSqlite } from '../connection/sqlite-driver.js';
 import { CancelledError, DatabaseError, EXIT, InterruptedError, RefusedError } from '../../errors.js';
 import type { DiffLine } from './diff.js';
 import { writeActivity, type ActivityEntry } from './activity-log.js';
@@ -101,6 +101,10 @@ export async function applyChange<R>(session: Session, req: ChangeRequest<R>, op
   let connectionId: number | null = null;
   try {
     connectionId = await connectionIdOf(trx);
+    // SQLite: the writing pass holds the database's write lock before the plan reads anything, so a
+    // concurrent writer is waited for and the plan sees what it committed (FOR UPDATE's role on
+    // MySQL). A pass that had only read could not become a writer at all while another one wrote.
+    if (isSqlite(trx)) await holdSqliteWriteLock(trx);
     ({ plan, result } = withoutResult(await req.plan(trx, true)));
     if (plan.rows.length === 0) {
       await trx.rollback().catch(() => {});

@@ -184,3 +184,15 @@ export async function sqliteClientConfig(knexFactory: (c: Knex.Config) => Knex, 
 export function isSqlite(k: Knex | Knex.Transaction): boolean {
   return (k.client as { dialect?: string }).dialect === 'sqlite3';
 }
+
+/**
+ * Takes SQLite's write lock for the rest of transaction `k`. SQLite has no FOR UPDATE, and a
+ * transaction that has only read cannot later become a writer while another process writes
+ * (SQLITE_BUSY at once: the busy timeout is not consulted for that upgrade). A write that changes
+ * nothing takes the lock now instead: a concurrent writer is waited for (busy timeout), and what it
+ * committed is what this transaction then reads — the serialisation FOR UPDATE gives on MySQL.
+ * SQLite locks the whole database, so the table written to does not matter.
+ */
+export async function holdSqliteWriteLock(k: Knex | Knex.Transaction): Promise<void> {
+  await k.raw('UPDATE tblconfiguration SET id = id WHERE 0');
+}

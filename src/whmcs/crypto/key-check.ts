@@ -27,7 +27,7 @@ import type { Knex } from 'knex';
 import type { Session } from '../connection/session.js';
 import { aesDecryptConfig, isAesDecryptable } from './aes-config.js';
 import { whmcsDecrypt } from './whmcs-encrypt.js';
-import { codecOf, modulesOf, readSettingsRow } from '../settings/settings.js';
+import { modulesOf, readSettingsRow } from '../settings/settings.js';
 import { DecryptError } from '../../errors.js';
 
 export type KeyVerdict = 'agrees' | 'disagrees' | 'unchecked';
@@ -118,7 +118,7 @@ async function runCheck(session: Session): Promise<KeyCheck> {
     return out;
   };
   const duo = async (): Promise<KeyProbe[]> => {
-    const entry = modulesOf((await readSettingsRow(knex, session.limits, { codec: codecOf(session.db) })).parsed).duosecurity;
+    const entry = modulesOf((await readSettingsRow(session)).parsed).duosecurity;
     const out: KeyProbe[] = [];
     for (const key of Object.keys(DUO_LENGTHS)) {
       const stored = entry?.[key];

@@ -1,5 +1,5 @@
 import type { Session } from '../connection/session.js';
-import { codecOf, readSettingsRow, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray } from '../settings/settings.js';
+import { readSettingsRow, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray } from '../settings/settings.js';
 import { duoNeedsUniversalPrompt } from '../connection/install.js';
 import { ADMINS, clientSideTable, moduleIsOn, type AccountTable } from '../accounts/accounts-table.js';
 import { moduleInfo, moduleLabel } from '../../services/catalog.js';
@@ -90,7 +90,7 @@ export async function collectStatus(session: Session, opts: { showSecrets: boole
   // row and the small admins table are read beside it.
   const clientTable = clientSideTable(install);
   const [row, clientCounts, adminCounts, keyCheck] = await Promise.all([
-    readSettingsRow(session.db.knex, session.limits, { codec: codecOf(session.db) }),
+    readSettingsRow(session),
     countByModule(session, clientTable),
     countByModule(session, ADMINS),
     checkEncryptionKey(session),

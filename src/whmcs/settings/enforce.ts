@@ -19,7 +19,7 @@
 import type { Knex } from 'knex';
 import { applyChange, type ChangeOptions, type PlanWithResult } from '../changes/change.js';
 import { ADMINS, clientSideTable, type AccountTable } from '../accounts/accounts-table.js';
-import { AUDIENCES, anyEnabled, codecOf, emptySettings, isForced, readSettingsRow, withForce, type Audience, type PhpArray } from './settings.js';
+import { AUDIENCES, anyEnabled, emptySettings, isForced, readSettingsRow, withForce, type Audience, type PhpArray } from './settings.js';
 import type { Session } from '../connection/session.js';
 import { RefusedError } from '../../errors.js';
 import type { DiffLine } from '../changes/diff.js';
@@ -66,7 +66,7 @@ export async function enforce(session: Session, req: EnforceRequest, opts: Chang
       reason: req.reason,
       plan: async (trx, lock): Promise<PlanWithResult<EnforcementState>> => {
         lockGuards(trx, lock);
-        const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
+        const row = await readSettingsRow(session, trx, lock && 'update');
         const { base, diff, rebuilt, from } = row.exists ? baseSettings(row, req.rebuild) : { base: emptySettings(), diff: [], rebuilt: false, from: null };
         const before: Flags = { clients: isForced(row.parsed, 'clients'), admins: isForced(row.parsed, 'admins') };
         let next = base;
@@ -120,7 +120,7 @@ export async function enforce(session: Session, req: EnforceRequest, opts: Chang
 /** `enforce` without flags: the current state, read-only. */
 export async function readEnforcement(session: Session): Promise<EnforceJson> {
   const { knex } = session.db;
-  const row = await readSettingsRow(knex, session.limits, { codec: codecOf(session.db) });
+  const row = await readSettingsRow(session);
   const force: Flags = { clients: isForced(row.parsed, 'clients'), admins: isForced(row.parsed, 'admins') };
   const warnings: string[] = [];
   if (row.exists && !row.parsed) warnings.push(`the 2fasettings row cannot be read (${row.error}): WHMCS currently sees no two-factor settings, so nothing is forced`);

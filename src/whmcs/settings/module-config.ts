@@ -5,7 +5,7 @@
  */
 import { decryptField } from './module-settings.js';
 import { requireKeyAgreement } from '../crypto/key-check.js';
-import { codecOf, modulesOf, readSettingsRow } from './settings.js';
+import { modulesOf, readSettingsRow } from './settings.js';
 import type { Session } from '../connection/session.js';
 import { moduleInfo, type ModuleField } from '../../services/catalog.js';
 import { DUO_CLIENT_ID_LENGTH, DUO_CLIENT_SECRET_LENGTH, validateDuoCredentials } from '../../services/duo.js';
@@ -41,7 +41,7 @@ export async function resolveModuleConfig(session: Session, module: string, give
   const info = moduleInfo(module);
   const out: ModuleConfigState = { values: {}, missing: [], kept: [], warnings: [] };
   if (!info || info.fields.length === 0) return out;
-  const row = await readSettingsRow(session.db.knex, session.limits, { codec: codecOf(session.db) });
+  const row = await readSettingsRow(session);
   const entry = modulesOf(row.parsed)[module] ?? {};
   const hasPassword = info.fields.some((f) => f.type === 'password');
   const H = hasPassword ? session.requireCcHash(`${info.label} keeps its keys encrypted with WHMCS encrypt(), so activating it`) : undefined;

@@ -27,7 +27,7 @@ import { applyChange, type ChangeOptions, type ChangeOutcomeWith, type PlanWithR
 import { whmcsEncrypt } from '../crypto/whmcs-encrypt.js';
 import { maskClientId, MASK } from './module-settings.js';
 import { ADMINS, clientSideTable } from '../accounts/accounts-table.js';
-import { FLAG, anyEnabled, codecOf, emptySettings, enabledModules, isEnabled, isForced, modulesOf, nonArrayModule, readSettingsRow, withModule, type Audience, type PhpArray } from './settings.js';
+import { FLAG, anyEnabled, emptySettings, enabledModules, isEnabled, isForced, modulesOf, nonArrayModule, readSettingsRow, withModule, type Audience, type PhpArray } from './settings.js';
 import type { Session } from '../connection/session.js';
 import { moduleInfo, moduleLabel, type ModuleField } from '../../services/catalog.js';
 import { RefusedError } from '../../errors.js';
@@ -81,7 +81,7 @@ export async function activateService(session: Session, req: ServiceChangeReques
       reason: req.reason,
       plan: async (trx, lock): Promise<PlanWithResult<ServiceState>> => {
         lockGuards(trx, lock);
-        const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
+        const row = await readSettingsRow(session, trx, lock && 'update');
         const { base, diff, rebuilt, from } = baseSettings(row, req.force);
         const odd = nonArrayModule(base, req.module);
         if (odd) {
@@ -145,7 +145,7 @@ export async function deactivateService(session: Session, req: ServiceChangeRequ
       reason: req.reason,
       plan: async (trx, lock): Promise<PlanWithResult<ServiceState>> => {
         lockGuards(trx, lock);
-        const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
+        const row = await readSettingsRow(session, trx, lock && 'update');
         // A missing row means no service is active: nothing to deactivate, and nothing to create.
         const { base, diff, rebuilt, from } = row.exists ? baseSettings(row, req.force) : { base: emptySettings(), diff: [], rebuilt: false, from: null };
         const before = flagsOf(row.parsed, req.module);
