@@ -328,7 +328,7 @@ async function settingsRowChanges(trx: Knex.Transaction, session: Session, audie
   const row = await readSettingsRow(session, trx, lock && 'update');
   const patch = { [FLAG[audience]]: 1 };
   if (!row.exists) {
-    return [{ t: 'tblconfiguration', k: { setting: SETTING }, b: null, a: { value: serializeSettings(withModule(emptySettings(), 'totp', patch), row), created_at: now, updated_at: now } }];
+    return [{ table: 'tblconfiguration', key: { setting: SETTING }, before: null, after: { value: serializeSettings(withModule(emptySettings(), 'totp', patch), row), created_at: now, updated_at: now } }];
   }
   if (!row.parsed) {
     throw new RefusedError(`--activate cannot turn Time-Based Tokens on: the 2fasettings row is unreadable (${row.error}) and rewriting it would lose the other settings — repair it first`);
@@ -338,9 +338,9 @@ async function settingsRowChanges(trx: Knex.Transaction, session: Session, audie
   const value = serializeSettings(withModule(row.parsed, 'totp', patch), row);
   // Every row of the name gets the value, as WHMCS's own save writes them all.
   return [...row.duplicates, { id: row.id!, raw: row.raw!, updatedAt: row.updatedAt ?? null }].map((r) => ({
-    t: 'tblconfiguration',
-    k: { id: r.id },
-    b: { value: r.raw, updated_at: r.updatedAt },
-    a: { value, updated_at: now },
+    table: 'tblconfiguration',
+    key: { id: r.id },
+    before: { value: r.raw, updated_at: r.updatedAt },
+    after: { value, updated_at: now },
   }));
 }

@@ -83,7 +83,7 @@ export function withUsedCode(map: Record<string, unknown> | null, identity: stri
 export function usedOtpsRowChanges(row: UsedOtpsRow, next: Record<string, number>, now: string): RowChange[] {
   const value = phpSerialize(next);
   if (row.exists && row.id !== null) {
-    return [...(row.duplicates ?? []), { id: row.id, raw: row.raw }].map((r) => ({ t: 'tblconfiguration', k: { id: r.id }, b: { value: r.raw }, a: { value, updated_at: now }, s: 1 as const }));
+    return [...(row.duplicates ?? []), { id: row.id, raw: row.raw }].map((r) => ({ table: 'tblconfiguration', key: { id: r.id }, before: { value: r.raw }, after: { value, updated_at: now }, soft: true as const }));
   }
-  return [{ t: 'tblconfiguration', k: { setting: USED_OTPS_SETTING }, b: null, a: { value, created_at: now, updated_at: now }, s: 1 }];
+  return [{ table: 'tblconfiguration', key: { setting: USED_OTPS_SETTING }, before: null, after: { value, created_at: now, updated_at: now }, soft: true }];
 }

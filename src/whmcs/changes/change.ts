@@ -5,11 +5,10 @@ import type { DiffLine } from './diff.js';
 import { writeActivity, type ActivityEntry } from './activity-log.js';
 import { queryError } from '../connection/db.js';
 import type { Session } from '../connection/session.js';
-import type { JournalRow } from '../history/journal-rows.js';
+import type { RowChange } from './row-change.js';
 import { commitChecked, connectionIdOf } from './commit.js';
 
-/** One row's column values before and after (null = the row is absent on that side). */
-export type RowChange = JournalRow;
+export type { RowChange } from './row-change.js';
 
 export interface Plan {
   rows: RowChange[];
@@ -164,8 +163,8 @@ export async function readOnly<T>(knex: Knex, fn: (trx: Knex.Transaction) => Pro
 export async function writeRows(trx: Knex.Transaction, rows: RowChange[]): Promise<void> {
   const groups = new Map<string, RowChange[]>();
   for (const r of rows) {
-    if (r.b && r.a && Object.keys(r.k).length === 1 && 'id' in r.k) {
-      const g = `${r.t}\0${Object.keys(r.a).sort().join(',')}\0${Object.keys(r.b).sort().join(',')}`;
+    if (r.before && r.after && Object.keys(r.key).length === 1 && 'id' in r.key) {
+      const g = `${r.table}\0${Object.keys(r.after).sort().join(',')}\0${Object.keys(r.before).sort().join(',')}`;
       (groups.get(g) ?? groups.set(g, []).get(g)!).push(r);
     } else {
       await writeOne(trx, r);
@@ -187,26 +186,26 @@ export async function writeRows(trx: Knex.Transaction, rows: RowChange[]): Promi
 async function verifyWritten(trx: Knex.Transaction, rows: RowChange[]): Promise<void> {
   const byShape = new Map<string, RowChange[]>();
   for (const r of rows) {
-    if (r.a === null) continue;
-    const g = `${r.t}\0${Object.keys(r.k).sort().join(',')}\0${Object.keys(r.a).sort().join(',')}`;
+    if (r.after === null) continue;
+    const g = `${r.table}\0${Object.keys(r.key).sort().join(',')}\0${Object.keys(r.after).sort().join(',')}`;
     (byShape.get(g) ?? byShape.set(g, []).get(g)!).push(r);
   }
   for (const group of byShape.values()) {
-    const { t, k } = group[0]!;
+    const { table: t, key: k } = group[0]!;
     const keyCols = Object.keys(k);
-    const cols = Object.keys(group[0]!.a!);
+    const cols = Object.keys(group[0]!.after!);
     for (let i = 0; i < group.length; i += CHUNK) {
       const chunk = group.slice(i, i + CHUNK);
       let q = trx(t).select([...new Set([...keyCols, ...cols])]);
-      if (keyCols.length === 1 && keyCols[0] === 'id') q = q.whereIn('id', chunk.map((r) => Number(r.k.id)));
-      else q = q.where((w) => { for (const r of chunk) void w.orWhere(r.k); });
+      if (keyCols.length === 1 && keyCols[0] === 'id') q = q.whereIn('id', chunk.map((r) => Number(r.key.id)));
+      else q = q.where((w) => { for (const r of chunk) void w.orWhere(r.key); });
       const found = (await q) as Record<string, unknown>[];
       for (const r of chunk) {
-        const matches = found.filter((row) => keyCols.every((c) => String(row[c]) === String(r.k[c])));
-        const bad = matches.length !== 1 ? keyCols : cols.filter((c) => !sameStored(matches[0]![c], r.a![c]!));
+        const matches = found.filter((row) => keyCols.every((c) => String(row[c]) === String(r.key[c])));
+        const bad = matches.length !== 1 ? keyCols : cols.filter((c) => !sameStored(matches[0]![c], r.after![c]!));
         if (bad.length) {
           throw new DatabaseError(
-            `the database did not store what was written to ${t} ${describeKey(r.k)} (${bad.join(', ')} read back different) — nothing was written; check the session's sql_mode, the column sizes and the connection charset`,
+            `the database did not store what was written to ${t} ${describeKey(r.key)} (${bad.join(', ')} read back different) — nothing was written; check the session's sql_mode, the column sizes and the connection charset`,
           );
         }
       }
@@ -230,56 +229,56 @@ function isMysql(trx: Knex | Knex.Transaction): boolean {
 
 function conflict(r: RowChange): RefusedError {
   return new RefusedError(
-    `${r.t} ${describeKey(r.k)} was changed by someone else while whmcs-2fa was working — nothing was written; run the command again`,
+    `${r.table} ${describeKey(r.key)} was changed by someone else while whmcs-2fa was working — nothing was written; run the command again`,
   );
 }
 
 async function writeOne(trx: Knex.Transaction, r: RowChange): Promise<void> {
-  if (r.b === null && r.a !== null) {
-    await trx(r.t).insert({ ...r.k, ...r.a });
+  if (r.before === null && r.after !== null) {
+    await trx(r.table).insert({ ...r.key, ...r.after });
     return;
   }
   const binary = isMysql(trx);
-  let q = trx(r.t).where(r.k);
-  for (const [col, val] of Object.entries(r.b ?? {})) {
+  let q = trx(r.table).where(r.key);
+  for (const [col, val] of Object.entries(r.before ?? {})) {
     // WHMCS tables use a case-insensitive collation: compare bytes, or 'ABC' would match 'abc'.
     if (val === null) q = q.whereNull(col);
     else q = binary ? q.whereRaw('BINARY ?? = ?', [col, val]) : q.where(col, val);
   }
-  const n = r.a === null ? await q.delete() : await q.update(r.a);
+  const n = r.after === null ? await q.delete() : await q.update(r.after);
   if (Number(n) !== 1) throw conflict(r);
 }
 
 async function writeChunk(trx: Knex.Transaction, chunk: RowChange[]): Promise<void> {
-  const t = chunk[0]!.t;
-  const ids = chunk.map((r) => Number(r.k.id));
-  const cols = Object.keys(chunk[0]!.b!);
+  const t = chunk[0]!.table;
+  const ids = chunk.map((r) => Number(r.key.id));
+  const cols = Object.keys(chunk[0]!.before!);
   let q = trx(t).select(['id', ...cols]).whereIn('id', ids);
   if (isMysql(trx)) q = q.forUpdate();
   const current = new Map<number, Record<string, unknown>>();
   for (const row of (await q) as Record<string, unknown>[]) current.set(Number(row.id), row);
   for (const r of chunk) {
-    const cur = current.get(Number(r.k.id));
+    const cur = current.get(Number(r.key.id));
     if (!cur) throw conflict(r);
     for (const c of cols) {
-      const want = r.b![c];
+      const want = r.before![c];
       const have = cur[c];
       if (want === null ? have !== null && have !== undefined : have === null || have === undefined || String(have) !== want) throw conflict(r);
     }
   }
-  const first = JSON.stringify(chunk[0]!.a);
-  if (chunk.every((r) => JSON.stringify(r.a) === first)) {
-    await trx(t).whereIn('id', ids).update(chunk[0]!.a!);
+  const first = JSON.stringify(chunk[0]!.after);
+  if (chunk.every((r) => JSON.stringify(r.after) === first)) {
+    await trx(t).whereIn('id', ids).update(chunk[0]!.after!);
     return;
   }
   // Different values per row: one UPDATE with a CASE per column.
   const set: Record<string, Knex.Raw> = {};
-  for (const c of Object.keys(chunk[0]!.a!)) {
+  for (const c of Object.keys(chunk[0]!.after!)) {
     const parts: string[] = [];
     const bindings: Knex.RawBinding[] = [];
     for (const r of chunk) {
       parts.push('WHEN ? THEN ?');
-      bindings.push(Number(r.k.id), r.a![c] ?? null);
+      bindings.push(Number(r.key.id), r.after![c] ?? null);
     }
     set[c] = trx.raw(`CASE id ${parts.join(' ')} END`, bindings);
   }

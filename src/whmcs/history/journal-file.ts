@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { RefusedError } from '../../errors.js';
-import { checkRow, JournalDamage, type JournalRow } from './journal-rows.js';
+import { checkRow, JournalDamage } from './journal-rows.js';
+import type { RowChange } from '../changes/row-change.js';
 
 /**
  * The file journal of versions before the history moved into the WHMCS database: one JSON-lines
@@ -26,7 +27,7 @@ export interface LegacyHeader {
 }
 
 export interface LegacyEntry extends LegacyHeader {
-  rows: JournalRow[];
+  rows: RowChange[];
   commits: number;
   undoneBy?: string;
   file: string;

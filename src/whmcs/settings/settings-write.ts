@@ -110,10 +110,10 @@ export async function settingsPlan(
   const now = await dbNow(trx);
   const rows: RowChange[] = row.exists
     ? [
-        ...row.duplicates.map((d): RowChange => ({ t: 'tblconfiguration', k: { id: d.id }, b: { value: d.raw, updated_at: d.updatedAt }, a: { value, updated_at: now } })),
-        { t: 'tblconfiguration', k: { id: row.id! }, b: { value: row.raw, updated_at: row.updatedAt ?? null }, a: { value, updated_at: now } },
+        ...row.duplicates.map((d): RowChange => ({ table: 'tblconfiguration', key: { id: d.id }, before: { value: d.raw, updated_at: d.updatedAt }, after: { value, updated_at: now } })),
+        { table: 'tblconfiguration', key: { id: row.id! }, before: { value: row.raw, updated_at: row.updatedAt ?? null }, after: { value, updated_at: now } },
       ]
-    : [{ t: 'tblconfiguration', k: { setting: SETTING }, b: null, a: { value, created_at: now, updated_at: now } }];
+    : [{ table: 'tblconfiguration', key: { setting: SETTING }, before: null, after: { value, created_at: now, updated_at: now } }];
   if (row.duplicates.length) {
     notes.push(
       `2fasettings exists ${row.duplicates.length + 1} times (tblconfiguration ids ${[...row.duplicates.map((d) => d.id), row.id].join(', ')}): all of them get the new value, as WHMCS's own save does`,
