@@ -8,8 +8,8 @@ import { UsageError } from '../../errors.js';
 
 /** WHMCS (Sonata `GoogleAuthenticator` and ga4php alike): HMAC-SHA1, 6 digits, 30 s, window ±1 step. */
 export const TOTP_PERIOD = 30;
-export const TOTP_DIGITS = 6;
-export const WHMCS_WINDOW_STEPS = 1;
+const TOTP_DIGITS = 6;
+const WHMCS_WINDOW_STEPS = 1;
 
 /** 'sonata' = configs with `secret` (8.x); 'ga4php' = legacy `tokendata` (7.x, still read by 8.x). */
 export type VerifyMode = 'sonata' | 'ga4php';
@@ -90,7 +90,7 @@ export interface CodeAnalysis {
   explanation: string;
 }
 
-export interface AnalyzeOptions {
+interface AnalyzeOptions {
   /** Unix seconds to judge at; default now. */
   at?: number;
   /** How many steps either side to search for a match; default 10 (±5 min). */

@@ -6,13 +6,13 @@
 import { createHash } from 'node:crypto';
 
 /** Entries in `TOTPUsedOTPs` older than this are dropped, but only when WHMCS writes the map. */
-export const REPLAY_PRUNE_SECONDS = 300;
+const REPLAY_PRUNE_SECONDS = 300;
 /** `safe_unserialize` refuses bigger arrays, and WHMCS then treats the replay list as empty. */
 export const USED_OTPS_MAX_ENTRIES = 256;
 /** WHMCS 7.8 replay identity (unconfirmed; see docs/data-model.md §6). */
 export const LEGACY_REPLAY_IDENTITY = 'WHMCS:';
 
-export type UsedOtps = Record<string, unknown> | Map<string, unknown> | null | undefined;
+type UsedOtps = Record<string, unknown> | Map<string, unknown> | null | undefined;
 
 /** md5 hex of identity . code, no separator — the key WHMCS stores in `TOTPUsedOTPs`. */
 export function replayCacheKey(identity: string, code: string): string {

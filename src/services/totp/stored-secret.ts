@@ -8,7 +8,7 @@ import { phpSerialize, phpTruthy, phpUnserialize } from '../../whmcs/php/php-ser
 import { SECRET_BYTES, sonataBase32Decode } from './base32-secret.js';
 import { TOTP_PERIOD, type VerifyMode } from './code-check.js';
 
-export type SecretSource = 'secret' | 'tokendata';
+type SecretSource = 'secret' | 'tokendata';
 
 export interface ResolvedSecret {
   /** The HMAC key exactly as WHMCS derives it. */

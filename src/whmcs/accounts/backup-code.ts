@@ -19,9 +19,9 @@ import { RefusedError } from '../../errors.js';
 import type { DiffLine } from '../changes/diff.js';
 
 /** Keys WHMCS 8 keeps failed-attempt counts in (§2.3); a new code starts with a clean slate. */
-export const ATTEMPT_KEYS = ['attempts', 'backup_attempts'] as const;
+const ATTEMPT_KEYS = ['attempts', 'backup_attempts'] as const;
 
-export interface IssuedCode {
+interface IssuedCode {
   kind: Account['kind'];
   id: number;
   name: string;
@@ -32,7 +32,7 @@ export interface IssuedCode {
   backupCode: string | null;
 }
 
-export interface BackupCodeResult {
+interface BackupCodeResult {
   accounts: IssuedCode[];
   outcome: ChangeOutcome;
   notes: string[];
@@ -54,7 +54,7 @@ function refuseUnenrolled(a: Account): void {
  * The new data column for `a` with backup code `code`: decode (exit 6 when it does not decrypt),
  * replace `backupcode` in place (or append it, where WHMCS puts it), drop the counters, re-encode.
  */
-export function withNewBackupCode(session: Session, a: Account, code: string): { raw: string; diff: DiffLine[] } {
+function withNewBackupCode(session: Session, a: Account, code: string): { raw: string; diff: DiffLine[] } {
   const d = decodeForWrite(session, a);
   const config: Record<string, unknown> = { ...d.config };
   const had = 'backupcode' in config && config.backupcode !== '' && config.backupcode !== null;
@@ -87,7 +87,7 @@ async function enrolledAdmins(k: Knex | Knex.Transaction, lock: boolean): Promis
   return ((await q) as Record<string, unknown>[]).map((r) => toAccount(ADMINS, r));
 }
 
-export interface BackupCodeRequest {
+interface BackupCodeRequest {
   selector?: Selector;
   allAdmins?: boolean;
   reason?: string;

@@ -25,7 +25,6 @@ import {
   serializeSettings,
   withModule,
   type Audience,
-  type PhpArray,
   type SettingsLock,
 } from '../settings/settings.js';
 import { dbNow } from '../connection/sql-time.js';
@@ -38,11 +37,11 @@ import { DecryptError, RefusedError } from '../../errors.js';
 import type { DiffLine } from '../changes/diff.js';
 
 /** WHMCS's activation window: previous, current and next step. */
-export const DEFAULT_ACTIVATION_WINDOW = 1;
+const DEFAULT_ACTIVATION_WINDOW = 1;
 /** How far the diagnosis of a rejected code looks (±5 min). */
 const DIAGNOSIS_WINDOW = 10;
 
-export interface TotpAudienceState {
+interface TotpAudienceState {
   audience: Audience;
   /** The `2fasettings` row parses (else --activate would have to invent the other settings). */
   readable: boolean;
@@ -63,7 +62,7 @@ export interface EnrolmentDraft {
   warnings: string[];
 }
 
-export interface PrepareOptions {
+interface PrepareOptions {
   secret?: string;
   force?: boolean;
   activate?: boolean;
@@ -202,7 +201,7 @@ export async function checkActivationCode(secret: string, input: string, opts: {
 // ---------------------------------------------------------------------------------------------
 // The change
 
-export interface EnrolmentInput {
+interface EnrolmentInput {
   draft: EnrolmentDraft;
   /** The verified first code and when it was checked (recorded in the replay list); null in a dry run without one. */
   activation: ActivationCheck | null;
@@ -214,7 +213,7 @@ export interface EnrolmentInput {
   showSecrets: boolean;
 }
 
-export interface EnrolmentFacts {
+interface EnrolmentFacts {
   /** 'aes' | 'json' | 'serialized' — how the config was written. */
   format: string;
   /** The module that was replaced ('' for none). */
@@ -225,7 +224,7 @@ export interface EnrolmentFacts {
 }
 
 /** The config WHMCS itself would store for this secret on this install (§2.3). */
-export function enrolmentConfig(session: Session, secret: string, backupCodeHash: string): Record<string, unknown> {
+function enrolmentConfig(session: Session, secret: string, backupCodeHash: string): Record<string, unknown> {
   if (session.install.shape === '7') {
     return { tokendata: encodeTokendata(sonataBase32Decode(secret)), backupcode: backupCodeHash };
   }

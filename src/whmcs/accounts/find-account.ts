@@ -30,7 +30,7 @@ export interface Selector {
 }
 
 /** Exactly one of --admin / --user / --client, and the one that exists on this WHMCS version. */
-export function selectorKind(session: Session, sel: Selector): { kind: Kind; value: string } {
+function selectorKind(session: Session, sel: Selector): { kind: Kind; value: string } {
   const given = (['admin', 'user', 'client'] as const).filter((k) => sel[k] !== undefined);
   if (given.length !== 1) throw new UsageError('name exactly one account: --admin <username|email|id:N>, --user <email|id:N> (WHMCS 8) or --client <email|id:N> (WHMCS 7)');
   const kind = given[0]!;
@@ -122,12 +122,12 @@ export async function findAccount(session: Session, sel: Selector, trx?: Knex.Tr
 }
 
 /** A selector or name as an error message quotes it: at most 60 characters (a pasted blob is not echoed whole). */
-export function shownValue(value: string): string {
+function shownValue(value: string): string {
   const chars = [...value];
   return chars.length <= 60 ? value : `${chars.slice(0, 50).join('')}… (${chars.length} characters)`;
 }
 
-export async function clientIdsOf(k: Knex | Knex.Transaction, userId: number): Promise<number[]> {
+async function clientIdsOf(k: Knex | Knex.Transaction, userId: number): Promise<number[]> {
   const rows = await k('tblusers_clients').where({ auth_user_id: userId }).orderBy('client_id').pluck('client_id');
   return rows.map(Number);
 }

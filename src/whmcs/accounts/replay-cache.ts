@@ -11,9 +11,9 @@ import type { RowChange } from '../changes/change.js';
 import { phpSerialize, phpUnserialize } from '../php/php-serialize.js';
 import { LEGACY_REPLAY_IDENTITY, USED_OTPS_MAX_ENTRIES, recordUsedOtp } from '../../services/totp/replay-list.js';
 
-export const USED_OTPS_SETTING = 'TOTPUsedOTPs';
+const USED_OTPS_SETTING = 'TOTPUsedOTPs';
 
-export interface UsedOtpsRow {
+interface UsedOtpsRow {
   exists: boolean;
   id: number | null;
   raw: string | null;
@@ -44,7 +44,7 @@ export async function readUsedOtps(k: Knex | Knex.Transaction, limits: Serialize
   }
 }
 
-export interface ReplayIdentity {
+interface ReplayIdentity {
   identity: string;
   /** False for 7.x, whose identity ("WHMCS:") is not confirmed. */
   confirmed: boolean;

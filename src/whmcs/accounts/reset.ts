@@ -17,7 +17,7 @@ import { UsageError } from '../../errors.js';
 import type { DiffLine } from '../changes/diff.js';
 import type { BulkJob } from '../changes/bulk.js';
 
-export interface ResetResult {
+interface ResetResult {
   account: { kind: Kind; id: number; name: string; email: string; module: string };
   outcome: ChangeOutcome;
   notes: string[];
@@ -34,7 +34,7 @@ export function requireReasonFor(kind: Kind | 'admins', reason: string | undefin
 }
 
 /** The stored value, described without revealing it (configs can hold TOTP secrets). */
-export function describeStored(v: string | null): string {
+function describeStored(v: string | null): string {
   if (v === null) return 'NULL';
   if (v === '') return "''";
   if (v === '0') return "'0'";
@@ -56,7 +56,7 @@ export async function owningClientId(k: Knex | Knex.Transaction, userId: number)
   return row ? Number(row.client_id) : 0;
 }
 
-export async function resetActivity(k: Knex | Knex.Transaction, session: Session, a: Account, reason: string | undefined): Promise<ActivityEntry> {
+async function resetActivity(k: Knex | Knex.Transaction, session: Session, a: Account, reason: string | undefined): Promise<ActivityEntry> {
   const what = `disabled for ${who(a)} (${was(a)})`;
   if (a.kind === 'admin') return { description: activityText(what, session.operator, reason), adminId: a.id };
   if (a.kind === 'user') {
@@ -65,7 +65,7 @@ export async function resetActivity(k: Knex | Knex.Transaction, session: Session
   return { description: activityText(what, session.operator, reason, `Client ID: ${a.id}`), clientId: a.id };
 }
 
-export function resetDiff(a: Account): DiffLine[] {
+function resetDiff(a: Account): DiffLine[] {
   const t = tableFor(a.kind);
   const lines: DiffLine[] = [];
   if (a.module !== '') lines.push({ field: `${t.table} #${a.id} ${t.moduleColumn}`, before: `'${a.module}'`, after: "''" });

@@ -21,11 +21,11 @@ import { CliError, DecryptError, UsageError } from '../../errors.js';
 
 export const DEFAULT_VERIFY_WINDOW = 10;
 /** User::TWOFA_ATTEMPTS / TWOFA_BACKUP_ATTEMPTS (WHMCS 8.7, 8.12). */
-export const TWOFA_ATTEMPTS = 5;
-export const TWOFA_BACKUP_ATTEMPTS = 3;
-export const BAN_REASON = 'Login Attempts Exceeded';
+const TWOFA_ATTEMPTS = 5;
+const TWOFA_BACKUP_ATTEMPTS = 3;
+const BAN_REASON = 'Login Attempts Exceeded';
 
-export interface BanInfo {
+interface BanInfo {
   ip: string;
   /** As stored (WHMCS writes its own local time). */
   expires: string;
@@ -75,7 +75,7 @@ export interface VerifyReport {
   lockout: { bans: BanInfo[]; attempts: number | null; backupAttempts: number | null };
 }
 
-export interface VerifyOptions {
+interface VerifyOptions {
   at?: number;
   window?: number;
   showSecrets?: boolean;
@@ -226,7 +226,7 @@ function counter(v: unknown): number | null {
 }
 
 /** `Y-m-d H:i:s` in this machine's local time, the way PHP's date() writes ban expiries. */
-export function localSqlTime(unix: number): string {
+function localSqlTime(unix: number): string {
   const d = new Date(unix * 1000);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;

@@ -26,7 +26,7 @@ export interface Plan {
  */
 export type PlanWithResult<R> = Plan & { result: R };
 
-export interface ChangeRequest<R> {
+interface ChangeRequest<R> {
   command: string;
   summary: string;
   reason?: string;

@@ -32,7 +32,7 @@ import { DecryptError } from '../../errors.js';
 
 export type KeyVerdict = 'agrees' | 'disagrees' | 'unchecked';
 
-export interface KeyProbe {
+interface KeyProbe {
   /** Where the value came from, e.g. `tbladmins.authdata #3`, `2fasettings duosecurity.secretKey`. */
   source: string;
   /** It decrypts to what WHMCS would have stored. */
@@ -155,7 +155,7 @@ async function runCheck(session: Session): Promise<KeyCheck> {
 }
 
 /** The verdict over some of a check's probes (e.g. without the values a write is replacing). */
-export function withoutProbes(c: KeyCheck, drop: (p: KeyProbe) => boolean): KeyCheck {
+function withoutProbes(c: KeyCheck, drop: (p: KeyProbe) => boolean): KeyCheck {
   return c.probes.some(drop) ? verdictOf(c.probes.filter((p) => !drop(p))) : c;
 }
 

@@ -15,7 +15,7 @@ import type { RowChange } from '../changes/row-change.js';
  * Line 1 is the header; then one line per changed row ({t, k, b, a}); `{"commit":n}` after batch n
  * committed; `{"undoneBy":id}` when undone.
  */
-export interface LegacyHeader {
+interface LegacyHeader {
   id: string;
   createdAt: string;
   install: string;
@@ -33,13 +33,13 @@ export interface LegacyEntry extends LegacyHeader {
   file: string;
 }
 
-export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(env.HOME || homedir(), '.local', 'state');
   return join(base, 'whmcs-2fa');
 }
 
 /** The folder name earlier versions used per connection label. */
-export function installKey(label: string): string {
+function installKey(label: string): string {
   const readable = label.replace(/^[a-z]+:\/\//, '').replace(/[^A-Za-z0-9._@-]+/g, '_').slice(0, 60);
   const hash = createHash('sha256').update(label).digest('hex').slice(0, 8);
   return `${readable}-${hash}`;

@@ -44,7 +44,7 @@ interface Allowed {
 }
 
 /** Everything whmcs-2fa writes (data model §2, §5): nothing else is ever restored. */
-export const ALLOWED: Readonly<Record<string, Allowed>> = {
+const ALLOWED: Readonly<Record<string, Allowed>> = {
   tblconfiguration: { keys: ['id', 'setting'], columns: ['value', 'created_at', 'updated_at'], identity: ['setting'] },
   tbladmins: { keys: ['id'], columns: ['authmodule', 'authdata'], identity: ['username'] },
   tblusers: { keys: ['id'], columns: ['second_factor', 'second_factor_config'], identity: ['email'] },

@@ -23,7 +23,7 @@ export { journalLines, type JournalLines, type JournalRow } from './journal-rows
 export const HISTORY = 'mod_whmcs2fa_journal';
 export const PARTS = 'mod_whmcs2fa_journal_parts';
 
-export interface JournalHeader {
+interface JournalHeader {
   id: string;
   createdAt: string;
   command: string;
@@ -50,7 +50,7 @@ const PART_BYTES = 4 * 1024 * 1024;
 const ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
 
 
-export function newEntryId(now = new Date()): string {
+function newEntryId(now = new Date()): string {
   return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z') + '-' + randomBytes(3).toString('hex');
 }
 
@@ -351,7 +351,7 @@ export class Journal {
 }
 
 /** Writes one entry's header and parts into the change's own transaction. */
-export class JournalWriter {
+class JournalWriter {
   private seq: number | null = null;
   private parts = 0;
   private rowCount = 0;

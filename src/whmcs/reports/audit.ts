@@ -93,7 +93,7 @@ export interface AuditReport {
   summary: string;
 }
 
-export const ACCOUNT_LIMIT = 100;
+const ACCOUNT_LIMIT = 100;
 
 /** Worst first; within a severity in FINDING_IDS order. */
 function ordered(list: Finding[]): { findings: Finding[]; counts: Record<Severity, number> } {
@@ -156,7 +156,7 @@ function clientAccount(kind: Kind, a: Listed): AuditAccount {
 }
 
 /** `--admin jdoe` for admins (username), `--user <id>`/`--client <id>` otherwise (emails can repeat on 7.x). */
-export function selector(a: AuditAccount): string {
+function selector(a: AuditAccount): string {
   return a.kind === 'admin' ? `--admin ${/^[\w.@+-]+$/.test(a.name) ? a.name : String(a.id)}` : `--${a.kind} ${a.id}`;
 }
 

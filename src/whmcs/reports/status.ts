@@ -7,7 +7,7 @@ import { revealModuleSettings, type RevealedSetting } from '../settings/module-s
 import { groupCounts } from '../connection/parallel-count.js';
 import { checkEncryptionKey, summarizeKeyCheck, type KeyVerdict } from '../crypto/key-check.js';
 
-export interface ModuleStatus {
+interface ModuleStatus {
   name: string;
   label: string;
   known: boolean;
@@ -40,7 +40,7 @@ export interface StatusReport {
   warnings: string[];
 }
 
-export interface AccountCounts {
+interface AccountCounts {
   total: number;
   enrolled: number;
   /** Rows whose module column is '0' — left by the SQL in WHMCS's own docs. */

@@ -44,7 +44,7 @@ function randomString(n: number, alphabet = ALNUM): string {
   return s;
 }
 
-export interface SandboxResult {
+interface SandboxResult {
   dir: string;
   configurationPhp: string;
   database: string;

@@ -37,7 +37,7 @@ export interface EnforceJson {
   diff: DiffLine[];
 }
 
-export interface AdminRef {
+interface AdminRef {
   id: number;
   username: string;
 }
@@ -49,7 +49,7 @@ interface EnforcementState {
   willEnrol: AdminRef[];
 }
 
-export interface EnforceRequest {
+interface EnforceRequest {
   force: Partial<Flags>;
   /** Rebuild an unreadable row. */
   rebuild: boolean;

@@ -21,7 +21,7 @@ export const FIELD_FLAG: Record<string, Record<string, string>> = {
   yubico: { clientid: '--client-id', secretkey: '--secret-key' },
 };
 
-export interface ModuleConfigState {
+interface ModuleConfigState {
   /** Plaintext values to end up with: the ones given on this run, else the usable stored ones. */
   values: Record<string, string>;
   /** Fields with neither a given value nor a stored one: ask for them or refuse. */

@@ -50,7 +50,7 @@ export interface ServiceChangeJson {
   check?: ServiceCheck;
 }
 
-export interface ServiceChangeRequest {
+interface ServiceChangeRequest {
   module: string;
   audiences: Audience[];
   /** activate only: config values to end up with (from resolveModuleConfig). */

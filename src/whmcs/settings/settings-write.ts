@@ -24,7 +24,7 @@ export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' :
 export const audienceText = (a: Audience[]) => (a.length === 2 ? 'clients and admins' : a[0]!);
 
 /** Where a change's settings came from, so that untouched parts are written back byte for byte. */
-export type Origin = { raw: string | null; tree: PhpNode | null; codec: SettingsRow['codec'] } | null;
+type Origin = { raw: string | null; tree: PhpNode | null; codec: SettingsRow['codec'] } | null;
 
 /**
  * The settings to change. A missing row starts from what WHMCS creates. An unreadable one means

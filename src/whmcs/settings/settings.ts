@@ -8,12 +8,12 @@ import { moduleInfo } from '../../services/catalog.js';
 export type Audience = 'clients' | 'admins';
 export const AUDIENCES: Audience[] = ['clients', 'admins'];
 export const FLAG: Record<Audience, 'clientenabled' | 'adminenabled'> = { clients: 'clientenabled', admins: 'adminenabled' };
-export const FORCE: Record<Audience, 'forceclient' | 'forceadmin'> = { clients: 'forceclient', admins: 'forceadmin' };
+const FORCE: Record<Audience, 'forceclient' | 'forceadmin'> = { clients: 'forceclient', admins: 'forceadmin' };
 
 export type PhpArray = Record<string, unknown>;
 
 /** One more `2fasettings` row (7.x has no unique key on tblconfiguration.setting). */
-export interface DuplicateSettingsRow {
+interface DuplicateSettingsRow {
   id: number;
   raw: string;
   updatedAt: string | null;
@@ -45,7 +45,7 @@ export interface SettingsRow {
 export const SETTING = '2fasettings';
 
 /** The codec for this database connection's charset (`$mysql_charset`). */
-export function codecOf(db: { charset?: string; dialect: string }): PhpCodec {
+function codecOf(db: { charset?: string; dialect: string }): PhpCodec {
   return db.dialect === 'mysql' ? codecForCharset(db.charset) : UTF8_CODEC;
 }
 
@@ -86,7 +86,7 @@ export async function readSettingsRow(
   };
 }
 
-export interface ParsedSettings {
+interface ParsedSettings {
   raw: string;
   parsed: PhpArray | null;
   error: string | null;
