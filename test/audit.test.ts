@@ -248,6 +248,14 @@ describeBackends('audit', (backend) => {
       expect(r.stdout).toMatch(/^WHMCS-2FA UNKNOWN - --ignore takes finding ids/);
       r = await audit(t, '--format', 'nagios', '--no-such-option');
       expect(r.code).toBe(3);
+      expect(r.stderr).toBe("Error: unknown option '--no-such-option' — see `whmcs-2fa audit --help`\n");
+      r = await audit(t, '--format', 'json', '--no-such-option');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe("Error: unknown option '--no-such-option' — see `whmcs-2fa audit --help`\n");
+      expect(r.json.error.exitCode).toBe(2);
+      r = await audit(t, '--format', 'nagios', '--help');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: whmcs-2fa audit/);
       r = await audit(t, '--format', 'json', '--server', 'pool.ntp.org');
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/add --clock/);
