@@ -1,9 +1,8 @@
 /**
  * Activating and deactivating a security service per audience in WHMCS's global 2FA settings (the
  * `2fasettings` row, docs/data-model.md §1), with the checks of who would log in without a second
- * factor afterwards. Each is written
- * through applyChange (one transaction, the row read FOR UPDATE, compare-and-set, undo journal,
- * activity log) as PHP-serialized data exactly as WHMCS writes it.
+ * factor afterwards. Each is written through applyChange (one transaction, the row read under lock,
+ * compare-and-set, undo journal, activity log) as PHP-serialized data exactly as WHMCS writes it.
  *
  * JSON shapes (`--format json`, stable):
  *
@@ -20,7 +19,6 @@
  *     "diff": [{ "field": string, "before": string, "after": string }],  // secrets masked, flags on/off
  *     "check"?: { "kind": "duo-health-check" | "yubico-otp", "ok": true, "status": string, "message": string }
  *   }
- *
  */
 import type { Knex } from 'knex';
 import { applyChange, type ChangeOptions, type ChangeOutcomeWith, type PlanWithResult } from '../changes/change.js';
