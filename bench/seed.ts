@@ -9,9 +9,10 @@
 import type { Knex } from 'knex';
 import { createWhmcsSchema, adminRow, clientRow, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { encodeAccountConfig, type AccountConfigTarget } from '../src/whmcs/accounts/account-config.js';
-import { generateBackupCode, hashBackupCode } from '../src/whmcs/crypto/crypto.js';
+import { generateBackupCode, hashBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
 import { sample2faSettings } from '../src/whmcs/schema/sandbox.js';
-import { encodeTokendata, generateTotpSecret, sonataBase32Decode } from '../src/services/totp.js';
+import { encodeTokendata } from '../src/services/totp/stored-secret.js';
+import { generateTotpSecret, sonataBase32Decode } from '../src/services/totp/base32-secret.js';
 import { yubicoPrefixHash } from '../src/services/yubico-client.js';
 
 export const BENCH_CC_HASH = 'benchBENCHbench0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKL';

@@ -106,9 +106,11 @@ function reportParseError(program: Command, io: IOStreams, raw: string, argv: re
   const command = unknownCommand ? undefined : commandNamed(program, args);
   const where = command ? `whmcs-2fa ${command} --help` : 'whmcs-2fa --help';
   const line = `${message} — see \`${where}\``;
-  // A command can promise another code for usage errors (clock-check: 3, UNKNOWN to monitoring).
-  const sub = command ? (program.commands.find((c) => c.name() === command) as (Command & { usageExitCode?: number }) | undefined) : undefined;
-  const exitCode = sub?.usageExitCode ?? EXIT.USAGE;
+  // A command can promise another code for usage errors (clock-check: 3, UNKNOWN to monitoring;
+  // audit: 3 with --format nagios), as a number or from the command line.
+  const sub = command ? (program.commands.find((c) => c.name() === command) as (Command & { usageExitCode?: number | ((args: readonly string[]) => number) }) | undefined) : undefined;
+  const promised = sub?.usageExitCode;
+  const exitCode = typeof promised === 'function' ? promised(args) : (promised ?? EXIT.USAGE);
   io.writeDirect('stderr', `Error: ${line}\n`);
   if (formatRequested(args) === 'json') {
     io.writeDirect('stdout', JSON.stringify({ error: { message: line, exitCode } }, null, 2) + '\n');

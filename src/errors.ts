@@ -20,8 +20,6 @@ export const EXIT = {
   INTERRUPTED: 130,
 } as const;
 
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
-
 export class CliError extends Error {
   readonly exitCode: number;
   /** Extra machine-readable detail for `--format json` errors (e.g. candidate accounts). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeAccountConfig, decodeAccountConfigs, encodeAccountConfig, type AccountConfigTarget } from '../src/whmcs/accounts/account-config.js';
-import { aesEncryptBytes, aesEncryptConfig } from '../src/whmcs/crypto/crypto.js';
+import { aesEncryptBytes, aesEncryptConfig } from '../src/whmcs/crypto/aes-config.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { phpMap } from './helpers/php.js';
 import { int, mulberry32 } from './helpers/fuzz.js';

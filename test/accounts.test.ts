@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, describeBackends, type Backend, type TestDb } from './helpers/db.js';
 import { runCli } from './helpers/cli.js';
 import { insertAdmin, insertClient, insertUser, linkUserToClient } from '../src/whmcs/schema/seed.js';
-import { aesEncryptConfig } from '../src/whmcs/crypto/crypto.js';
+import { aesEncryptConfig } from '../src/whmcs/crypto/aes-config.js';
 import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
 import { LIST_PAGE } from '../src/whmcs/accounts/accounts-list.js';

@@ -9,7 +9,7 @@ import { startDuoMock, DUO_INVALID_CLIENT, type DuoMock } from './helpers/duo-mo
 import { activityCount, lastActivity, phpDecryptDuo, phpView, settingsRow, settingsValue } from './helpers/settings-row.js';
 import { FRESH_INSTALL_2FA, insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { phpSerialize, phpUnserialize } from '../src/whmcs/php/php-serialize.js';
-import { whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
+import { whmcsEncrypt } from '../src/whmcs/crypto/whmcs-encrypt.js';
 import { operatorName } from '../src/whmcs/changes/activity-log.js';
 import { whmcsDecryptString } from './helpers/whmcs-oracles.js';
 

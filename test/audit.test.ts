@@ -14,7 +14,7 @@ import { snapshotDb, changedTables } from './helpers/snapshot.js';
 import { insertAdmin, insertUser, insertClient, setConfigValue, userRow } from '../src/whmcs/schema/seed.js';
 import { nowSql } from '../src/whmcs/connection/sql-time.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
-import { whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
+import { whmcsEncrypt } from '../src/whmcs/crypto/whmcs-encrypt.js';
 import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 
 const DUO_ID = 'DIABCDEFGHIJKLMNOPQR';
@@ -248,6 +248,14 @@ describeBackends('audit', (backend) => {
       expect(r.stdout).toMatch(/^WHMCS-2FA UNKNOWN - --ignore takes finding ids/);
       r = await audit(t, '--format', 'nagios', '--no-such-option');
       expect(r.code).toBe(3);
+      expect(r.stderr).toBe("Error: unknown option '--no-such-option' — see `whmcs-2fa audit --help`\n");
+      r = await audit(t, '--format', 'json', '--no-such-option');
+      expect(r.code).toBe(2);
+      expect(r.stderr).toBe("Error: unknown option '--no-such-option' — see `whmcs-2fa audit --help`\n");
+      expect(r.json.error.exitCode).toBe(2);
+      r = await audit(t, '--format', 'nagios', '--help');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: whmcs-2fa audit/);
       r = await audit(t, '--format', 'json', '--server', 'pool.ntp.org');
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/add --clock/);

@@ -5,7 +5,8 @@ import { describeWithPeer } from './helpers/peers.js';
 import { php } from './helpers/php.js';
 import { insertAdmin, insertClient, insertUser, linkUserToClient } from '../src/whmcs/schema/seed.js';
 import { decodeAccountConfig, encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
-import { aesEncryptConfig, hashBackupCode } from '../src/whmcs/crypto/crypto.js';
+import { aesEncryptConfig } from '../src/whmcs/crypto/aes-config.js';
+import { hashBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
 import { verifyBackupCode } from './helpers/whmcs-oracles.js';
 

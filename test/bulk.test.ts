@@ -116,7 +116,7 @@ describeBackends(
       expect(entries.map((e) => e.id)).toEqual([j.journalId]);
       expect(entries[0]).toMatchObject({ rows: j.rowsReset, parts: j.batches, command: 'reset' });
       const recorded = await historyRows(t.knex, t.ccHash, j.journalId);
-      expect(recorded.map((r) => Number(r.k.id))).toEqual(resetIds);
+      expect(recorded.map((r) => Number(r.key.id))).toEqual(resetIds);
 
       const u = await runCli(['--whmcs-dir', t.whmcsDir, 'undo', j.journalId, '--yes', '--format', 'json'], { timeoutMs: 60_000 });
       expect(u.code).toBe(0);

@@ -1,22 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  aesConfigKey,
-  aesDecryptConfig,
-  aesDecryptConfigs,
-  aesEncryptBytes,
-  aesEncryptConfig,
-  formatBackupCode,
-  generateBackupCode,
-  hashBackupCode,
-  isAesDecryptable,
-  normalizeBackupCode,
-  padConfigPlaintext,
-  phpJsonEncode,
-  phpLooseEqualsString,
-  whmcsDecrypt,
-  whmcsEncrypt,
-} from '../src/whmcs/crypto/crypto.js';
+import { aesConfigKey, aesDecryptConfig, aesDecryptConfigs, aesEncryptBytes, aesEncryptConfig, isAesDecryptable, padConfigPlaintext } from '../src/whmcs/crypto/aes-config.js';
+import { formatBackupCode, generateBackupCode, hashBackupCode, normalizeBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
+import { phpJsonEncode } from '../src/whmcs/php/php-json.js';
+import { phpLooseEqualsString } from '../src/whmcs/php/php-compare.js';
+import { whmcsDecrypt, whmcsEncrypt } from '../src/whmcs/crypto/whmcs-encrypt.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { php, phpMap } from './helpers/php.js';
 import { chance, int, mulberry32, pick, type Rng } from './helpers/fuzz.js';

@@ -8,9 +8,9 @@ import { zbarDecode } from './helpers/qr-image.js';
 import { renderTerminalQr } from './helpers/terminal-image.js';
 import { insertAdmin, insertClient, insertUser, setConfigValue, FRESH_INSTALL_2FA } from '../src/whmcs/schema/seed.js';
 import { decodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
-import { hashBackupCode } from '../src/whmcs/crypto/crypto.js';
+import { hashBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
 import { phpSerialize, phpUnserialize } from '../src/whmcs/php/php-serialize.js';
-import { generateTotpSecret, sonataBase32Decode } from '../src/services/totp.js';
+import { generateTotpSecret, sonataBase32Decode } from '../src/services/totp/base32-secret.js';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 const now = () => Math.floor(Date.now() / 1000);

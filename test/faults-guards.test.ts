@@ -15,7 +15,7 @@ import { createTestDb, describeBackends, mysqlServer, type TestDb } from './help
 import { runCli, type CliResult } from './helpers/cli.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { phpSerialize, phpUnserialize, phpTruthy } from '../src/whmcs/php/php-serialize.js';
-import { sonataBase32Decode } from '../src/services/totp.js';
+import { sonataBase32Decode } from '../src/services/totp/base32-secret.js';
 import { totpAt } from './helpers/whmcs-oracles.js';
 
 const SECRET = 'JBSWY3DPEHPK3PXP';

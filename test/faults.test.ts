@@ -121,7 +121,7 @@ async function expectConsistentAfterStop(t: TestDb, stateHome: string, before: M
   // The history holds exactly the committed batches: a batch rolled back took its part with it.
   const entry = (await historyEntries(t.knex, t.ccHash)).find((e) => e.id === reported.journalId)!;
   expect(entry).toMatchObject({ rows: reported.rows, parts: reported.batches });
-  expect((await historyRows(t.knex, t.ccHash, reported.journalId)).map((r) => Number(r.k.id)).sort((a, b) => a - b)).toEqual(reset);
+  expect((await historyRows(t.knex, t.ccHash, reported.journalId)).map((r) => Number(r.key.id)).sort((a, b) => a - b)).toEqual(reset);
 
   const u = await runCli(['--whmcs-dir', faultDir!, 'undo', reported.journalId, '--yes', '--format', 'json'], { env: { XDG_STATE_HOME: stateHome }, timeoutMs: 120_000 });
   expect(u.code, u.stderr).toBe(0);

@@ -83,7 +83,7 @@ describeBackends('history in the installation', (backend) => {
     const raw = await t.knex(PARTS).where({ seq: entry!.seq }).first('data');
     expect(String(raw.data)).not.toContain('SECRET0');
     expect(await historyRows(t.knex, t.ccHash, id)).toEqual([
-      { t: 'tbladmins', k: { id: ids[0] }, b: { authmodule: 'totp', authdata: CONFIG(0) }, a: { authmodule: '', authdata: '' }, i: { username: 'adm0' } },
+      { table: 'tbladmins', key: { id: ids[0] }, before: { authmodule: 'totp', authdata: CONFIG(0) }, after: { authmodule: '', authdata: '' }, identity: { username: 'adm0' } },
     ]);
     // Another connection form (URL + the hash from the environment), another HOME and state directory.
     const env = { WHMCS_CC_ENCRYPTION_HASH: t.ccHash, XDG_STATE_HOME: tempDir(), HOME: tempDir() };
@@ -254,7 +254,7 @@ describeBackends('bulk undo, set-based', (backend) => {
     // The undo's history is a reference, read back as the restored rows inverted.
     const undoRows = await historyRows(t.knex, t.ccHash, u.json.journalId);
     expect(undoRows).toHaveLength(N - 3);
-    expect(undoRows[0]!.a).toEqual({ second_factor: 'duosecurity', second_factor_config: JSON.parse(before[0]!).second_factor_config });
+    expect(undoRows[0]!.after).toEqual({ second_factor: 'duosecurity', second_factor_config: JSON.parse(before[0]!).second_factor_config });
     // Re-applying the bulk change: undo of the undo, set-based again.
     const re = await cli(['undo', u.json.journalId, '--yes', '--format', 'json']);
     expect(re.code, re.stderr).toBe(0);
@@ -398,7 +398,7 @@ describeBackends(
         const entries = (await historyEntries(t.knex, t.ccHash)).filter((e) => e.command === 'reset' && e.summary.includes('bulk'));
         expect(entries).toHaveLength(1);
         const rows = await historyRows(t.knex, t.ccHash, entries[0]!.id);
-        expect(rows.map((x) => Number(x.k.id))).toEqual(resetIds);
+        expect(rows.map((x) => Number(x.key.id))).toEqual(resetIds);
         expect(resetIds.length).toBeGreaterThanOrEqual(100);
         expect(r.code, r.stderr).toBe(0);
         expect(r.stderr).toMatch(/^Warning: the connection failed at the COMMIT of batch 1; checked after reconnecting: it WAS committed$/m);
@@ -494,7 +494,7 @@ describeBackends(
       expect(resetIds.length % 50).toBe(0);
       const entry = (await historyEntries(t.knex, t.ccHash)).find((e) => e.summary.includes('bulk'))!;
       expect(entry).toMatchObject({ rows: resetIds.length, parts: resetIds.length / 50 });
-      expect((await historyRows(t.knex, t.ccHash, entry.id)).map((r) => Number(r.k.id))).toEqual(resetIds);
+      expect((await historyRows(t.knex, t.ccHash, entry.id)).map((r) => Number(r.key.id))).toEqual(resetIds);
     }, 120_000);
   },
   ['mysql'],
@@ -777,7 +777,7 @@ describeWithPeer(['mariadb-install-db', 'mariadbd', 'mount', 'fallocate'], 'a fu
     expect(resetIds.length).toBeLessThan(4000);
     const entries = await historyEntries(knex!, HASH);
     const rows = entries.length ? await historyRows(knex!, HASH, entries[0]!.id) : [];
-    expect(rows.map((x) => Number(x.k.id))).toEqual(resetIds);
+    expect(rows.map((x) => Number(x.key.id))).toEqual(resetIds);
     if (resetIds.length) {
       const u = await runCli(['--whmcs-dir', whmcsDir, 'undo', '--yes', '--format', 'json'], { timeoutMs: 120_000 });
       expect(u.code, u.stderr).toBe(0);

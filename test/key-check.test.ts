@@ -8,9 +8,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDb, describeBackends, TEST_CC_HASH, type Backend, type TestDb } from './helpers/db.js';
 import { runCli } from './helpers/cli.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { aesEncryptConfig, hashBackupCode, phpJsonEncode, whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
+import { aesEncryptConfig } from '../src/whmcs/crypto/aes-config.js';
+import { hashBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
+import { phpJsonEncode } from '../src/whmcs/php/php-json.js';
+import { whmcsEncrypt } from '../src/whmcs/crypto/whmcs-encrypt.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
-import { sonataBase32Decode } from '../src/services/totp.js';
+import { sonataBase32Decode } from '../src/services/totp/base32-secret.js';
 import { totpAt } from './helpers/whmcs-oracles.js';
 
 const WRONG = 'ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba9876543210ZZ';

@@ -10,8 +10,9 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { phpSerialize, phpUnserialize, PhpUnserializeError, type UnserializeLimits } from '../src/whmcs/php/php-serialize.js';
-import { whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
-import { encodeTokendata, sonataBase32Decode } from '../src/services/totp.js';
+import { whmcsEncrypt } from '../src/whmcs/crypto/whmcs-encrypt.js';
+import { encodeTokendata } from '../src/services/totp/stored-secret.js';
+import { sonataBase32Decode } from '../src/services/totp/base32-secret.js';
 import { FRESH_INSTALL_2FA } from '../src/whmcs/schema/seed.js';
 import { chance, fuzzSettings, growth, int, LINEAR_GROWTH_LIMIT, mulberry32, mutateBytes, pick, SLOWNESS_LIMIT, slownessAgainst, timeIt, type Rng } from './helpers/fuzz.js';
 

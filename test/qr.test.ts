@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { otpauthUri } from '../src/services/totp.js';
+import { otpauthUri } from '../src/services/totp/otpauth-uri.js';
 import { qrModules, renderQr } from '../src/ui/qr.js';
 import { zbarDecode } from './helpers/qr-image.js';
 import { renderTerminalQr } from './helpers/terminal-image.js';

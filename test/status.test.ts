@@ -3,7 +3,7 @@ import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
 import { runCli } from './helpers/cli.js';
 import { insertAdmin, insertUser, insertClient, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
-import { whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
+import { whmcsEncrypt } from '../src/whmcs/crypto/whmcs-encrypt.js';
 import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
 
 const DUO_ID = 'DIABCDEFGHIJKLMNOPQR';

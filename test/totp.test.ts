@@ -2,24 +2,11 @@ import { createHash, createHmac } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { NotFoundError, ParseError, UsageError } from '../src/errors.js';
-import {
-  analyzeCode,
-  base32Encode,
-  effectiveToken,
-  encodeTokendata,
-  generateTotpSecret,
-  isReplayed,
-  issuerFromSystemUrl,
-  normalizeImportedSecret,
-  otpauthUri,
-  rawurlencode,
-  recordUsedOtp,
-  replayCacheKey,
-  secretBytesFromConfig,
-  sonataBase32Decode,
-  TokendataMalformedError,
-  TotpSecretMissingError,
-} from '../src/services/totp.js';
+import { analyzeCode, effectiveToken } from '../src/services/totp/code-check.js';
+import { base32Encode, generateTotpSecret, normalizeImportedSecret, sonataBase32Decode } from '../src/services/totp/base32-secret.js';
+import { encodeTokendata, secretBytesFromConfig, TokendataMalformedError, TotpSecretMissingError } from '../src/services/totp/stored-secret.js';
+import { isReplayed, recordUsedOtp, replayCacheKey } from '../src/services/totp/replay-list.js';
+import { issuerFromSystemUrl, otpauthUri, rawurlencode } from '../src/services/totp/otpauth-uri.js';
 import { oathtoolTotp } from './helpers/oathtool.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { totpAt, whmcsAccepts } from './helpers/whmcs-oracles.js';

@@ -4,7 +4,7 @@ import { runCli } from './helpers/cli.js';
 import { activityCount, lastActivity, settingsRow, settingsValue } from './helpers/settings-row.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
-import { whmcsEncrypt } from '../src/whmcs/crypto/crypto.js';
+import { whmcsEncrypt } from '../src/whmcs/crypto/whmcs-encrypt.js';
 
 const DUO_ID = 'DIWJ8X6AEYOR5OMC6TQ1';
 const DUO_SECRET = 'Zh5eGmUq9zpfQnyUIu5OL9iWoMMv5ZNmk3zLJ4Ep';

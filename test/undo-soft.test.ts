@@ -4,7 +4,7 @@ import { runCli } from './helpers/cli.js';
 import { oathtoolTotp } from './helpers/oathtool.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { insertAdmin, setConfigValue } from '../src/whmcs/schema/seed.js';
-import { generateTotpSecret } from '../src/services/totp.js';
+import { generateTotpSecret } from '../src/services/totp/base32-secret.js';
 
 /**
  * WHMCS rewrites the TOTP replay list on every TOTP login. Undoing an enrolment must not be

@@ -11,9 +11,10 @@ import { runCli } from './helpers/cli.js';
 import { describeWithPeer } from './helpers/peers.js';
 import { php, phpBytes } from './helpers/php.js';
 import { FRESH_INSTALL_2FA, insertAdmin, insertUser } from '../src/whmcs/schema/seed.js';
-import { hashBackupCode } from '../src/whmcs/crypto/crypto.js';
+import { hashBackupCode } from '../src/whmcs/crypto/backup-code-hash.js';
 import { encodeAccountConfig } from '../src/whmcs/accounts/account-config.js';
-import { encodeTokendata, sonataBase32Decode } from '../src/services/totp.js';
+import { encodeTokendata } from '../src/services/totp/stored-secret.js';
+import { sonataBase32Decode } from '../src/services/totp/base32-secret.js';
 import { totpAt } from './helpers/whmcs-oracles.js';
 
 const OFF_FOR_CLIENTS = 'a:3:{s:7:"modules";a:1:{s:4:"totp";a:2:{s:13:"clientenabled";i:0;s:12:"adminenabled";i:1;}}s:11:"forceclient";i:0;s:10:"forceadmin";i:0;}';
@@ -197,6 +198,10 @@ describeWithPeer(['php'], 'unusual WHMCS data', () => {
         const st = await cli(['status', '--format', 'json']);
         expect(st.code).toBe(0);
         expect(st.json.settings).toMatchObject({ readable: true, error: null });
+        // audit reads the row as status does (one reader, the connection's charset): readable.
+        const au = await cli(['audit', '--format', 'json']);
+        expect(au.json.findings.map((f: { id: string }) => f.id)).not.toContain('settings-unreadable');
+        expect(au.json.modules.map((m: { name: string }) => m.name)).toEqual(['totp', 'acme']);
         const r = await cli(['activate', 'totp', '--clients', '--yes', '--format', 'json']);
         expect(r.code).toBe(0);
         const after = await readAsWhmcs();

@@ -2,19 +2,19 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { isZeroTimestamp, readTimestamp, unixToNtp, writeTimestamp, type NtpTimestamp } from './ntp-time.js';
 
 /** Size of an NTP header without extension fields or MAC. */
-export const NTP_PACKET_SIZE = 48;
+const NTP_PACKET_SIZE = 48;
 
-export const MODE_CLIENT = 3;
-export const MODE_SERVER = 4;
-export const LEAP_UNSYNCHRONISED = 3;
+const MODE_CLIENT = 3;
+const MODE_SERVER = 4;
+const LEAP_UNSYNCHRONISED = 3;
 
 /** Kiss codes after which RFC 5905 §7.4 says the client must stop sending to that server. */
-export const STOP_KISS_CODES: ReadonlySet<string> = new Set(['RATE', 'DENY', 'RSTR']);
+const STOP_KISS_CODES: ReadonlySet<string> = new Set(['RATE', 'DENY', 'RSTR']);
 
 /** Kiss codes that only mean "I have no time yet" — an unsynchronised server, not a refusal. */
 const NOT_SYNCED_KISS_CODES: ReadonlySet<string> = new Set(['INIT', 'STEP']);
 
-export interface ClientRequest {
+interface ClientRequest {
   packet: Buffer;
   /** The 8 transmit-timestamp bytes as sent; a genuine reply echoes them in its origin field. */
   origin: Buffer;
@@ -105,7 +105,7 @@ export function parseHeader(msg: Buffer): NtpHeader | null {
 }
 
 /** Four printable ASCII characters (NUL-padded), as used by kiss codes and stratum-1 refids. */
-export function asciiRefid(raw: Buffer): string | null {
+function asciiRefid(raw: Buffer): string | null {
   const text = raw.toString('latin1').replace(/\0+$/, '');
   return text.length > 0 && /^[\x21-\x7e]+$/.test(text) ? text : null;
 }
@@ -120,7 +120,7 @@ export function formatRefid(stratum: number, raw: Buffer): string {
   return raw.readUInt32BE(0) !== 0 ? `${raw[0]}.${raw[1]}.${raw[2]}.${raw[3]}` : raw.toString('hex');
 }
 
-export type ReplyClass =
+type ReplyClass =
   | { kind: 'time' }
   | { kind: 'kod'; code: string; stop: boolean }
   | { kind: 'unsynchronised'; reason: string; code?: string }

@@ -8,10 +8,10 @@
  */
 
 /** Seconds from 1900-01-01 (NTP epoch) to 1970-01-01 (Unix epoch). */
-export const NTP_UNIX_DELTA = 2_208_988_800;
+const NTP_UNIX_DELTA = 2_208_988_800;
 
 /** Length of one NTP era in seconds. */
-export const ERA_SECONDS = 2 ** 32;
+const ERA_SECONDS = 2 ** 32;
 
 /** Unix time at which era 0 ends and era 1 begins (2036-02-07T06:28:16Z). */
 export const ERA1_START_UNIX = ERA_SECONDS - NTP_UNIX_DELTA;

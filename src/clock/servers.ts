@@ -41,7 +41,7 @@ export function isIPv4(s: string): boolean {
   return parts === 4;
 }
 
-export interface ServerSpec {
+interface ServerSpec {
   host: string;
   port: number;
 }

@@ -12,7 +12,7 @@ import { buildRequest, classifyReply, formatRefid, parseHeader, type NtpHeader }
 import { createLocalClock, monotonicMs, ntpToUnix, type LocalClock } from './ntp-time.js';
 import { NTP_PORT, ipFamily, smearNote } from './servers.js';
 
-export type SntpErrorKind = 'dns' | 'timeout' | 'kod' | 'unsynchronised' | 'distance' | 'invalid' | 'network';
+type SntpErrorKind = 'dns' | 'timeout' | 'kod' | 'unsynchronised' | 'distance' | 'invalid' | 'network';
 
 /**
  * RFC 5905's limits on what a server says about its own accuracy. A root delay and dispersion adding
@@ -20,10 +20,10 @@ export type SntpErrorKind = 'dns' | 'timeout' | 'kod' | 'unsynchronised' | 'dist
  * delay, plus the root dispersion, plus half our round trip — above MAXDIST (1 s) makes the server
  * unfit to set a clock (the fit() test). Its offset could be wrong by that much: it must not vote.
  */
-export const MAXDISP_S = 16;
-export const MAXDIST_S = 1;
+const MAXDISP_S = 16;
+const MAXDIST_S = 1;
 
-export interface SntpError {
+interface SntpError {
   kind: SntpErrorKind;
   /** Kiss code (RATE, DENY, RSTR, …) for 'kod'; errno code (ENOTFOUND, ECONNREFUSED, …) otherwise. */
   code?: string;
@@ -31,7 +31,7 @@ export interface SntpError {
 }
 
 /** Datagrams that were not accepted as the answer to a request, and so never ended a wait. */
-export interface IgnoredPackets {
+interface IgnoredPackets {
   /** Shorter than an NTP header. */
   malformed: number;
   /** Origin matches none of our requests: spoofed, or meant for someone else. */
@@ -64,7 +64,7 @@ export interface ServerResult {
   error?: SntpError;
 }
 
-export interface SntpOptions {
+interface SntpOptions {
   /** Samples to take; the least-delay one is kept. Default 4. */
   samples?: number;
   /** Bounds the whole query, DNS included. Default 5000. */

@@ -14,20 +14,20 @@ import { DUO_LEEWAY_SECONDS, duoVerdict, totpVerdict, type DuoVerdict, type Totp
 export { DEFAULT_SERVERS, parseServerSpec } from './servers.js';
 
 export const STATUS = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
-export type ClockStatus = (typeof STATUS)[keyof typeof STATUS];
-export const STATUS_NAMES: Record<ClockStatus, 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN'> = {
+type ClockStatus = (typeof STATUS)[keyof typeof STATUS];
+const STATUS_NAMES: Record<ClockStatus, 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN'> = {
   0: 'OK',
   1: 'WARNING',
   2: 'CRITICAL',
   3: 'UNKNOWN',
 };
 
-export const DEFAULT_WARNING_SECONDS = 5;
-export const DEFAULT_CRITICAL_SECONDS = 15;
+const DEFAULT_WARNING_SECONDS = 5;
+const DEFAULT_CRITICAL_SECONDS = 15;
 /** Valid servers further apart than this cannot all be right. */
-export const DISAGREEMENT_SECONDS = 1;
+const DISAGREEMENT_SECONDS = 1;
 
-export interface ClockCheckOptions {
+interface ClockCheckOptions {
   /** "host", "host:port", "[v6]:port". Default: pool.ntp.org, time.cloudflare.com, time.google.com. */
   servers?: string[];
   samples?: number;
@@ -58,7 +58,7 @@ export type DatabaseReading =
   | { ok: true; /** DB clock minus local clock, seconds. */ dbMinusLocal: number; roundTrip: number }
   | { ok: false; error: string };
 
-export interface DatabaseClock {
+interface DatabaseClock {
   /** Seconds to add to the database clock to get the right time; null when it could not be read. */
   offset: number | null;
   /** What the database clock was compared with: NTP-corrected time, or the bare local clock. */
@@ -95,7 +95,7 @@ export interface ClockReport {
   notes: string[];
 }
 
-export interface VerdictOptions {
+interface VerdictOptions {
   warning: number;
   critical: number;
   unknownIfUnreachable: boolean;

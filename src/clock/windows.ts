@@ -19,12 +19,12 @@
  * time claims with a 60 s leeway; beyond that, logins can be rejected.
  */
 
-export const TOTP_STEP_SECONDS = 30;
+const TOTP_STEP_SECONDS = 30;
 /** WHMCS accepts codes of the current step and one step either side. */
-export const TOTP_WINDOW_STEPS = 1;
+const TOTP_WINDOW_STEPS = 1;
 export const DUO_LEEWAY_SECONDS = 60;
 
-export type TotpLevel = 'ok' | 'intermittent' | 'fails';
+type TotpLevel = 'ok' | 'intermittent' | 'fails';
 
 export interface TotpVerdict {
   level: TotpLevel;
@@ -50,7 +50,7 @@ export function totpFailingShare(offset: number): number {
   return Math.min(1, Math.max(0, share));
 }
 
-export function totpMargin(offset: number): number {
+function totpMargin(offset: number): number {
   return TOTP_STEP_SECONDS * TOTP_WINDOW_STEPS - Math.abs(offset);
 }
 

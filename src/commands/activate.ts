@@ -6,7 +6,8 @@ import { UsageError, RefusedError } from '../errors.js';
 import { MODULES, resolveModuleName } from '../services/catalog.js';
 import type { ModuleField } from '../services/catalog.js';
 import type { Audience } from '../whmcs/settings/settings.js';
-import type { ChangeResult, ServiceChangeJson } from '../whmcs/settings/settings-change.js';
+import type { ServiceChangeJson } from '../whmcs/settings/service-change.js';
+import type { ChangeResult } from '../whmcs/settings/settings-write.js';
 
 interface ActivateOptions {
   clients?: boolean;
@@ -65,11 +66,12 @@ async function activate(ctx: Context, opts: ActivateOptions, service: string): P
   const given = await givenConfig(ctx, module, opts, warnings);
 
   const session = await ctx.session();
-  const sc = await import('../whmcs/settings/settings-change.js');
-  const cfg = await sc.resolveModuleConfig(session, module, given);
+  const sc = await import('../whmcs/settings/service-change.js');
+  const mc = await import('../whmcs/settings/module-config.js');
+  const cfg = await mc.resolveModuleConfig(session, module, given);
   warnings.push(...cfg.warnings);
   if (cfg.missing.length) await askMissing(ctx, module, cfg.missing, cfg.values);
-  const problems = sc.validateModuleConfig(module, cfg.values, cfg.kept);
+  const problems = mc.validateModuleConfig(module, cfg.values, cfg.kept);
   if (problems.length) throw new UsageError(problems.join('; '));
 
   const { duoNeedsUniversalPrompt } = await import('../whmcs/connection/install.js');
@@ -162,7 +164,7 @@ async function readStdin(stdin: NodeJS.ReadableStream): Promise<string> {
 
 /** Asks on a terminal for what is not configured yet; without one, says which flags are needed. */
 async function askMissing(ctx: Context, module: string, missing: ModuleField[], values: Record<string, string>): Promise<void> {
-  const { FIELD_FLAG } = await import('../whmcs/settings/settings-change.js');
+  const { FIELD_FLAG } = await import('../whmcs/settings/module-config.js');
   if (!ctx.io.canPrompt) {
     const flags = missing.map((f) => FIELD_FLAG[module]?.[f.key] ?? f.key);
     const env = module === 'duosecurity' ? ' ($WHMCS_DUO_CLIENT_SECRET or - for stdin also work for the secret)' : ' ($WHMCS_YUBICO_SECRET_KEY or - for stdin also work for the key)';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { action } from './run.js';
 import { collect, seconds, wholeNumber } from './option-values.js';
-import { argvOf, ProgramExit, type Context } from '../context.js';
+import type { Context } from '../context.js';
 import type { View } from '../ui/view.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
 import type { ClockFinding, FindingSelector } from '../whmcs/reports/audit.js';
@@ -33,7 +33,7 @@ function nagiosRequested(argv: readonly string[]): boolean {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('audit')
     .description('read-only check: is every way into this WHMCS protected by a second factor? (for people, Nagios and Prometheus)')
     .option('--fail-on <severity|ids>', 'findings that make the run fail (exit 1; Nagios CRITICAL): critical (default), warning, info, none, or finding ids separated by commas')
@@ -61,13 +61,11 @@ with perfdata. --format prometheus: text exposition for node_exporter's textfile
 whatever the findings (the metrics carry them), and on an error whmcs_2fa_audit_success 0 is printed
 before the usual exit code.`,
     )
-    .exitOverride((err) => {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') throw new ProgramExit(EXIT.OK);
-      throw new ProgramExit(nagiosRequested(argvOf(program)) ? UNKNOWN : EXIT.USAGE);
-    })
     .action(
       action<AuditOptions>((ctx, opts) => audit(ctx, opts), { formats: ['csv', 'nagios', 'prometheus'] }),
     );
+  // Command-line errors exit UNKNOWN when Nagios asked, like every other error then (src/cli.ts reads this).
+  (cmd as Command & { usageExitCode?: (args: readonly string[]) => number }).usageExitCode = (args) => (nagiosRequested(args) ? UNKNOWN : EXIT.USAGE);
 }
 
 

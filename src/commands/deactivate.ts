@@ -23,7 +23,7 @@ export function register(program: Command): void {
         const module = resolveService(args[0]!);
         const audiences = audiencesOf(opts);
         const session = await ctx.session();
-        const { deactivateService } = await import('../whmcs/settings/settings-change.js');
+        const { deactivateService } = await import('../whmcs/settings/service-change.js');
         const result = await deactivateService(
           session,
           { module, audiences, force: Boolean(opts.force), reason: opts.reason, showSecrets: ctx.showSecrets },

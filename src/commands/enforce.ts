@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { action } from './run.js';
 import type { Block, View } from '../ui/view.js';
 import { UsageError } from '../errors.js';
-import type { EnforceJson } from '../whmcs/settings/settings-change.js';
+import type { EnforceJson } from '../whmcs/settings/enforce.js';
 
 interface EnforceOptions {
   admins?: string;
@@ -23,7 +23,7 @@ export function register(program: Command): void {
       action<EnforceOptions>(async (ctx, opts) => {
         const want = { admins: onOff('--admins', opts.admins), clients: onOff('--clients', opts.clients) };
         const session = await ctx.session();
-        const sc = await import('../whmcs/settings/settings-change.js');
+        const sc = await import('../whmcs/settings/enforce.js');
         if (want.admins === undefined && want.clients === undefined) {
           const state = await sc.readEnforcement(session);
           return enforceView(state, null);

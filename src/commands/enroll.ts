@@ -96,21 +96,21 @@ async function enroll(ctx: Context, opts: EnrollOptions) {
   }
   if (check?.message) ctx.out.warn(check.message);
 
-  const { generateBackupCode, formatBackupCode } = await import('../whmcs/crypto/crypto.js');
+  const { generateBackupCode, formatBackupCode } = await import('../whmcs/crypto/backup-code-hash.js');
   const { applyChange } = await import('../whmcs/changes/change.js');
   const backupCode = generateBackupCode();
-  const facts = { format: '', replaced: '', replayRecorded: false, replayIdentity: null as string | null, activated: false };
   const input = { draft, activation: check, backupCode, force: Boolean(opts.force), activate: Boolean(opts.activate), reason: opts.reason, showSecrets: ctx.showSecrets };
   const changeOptions = ctx.changeOptions(`Enrol ${draft.account.kind} "${draft.account.name}" in Time-Based Tokens?`);
   // The operator just typed a code from the new device: that is the confirmation.
   if (canPrompt && check) changeOptions.yes = true;
   const outcome = await applyChange(
     session,
-    { command: 'enroll', summary: E.enrolmentSummary(draft), reason: opts.reason, plan: (trx, lock) => E.planEnrolment(session, trx, lock, input, facts) },
+    { command: 'enroll', summary: E.enrolmentSummary(draft), reason: opts.reason, plan: (trx, lock) => E.planEnrolment(session, trx, lock, input) },
     changeOptions,
   );
 
   const a = draft.account;
+  const facts = outcome.result;
   const hideSecret = outcome.dryRun && !ctx.showSecrets;
   const json = {
     enrolled: outcome.changed,

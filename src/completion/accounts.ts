@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import type { Candidate, AccountKind } from './values.js';
 import type { LineConnection } from './engine.js';
 
-export interface AccountLookup {
+interface AccountLookup {
   kind: AccountKind;
   prefix: string;
   connection: LineConnection;

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { analyze, formatAnswer } from './engine.js';
 import type { Candidate } from './values.js';
 
-export interface CompleteOptions {
+interface CompleteOptions {
   env: NodeJS.ProcessEnv;
   cwd: string;
   /** Budget for connecting and querying (DNS included); past it: no suggestions. */
@@ -10,7 +10,7 @@ export interface CompleteOptions {
   connectTimeoutMs?: number;
 }
 
-export interface CompleteResult {
+interface CompleteResult {
   text: string;
   /** The lookup was abandoned at the deadline: a connection attempt may still be pending. */
   abandoned: boolean;

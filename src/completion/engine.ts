@@ -16,7 +16,7 @@ export interface LineConnection {
   db?: string;
 }
 
-export interface Analysis {
+interface Analysis {
   /** The command the word belongs to (the program itself before a subcommand). */
   command: Command;
   /** The text typed so far that candidates must start with (after `=` for `--opt=value`). */
@@ -143,7 +143,7 @@ function optionCandidates(program: Command, command: Command, used: Set<Option>,
   return out;
 }
 
-export function oneLine(s: string, max = 100): string {
+function oneLine(s: string, max = 100): string {
   const t = s.replace(/\s+/g, ' ').trim();
   return t.length > max ? t.slice(0, max - 1) + '…' : t;
 }

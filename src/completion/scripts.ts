@@ -1,7 +1,7 @@
 import { script } from '@bomb.sh/tab';
 import type { Shell } from './shells.js';
 
-export const PROGRAM_NAME = 'whmcs-2fa';
+const PROGRAM_NAME = 'whmcs-2fa';
 
 /**
  * The shell script for `shell`: @bomb.sh/tab's script (it asks `whmcs-2fa complete -- <words…>` at

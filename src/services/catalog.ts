@@ -10,7 +10,7 @@ export interface ModuleField {
   secret: boolean;
 }
 
-export interface ModuleInfo {
+interface ModuleInfo {
   name: string;
   label: string;
   aliases: string[];

@@ -16,7 +16,7 @@ export const DUO_CLIENT_SECRET_LENGTH = 40;
  * (e.g. the Admin Panel URL `admin-XXXXXXXX.duosecurity.com`).
  */
 export const DUO_API_HOSTNAME_PATTERN = /^api-[a-z0-9]+\.(?:duosecurity|duofederal)\.com$/i;
-export const DUO_DEFAULT_TIMEOUT_MS = 10_000;
+const DUO_DEFAULT_TIMEOUT_MS = 10_000;
 
 // The health check never redirects anywhere; the library merely refuses to start without a URL.
 const PLACEHOLDER_REDIRECT_URL = 'https://localhost/whmcs-2fa-health-check';
@@ -29,7 +29,7 @@ export interface DuoCredentials {
   apiHostname: string;
 }
 
-export interface DuoCredentialProblem {
+interface DuoCredentialProblem {
   field: 'clientId' | 'clientSecret' | 'apiHostname';
   /** One line; never contains the Client Secret. */
   message: string;
@@ -82,7 +82,7 @@ export interface DuoHealthCheckOptions extends DuoCredentials {
   timeoutMs?: number;
 }
 
-export type DuoHealthReason =
+type DuoHealthReason =
   | 'ok'
   | 'invalid-config'
   | 'bad-credentials'

@@ -10,15 +10,12 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { UsageError } from '../errors.js';
 
-export const YUBICO_DEFAULT_API_URL = 'https://api.yubico.com';
-export const YUBICO_DEFAULT_TIMEOUT_MS = 10_000;
+const YUBICO_DEFAULT_API_URL = 'https://api.yubico.com';
+const YUBICO_DEFAULT_TIMEOUT_MS = 10_000;
 /** Length of the public key identity at the start of every OTP, as WHMCS cuts it for `yubicoprefix`. */
-export const YUBICO_KEY_ID_LENGTH = 12;
-/** Yubico's own API keys are 20 random bytes (28 base64 characters); others are accepted. */
-export const YUBICO_API_KEY_BYTES = 20;
+const YUBICO_KEY_ID_LENGTH = 12;
 
 const MODHEX = 'cbdefghijklnrtuv';
-const OTP_PATTERN = /^[cbdefghijklnrtuv]{32,48}$/;
 const KEY_ID_PATTERN = /^[cbdefghijklnrtuv]{12}$/;
 const NONCE_PATTERN = /^[A-Za-z0-9]{16,40}$/;
 // Canonical, padded, standard-alphabet base64 (what Yubico hands out and what PHP's decoder reads back).
@@ -26,7 +23,7 @@ const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/
 const VERIFY_PATH = '/wsapi/2.0/verify';
 
 /** Statuses a protocol 2.0 server can answer. */
-export type YubicoServerStatus =
+type YubicoServerStatus =
   | 'OK'
   | 'BAD_OTP'
   | 'REPLAYED_OTP'
@@ -39,7 +36,7 @@ export type YubicoServerStatus =
   | 'REPLAYED_REQUEST';
 
 /** Outcomes decided on this side of the wire: transport failures and answers we refuse to trust. */
-export type YubicoClientStatus =
+type YubicoClientStatus =
   | 'BAD_RESPONSE_SIGNATURE'
   | 'NONCE_MISMATCH'
   | 'OTP_MISMATCH'
@@ -49,7 +46,7 @@ export type YubicoClientStatus =
   | 'TIMEOUT'
   | 'NETWORK_ERROR';
 
-export type YubicoStatus = YubicoServerStatus | YubicoClientStatus;
+type YubicoStatus = YubicoServerStatus | YubicoClientStatus;
 
 const SERVER_STATUSES: ReadonlySet<string> = new Set<YubicoServerStatus>([
   'OK',
@@ -64,7 +61,7 @@ const SERVER_STATUSES: ReadonlySet<string> = new Set<YubicoServerStatus>([
   'REPLAYED_REQUEST',
 ]);
 
-export interface YubicoVerifyOptions {
+interface YubicoVerifyOptions {
   otp: string;
   /** Yubico API client ID (positive integer). */
   clientId: string | number;
@@ -101,7 +98,7 @@ export interface YubicoVerifyResult {
 }
 
 /** Trimmed and lower-cased: YubiKeys type lower case, and validation servers lower-case too. */
-export function normalizeYubicoOtp(otp: string): string {
+function normalizeYubicoOtp(otp: string): string {
   return otp.trim().toLowerCase();
 }
 

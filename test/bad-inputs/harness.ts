@@ -18,7 +18,8 @@ import { changedTables, snapshotDb } from '../helpers/snapshot.js';
 import { insertAdmin, insertClient, insertUser } from '../../src/whmcs/schema/seed.js';
 import { encodeAccountConfig } from '../../src/whmcs/accounts/account-config.js';
 import { phpSerialize } from '../../src/whmcs/php/php-serialize.js';
-import { encodeTokendata, sonataBase32Decode } from '../../src/services/totp.js';
+import { encodeTokendata } from '../../src/services/totp/stored-secret.js';
+import { sonataBase32Decode } from '../../src/services/totp/base32-secret.js';
 import type { Shape } from '../../src/whmcs/schema/ddl.js';
 import { totpAt } from '../helpers/whmcs-oracles.js';
 

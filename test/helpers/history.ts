@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { HISTORY, Journal, type JournalEntry } from '../../src/whmcs/history/journal.js';
-import type { JournalRow } from '../../src/whmcs/history/journal-rows.js';
+import type { RowChange } from '../../src/whmcs/changes/row-change.js';
 
 /** The installation's history as the tool reads it (entries oldest first). */
 export async function historyEntries(knex: Knex, ccHash?: string): Promise<JournalEntry[]> {
@@ -8,7 +8,7 @@ export async function historyEntries(knex: Knex, ccHash?: string): Promise<Journ
 }
 
 /** Every row of one entry, unsealed and checked like undo does. */
-export async function historyRows(knex: Knex, ccHash: string | undefined, id: string): Promise<JournalRow[]> {
+export async function historyRows(knex: Knex, ccHash: string | undefined, id: string): Promise<RowChange[]> {
   const j = new Journal(knex, ccHash, 'test');
   const e = await j.byId(id);
   if (!e) throw new Error(`no history entry ${id}`);

@@ -4,8 +4,10 @@
  * WHMCS's backup-code formula. See docs/data-model.md §3, §6, §9.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { analyzeCode, type VerifyMode } from '../../src/services/totp.js';
-import { hashBackupCode, phpLooseEqualsString, whmcsDecrypt } from '../../src/whmcs/crypto/crypto.js';
+import { analyzeCode, type VerifyMode } from '../../src/services/totp/code-check.js';
+import { hashBackupCode } from '../../src/whmcs/crypto/backup-code-hash.js';
+import { phpLooseEqualsString } from '../../src/whmcs/php/php-compare.js';
+import { whmcsDecrypt } from '../../src/whmcs/crypto/whmcs-encrypt.js';
 import { phpTruthy } from '../../src/whmcs/php/php-serialize.js';
 
 /**

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, MYSQL_OK, type TestDb } from '../helpers/db.js';
 import { insertAdmin } from '../../src/whmcs/schema/seed.js';
-import { sonataBase32Decode } from '../../src/services/totp.js';
+import { sonataBase32Decode } from '../../src/services/totp/base32-secret.js';
 import { totpAt } from '../helpers/whmcs-oracles.js';
 import { hasBinary } from '../helpers/peers.js';
 

@@ -5,7 +5,8 @@
  * different formats coexist because WHMCS converts lazily on read, so every format is read on
  * every version.
  */
-import { aesDecryptConfig, aesDecryptConfigs, aesEncryptConfig, isAesDecryptable, phpJsonEncode } from '../crypto/crypto.js';
+import { aesDecryptConfig, aesDecryptConfigs, aesEncryptConfig, isAesDecryptable } from '../crypto/aes-config.js';
+import { phpJsonEncode } from '../php/php-json.js';
 import { phpSerialize, phpUnserialize, type UnserializeLimits } from '../php/php-serialize.js';
 
 export type AccountConfigFormat = 'empty' | 'aes' | 'json' | 'serialized' | 'unreadable';

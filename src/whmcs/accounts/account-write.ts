@@ -40,12 +40,12 @@ export function decodeForWrite(session: Session, account: Account): DecodedAccou
 export function accountRowChange(account: Account, next: { module: string; rawConfig: string | null }): RowChange {
   const t = tableFor(account.kind);
   return {
-    t: t.table,
-    k: { id: account.id },
-    b: { [t.moduleColumn]: account.module, [t.dataColumn]: account.rawConfig },
-    a: { [t.moduleColumn]: next.module, [t.dataColumn]: next.rawConfig },
+    table: t.table,
+    key: { id: account.id },
+    before: { [t.moduleColumn]: account.module, [t.dataColumn]: account.rawConfig },
+    after: { [t.moduleColumn]: next.module, [t.dataColumn]: next.rawConfig },
     // Undo checks the row is still this account (a username/email), not only that the values match.
-    i: account.kind === 'admin' ? { username: account.name } : { email: account.email },
+    identity: account.kind === 'admin' ? { username: account.name } : { email: account.email },
   };
 }
 

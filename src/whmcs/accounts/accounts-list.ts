@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Session } from '../connection/session.js';
 import { ADMINS, USERS, moduleIsOn, tableFor, type AccountTable, type Kind } from './accounts-table.js';
 import { decodeAccountConfigs, type AccountConfigFormat } from './account-config.js';
-import { isAesDecryptable } from '../crypto/crypto.js';
+import { isAesDecryptable } from '../crypto/aes-config.js';
 import { phpTruthy } from '../php/php-serialize.js';
 import { resolveModuleName } from '../../services/catalog.js';
 import { UsageError } from '../../errors.js';

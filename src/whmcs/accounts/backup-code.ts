@@ -11,17 +11,17 @@ import { accountById, findAccount, toAccount, type Account, type Selector } from
 import { ADMINS, tableFor } from './accounts-table.js';
 import { accountRowChange, configTargetFor, decodeForWrite, encodeForInstall } from './account-write.js';
 import { activityText, type ActivityEntry } from '../changes/activity-log.js';
-import { applyChange, type ChangeOptions, type ChangeOutcome, type Plan } from '../changes/change.js';
-import { formatBackupCode, generateBackupCode, hashBackupCode } from '../crypto/crypto.js';
+import { applyChange, type ChangeOptions, type ChangeOutcome, type PlanWithResult } from '../changes/change.js';
+import { formatBackupCode, generateBackupCode, hashBackupCode } from '../crypto/backup-code-hash.js';
 import { owningClientId } from './reset.js';
 import { requireKeyAgreement } from '../crypto/key-check.js';
 import { RefusedError } from '../../errors.js';
 import type { DiffLine } from '../changes/diff.js';
 
 /** Keys WHMCS 8 keeps failed-attempt counts in (§2.3); a new code starts with a clean slate. */
-export const ATTEMPT_KEYS = ['attempts', 'backup_attempts'] as const;
+const ATTEMPT_KEYS = ['attempts', 'backup_attempts'] as const;
 
-export interface IssuedCode {
+interface IssuedCode {
   kind: Account['kind'];
   id: number;
   name: string;
@@ -32,7 +32,7 @@ export interface IssuedCode {
   backupCode: string | null;
 }
 
-export interface BackupCodeResult {
+interface BackupCodeResult {
   accounts: IssuedCode[];
   outcome: ChangeOutcome;
   notes: string[];
@@ -54,7 +54,7 @@ function refuseUnenrolled(a: Account): void {
  * The new data column for `a` with backup code `code`: decode (exit 6 when it does not decrypt),
  * replace `backupcode` in place (or append it, where WHMCS puts it), drop the counters, re-encode.
  */
-export function withNewBackupCode(session: Session, a: Account, code: string): { raw: string; diff: DiffLine[] } {
+function withNewBackupCode(session: Session, a: Account, code: string): { raw: string; diff: DiffLine[] } {
   const d = decodeForWrite(session, a);
   const config: Record<string, unknown> = { ...d.config };
   const had = 'backupcode' in config && config.backupcode !== '' && config.backupcode !== null;
@@ -87,7 +87,7 @@ async function enrolledAdmins(k: Knex | Knex.Transaction, lock: boolean): Promis
   return ((await q) as Record<string, unknown>[]).map((r) => toAccount(ADMINS, r));
 }
 
-export interface BackupCodeRequest {
+interface BackupCodeRequest {
   selector?: Selector;
   allAdmins?: boolean;
   reason?: string;
@@ -127,7 +127,6 @@ export async function issueBackupCodes(session: Session, req: BackupCodeRequest,
     if (!ownProof) warnings.push(...(await requireKeyAgreement(session, 'encrypting the new backup code')).warnings);
   }
 
-  let planned: Account[] = targets;
   const summary = req.allAdmins
     ? `new backup codes for all ${targets.length} enrolled admins`
     : `new backup code for ${who(targets[0]!)} (#${targets[0]!.id})`;
@@ -137,12 +136,11 @@ export async function issueBackupCodes(session: Session, req: BackupCodeRequest,
       command: 'backup-code',
       summary,
       reason: req.reason,
-      plan: async (trx, lock): Promise<Plan> => {
+      plan: async (trx, lock): Promise<PlanWithResult<Account[]>> => {
         const accounts = req.allAdmins
           ? await enrolledAdmins(trx, lock)
           : [await accountById(trx, targets[0]!.kind, targets[0]!.id, lock)];
-        planned = accounts;
-        const plan: Plan = { rows: [], activity: [], diff: [], notes: [] };
+        const plan: PlanWithResult<Account[]> = { rows: [], activity: [], diff: [], notes: [], result: accounts };
         for (const a of accounts) {
           refuseUnenrolled(a);
           const next = withNewBackupCode(session, a, codeFor(a.id));
@@ -155,6 +153,7 @@ export async function issueBackupCodes(session: Session, req: BackupCodeRequest,
     },
     opts,
   );
+  const planned = outcome.result;
   const notes: string[] = [
     opts.dryRun
       ? 'a dry run generates no code — run without --dry-run to issue one'

@@ -11,14 +11,13 @@ import { moduleIsOn, tableFor, type Kind } from './accounts-table.js';
 import { accountRowChange, configTargetFor, encodeForInstall } from './account-write.js';
 import { decodeAccountConfig } from './account-config.js';
 import { activityText, type ActivityEntry } from '../changes/activity-log.js';
-import type { Plan, RowChange } from '../changes/change.js';
-import { hashBackupCode } from '../crypto/crypto.js';
+import type { PlanWithResult, RowChange } from '../changes/change.js';
+import { hashBackupCode } from '../crypto/backup-code-hash.js';
 import { readUsedOtps, replayIdentity, usedOtpsRowChanges, withUsedCode } from './replay-cache.js';
 import {
   FLAG,
   SETTING,
   anyEnabled,
-  codecOf,
   emptySettings,
   isEnabled,
   nonArrayModule,
@@ -26,29 +25,23 @@ import {
   serializeSettings,
   withModule,
   type Audience,
-  type PhpArray,
+  type SettingsLock,
 } from '../settings/settings.js';
 import { dbNow } from '../connection/sql-time.js';
 import { moduleInfo } from '../../services/catalog.js';
-import {
-  analyzeCode,
-  encodeTokendata,
-  generateTotpSecret,
-  issuerFromSystemUrl,
-  normalizeImportedSecret,
-  otpauthUri,
-  sonataBase32Decode,
-  type CodeAnalysis,
-} from '../../services/totp.js';
+import { analyzeCode, type CodeAnalysis } from '../../services/totp/code-check.js';
+import { encodeTokendata } from '../../services/totp/stored-secret.js';
+import { generateTotpSecret, normalizeImportedSecret, sonataBase32Decode } from '../../services/totp/base32-secret.js';
+import { issuerFromSystemUrl, otpauthUri } from '../../services/totp/otpauth-uri.js';
 import { DecryptError, RefusedError } from '../../errors.js';
 import type { DiffLine } from '../changes/diff.js';
 
 /** WHMCS's activation window: previous, current and next step. */
-export const DEFAULT_ACTIVATION_WINDOW = 1;
+const DEFAULT_ACTIVATION_WINDOW = 1;
 /** How far the diagnosis of a rejected code looks (±5 min). */
 const DIAGNOSIS_WINDOW = 10;
 
-export interface TotpAudienceState {
+interface TotpAudienceState {
   audience: Audience;
   /** The `2fasettings` row parses (else --activate would have to invent the other settings). */
   readable: boolean;
@@ -69,7 +62,7 @@ export interface EnrolmentDraft {
   warnings: string[];
 }
 
-export interface PrepareOptions {
+interface PrepareOptions {
   secret?: string;
   force?: boolean;
   activate?: boolean;
@@ -141,9 +134,9 @@ function refuseExisting(account: Account, force: boolean): void {
   }
 }
 
-async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, audience: Audience, lock: 'share' | 'update' | false = false): Promise<TotpAudienceState> {
+async function totpAudienceState(k: Knex | Knex.Transaction, session: Session, audience: Audience, lock: SettingsLock = false): Promise<TotpAudienceState> {
   // The row WHMCS reads: the last of its name (7.x may hold duplicates).
-  const row = await readSettingsRow(k as Knex, session.limits, { codec: codecOf(session.db), forUpdate: lock === 'update', forShare: lock === 'share' });
+  const row = await readSettingsRow(session, k, lock);
   if (!row.exists) return { audience, readable: true, totpEnabled: false, anyEnabled: false };
   return { audience, readable: row.parsed !== null, totpEnabled: isEnabled(row.parsed, 'totp', audience), anyEnabled: anyEnabled(row.parsed, audience) };
 }
@@ -208,7 +201,7 @@ export async function checkActivationCode(secret: string, input: string, opts: {
 // ---------------------------------------------------------------------------------------------
 // The change
 
-export interface EnrolmentInput {
+interface EnrolmentInput {
   draft: EnrolmentDraft;
   /** The verified first code and when it was checked (recorded in the replay list); null in a dry run without one. */
   activation: ActivationCheck | null;
@@ -220,7 +213,7 @@ export interface EnrolmentInput {
   showSecrets: boolean;
 }
 
-export interface EnrolmentFacts {
+interface EnrolmentFacts {
   /** 'aes' | 'json' | 'serialized' — how the config was written. */
   format: string;
   /** The module that was replaced ('' for none). */
@@ -231,7 +224,7 @@ export interface EnrolmentFacts {
 }
 
 /** The config WHMCS itself would store for this secret on this install (§2.3). */
-export function enrolmentConfig(session: Session, secret: string, backupCodeHash: string): Record<string, unknown> {
+function enrolmentConfig(session: Session, secret: string, backupCodeHash: string): Record<string, unknown> {
   if (session.install.shape === '7') {
     return { tokendata: encodeTokendata(sonataBase32Decode(secret)), backupcode: backupCodeHash };
   }
@@ -243,17 +236,17 @@ export function enrolmentSummary(draft: EnrolmentDraft): string {
 }
 
 /**
- * Builds the plan (called for the preview and again under lock). Re-reads the account so a factor
- * that appeared meanwhile is still refused without --force.
+ * Builds the plan (called for the preview and again under lock), with what it found and decided.
+ * Re-reads the account so a factor that appeared meanwhile is still refused without --force.
  */
-export async function planEnrolment(session: Session, trx: Knex.Transaction, lock: boolean, input: EnrolmentInput, facts: EnrolmentFacts): Promise<Plan> {
+export async function planEnrolment(session: Session, trx: Knex.Transaction, lock: boolean, input: EnrolmentInput): Promise<PlanWithResult<EnrolmentFacts>> {
   const { draft, activation } = input;
   // Locks in one order for every change: the settings row first, then accounts. Under lock the row
   // is read with a lock that conflicts with `deactivate` (which takes it FOR UPDATE and then counts
   // enrolled accounts): either deactivate's guard counts this enrolment, or this run sees the
   // service already off. --activate takes it for update at once (no S→X upgrade deadlock).
-  // (SQLite: the account read below takes the database's write lock first, which serialises all of it.)
-  const locked = lock && session.db.dialect === 'mysql' ? await totpAudienceState(trx, session, audienceOf(draft.account.kind), input.activate ? 'update' : 'share') : null;
+  // (SQLite: both are the database's write lock, which the writing pass already holds.)
+  const locked = lock ? await totpAudienceState(trx, session, audienceOf(draft.account.kind), input.activate ? 'update' : 'share') : null;
   const account = await accountById(trx, draft.account.kind, draft.account.id, lock);
   refuseExisting(account, input.force);
   const t = tableFor(account.kind);
@@ -275,14 +268,11 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
     },
   ];
   const notes: string[] = [];
-  facts.format = target;
-  facts.replaced = moduleIsOn(account.module) ? account.module : '';
+  const facts: EnrolmentFacts = { format: target, replaced: moduleIsOn(account.module) ? account.module : '', replayRecorded: false, replayIdentity: null, activated: false };
   if (facts.replaced) notes.push(`replaces ${moduleInfo(facts.replaced)?.label ?? facts.replaced}: the old device and backup code stop working`);
 
   // The activation code goes into the replay list, as WHMCS 8's totp_add_to_used_codes does. The
   // 7.x identity is unconfirmed and global per code value, so 7.x is left alone.
-  facts.replayRecorded = false;
-  facts.replayIdentity = null;
   if (session.install.shape === '8') {
     const id = replayIdentity(session.install, account);
     const used = await readUsedOtps(trx, session.limits, lock);
@@ -303,7 +293,6 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
     }
   }
 
-  facts.activated = false;
   const state = locked ?? (await totpAudienceState(trx, session, t.audience));
   if (lock && !input.activate && draft.settings.totpEnabled && !state.totpEnabled) {
     throw new RefusedError(
@@ -331,14 +320,14 @@ export async function planEnrolment(session: Session, trx: Knex.Transaction, loc
   if (facts.activated) {
     activity.push({ description: activityText(`module Time-Based Tokens enabled for ${t.audience}`, session.operator, input.reason) });
   }
-  return { rows, activity, diff, notes };
+  return { rows, activity, diff, notes, result: facts };
 }
 
 async function settingsRowChanges(trx: Knex.Transaction, session: Session, audience: Audience, lock: boolean, now: string): Promise<RowChange[]> {
-  const row = await readSettingsRow(trx, session.limits, { forUpdate: lock, codec: codecOf(session.db) });
+  const row = await readSettingsRow(session, trx, lock && 'update');
   const patch = { [FLAG[audience]]: 1 };
   if (!row.exists) {
-    return [{ t: 'tblconfiguration', k: { setting: SETTING }, b: null, a: { value: serializeSettings(withModule(emptySettings(), 'totp', patch), row), created_at: now, updated_at: now } }];
+    return [{ table: 'tblconfiguration', key: { setting: SETTING }, before: null, after: { value: serializeSettings(withModule(emptySettings(), 'totp', patch), row), created_at: now, updated_at: now } }];
   }
   if (!row.parsed) {
     throw new RefusedError(`--activate cannot turn Time-Based Tokens on: the 2fasettings row is unreadable (${row.error}) and rewriting it would lose the other settings — repair it first`);
@@ -348,9 +337,9 @@ async function settingsRowChanges(trx: Knex.Transaction, session: Session, audie
   const value = serializeSettings(withModule(row.parsed, 'totp', patch), row);
   // Every row of the name gets the value, as WHMCS's own save writes them all.
   return [...row.duplicates, { id: row.id!, raw: row.raw!, updatedAt: row.updatedAt ?? null }].map((r) => ({
-    t: 'tblconfiguration',
-    k: { id: r.id },
-    b: { value: r.raw, updated_at: r.updatedAt },
-    a: { value, updated_at: now },
+    table: 'tblconfiguration',
+    key: { id: r.id },
+    before: { value: r.raw, updated_at: r.updatedAt },
+    after: { value, updated_at: now },
   }));
 }

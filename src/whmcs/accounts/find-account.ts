@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { isSqlite } from '../connection/sqlite-driver.js';
+import { holdSqliteWriteLock, isSqlite } from '../connection/sqlite-driver.js';
 import type { Session } from '../connection/session.js';
 import { ADMINS, CLIENTS, USERS, moduleIsOn, tableFor, type AccountTable, type Kind } from './accounts-table.js';
 import { NotFoundError, UsageError } from '../../errors.js';
@@ -30,7 +30,7 @@ export interface Selector {
 }
 
 /** Exactly one of --admin / --user / --client, and the one that exists on this WHMCS version. */
-export function selectorKind(session: Session, sel: Selector): { kind: Kind; value: string } {
+function selectorKind(session: Session, sel: Selector): { kind: Kind; value: string } {
   const given = (['admin', 'user', 'client'] as const).filter((k) => sel[k] !== undefined);
   if (given.length !== 1) throw new UsageError('name exactly one account: --admin <username|email|id:N>, --user <email|id:N> (WHMCS 8) or --client <email|id:N> (WHMCS 7)');
   const kind = given[0]!;
@@ -94,7 +94,7 @@ export async function findAccount(session: Session, sel: Selector, trx?: Knex.Tr
       w.orWhereRaw('email = ? COLLATE NOCASE', [value]);
     }
   });
-  if (lock) await lockForWrite(k, t);
+  if (lock) await lockForWrite(k);
   if (lock && session.db.dialect === 'mysql') q.forUpdate();
   const rows = (await q.limit(20)) as Record<string, unknown>[];
   const exact = rows.filter((r) => (id !== undefined && String(r.id) === String(Number(id))) || (!idForm && (r.username === value || r.email === value)));
@@ -122,12 +122,12 @@ export async function findAccount(session: Session, sel: Selector, trx?: Knex.Tr
 }
 
 /** A selector or name as an error message quotes it: at most 60 characters (a pasted blob is not echoed whole). */
-export function shownValue(value: string): string {
+function shownValue(value: string): string {
   const chars = [...value];
   return chars.length <= 60 ? value : `${chars.slice(0, 50).join('')}… (${chars.length} characters)`;
 }
 
-export async function clientIdsOf(k: Knex | Knex.Transaction, userId: number): Promise<number[]> {
+async function clientIdsOf(k: Knex | Knex.Transaction, userId: number): Promise<number[]> {
   const rows = await k('tblusers_clients').where({ auth_user_id: userId }).orderBy('client_id').pluck('client_id');
   return rows.map(Number);
 }
@@ -135,7 +135,7 @@ export async function clientIdsOf(k: Knex | Knex.Transaction, userId: number): P
 /** Re-reads one account by id (optionally locking it) — used inside write transactions. */
 export async function accountById(k: Knex | Knex.Transaction, kind: Kind, id: number, lock: boolean): Promise<Account> {
   const t = tableFor(kind);
-  if (lock) await lockForWrite(k, t);
+  if (lock) await lockForWrite(k);
   const q = k(t.table).select(columnsFor(t)).where({ id });
   if (lock && !isSqlite(k)) q.forUpdate();
   const r = (await q.first()) as Record<string, unknown> | undefined;
@@ -143,12 +143,7 @@ export async function accountById(k: Knex | Knex.Transaction, kind: Kind, id: nu
   return toAccount(t, r);
 }
 
-/**
- * SQLite has no FOR UPDATE, and a deferred transaction that has only read cannot later become the
- * writer while another process writes (SQLITE_BUSY, no waiting). A no-op write as the first
- * statement takes the write lock up front, so a concurrent run waits (busy_timeout) and then reads
- * committed values. MySQL locks the rows with FOR UPDATE instead.
- */
-async function lockForWrite(k: Knex | Knex.Transaction, t: AccountTable): Promise<void> {
-  if (isSqlite(k)) await k.raw(`UPDATE ${t.table} SET id = id WHERE 0`);
+/** SQLite's write lock (holdSqliteWriteLock); MySQL locks the rows with FOR UPDATE instead. */
+async function lockForWrite(k: Knex | Knex.Transaction): Promise<void> {
+  if (isSqlite(k)) await holdSqliteWriteLock(k);
 }

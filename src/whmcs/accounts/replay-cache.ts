@@ -9,11 +9,11 @@ import type { Install, SerializeLimits } from '../connection/install.js';
 import type { Account } from './find-account.js';
 import type { RowChange } from '../changes/change.js';
 import { phpSerialize, phpUnserialize } from '../php/php-serialize.js';
-import { LEGACY_REPLAY_IDENTITY, USED_OTPS_MAX_ENTRIES, recordUsedOtp } from '../../services/totp.js';
+import { LEGACY_REPLAY_IDENTITY, USED_OTPS_MAX_ENTRIES, recordUsedOtp } from '../../services/totp/replay-list.js';
 
-export const USED_OTPS_SETTING = 'TOTPUsedOTPs';
+const USED_OTPS_SETTING = 'TOTPUsedOTPs';
 
-export interface UsedOtpsRow {
+interface UsedOtpsRow {
   exists: boolean;
   id: number | null;
   raw: string | null;
@@ -44,7 +44,7 @@ export async function readUsedOtps(k: Knex | Knex.Transaction, limits: Serialize
   }
 }
 
-export interface ReplayIdentity {
+interface ReplayIdentity {
   identity: string;
   /** False for 7.x, whose identity ("WHMCS:") is not confirmed. */
   confirmed: boolean;
@@ -83,7 +83,7 @@ export function withUsedCode(map: Record<string, unknown> | null, identity: stri
 export function usedOtpsRowChanges(row: UsedOtpsRow, next: Record<string, number>, now: string): RowChange[] {
   const value = phpSerialize(next);
   if (row.exists && row.id !== null) {
-    return [...(row.duplicates ?? []), { id: row.id, raw: row.raw }].map((r) => ({ t: 'tblconfiguration', k: { id: r.id }, b: { value: r.raw }, a: { value, updated_at: now }, s: 1 as const }));
+    return [...(row.duplicates ?? []), { id: row.id, raw: row.raw }].map((r) => ({ table: 'tblconfiguration', key: { id: r.id }, before: { value: r.raw }, after: { value, updated_at: now }, soft: true as const }));
   }
-  return [{ t: 'tblconfiguration', k: { setting: USED_OTPS_SETTING }, b: null, a: { value, created_at: now, updated_at: now }, s: 1 }];
+  return [{ table: 'tblconfiguration', key: { setting: USED_OTPS_SETTING }, before: null, after: { value, created_at: now, updated_at: now }, soft: true }];
 }

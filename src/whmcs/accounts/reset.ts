@@ -10,14 +10,14 @@ import { accountById, findAccount, type Account, type Selector } from './find-ac
 import { ADMINS, moduleIsOn, tableFor, type AccountTable, type Kind } from './accounts-table.js';
 import { accountRowChange } from './account-write.js';
 import { activityText, type ActivityEntry } from '../changes/activity-log.js';
-import { applyChange, emptyPlan, type ChangeOptions, type ChangeOutcome } from '../changes/change.js';
-import { isAesDecryptable } from '../crypto/crypto.js';
-import { anyEnabled, codecOf, isForced, readSettingsRow, type Audience } from '../settings/settings.js';
+import { applyChange, emptyPlan, type ChangeOptions, type ChangeOutcome, type PlanWithResult } from '../changes/change.js';
+import { isAesDecryptable } from '../crypto/aes-config.js';
+import { anyEnabled, isForced, readSettingsRow, type Audience } from '../settings/settings.js';
 import { UsageError } from '../../errors.js';
 import type { DiffLine } from '../changes/diff.js';
 import type { BulkJob } from '../changes/bulk.js';
 
-export interface ResetResult {
+interface ResetResult {
   account: { kind: Kind; id: number; name: string; email: string; module: string };
   outcome: ChangeOutcome;
   notes: string[];
@@ -34,7 +34,7 @@ export function requireReasonFor(kind: Kind | 'admins', reason: string | undefin
 }
 
 /** The stored value, described without revealing it (configs can hold TOTP secrets). */
-export function describeStored(v: string | null): string {
+function describeStored(v: string | null): string {
   if (v === null) return 'NULL';
   if (v === '') return "''";
   if (v === '0') return "'0'";
@@ -56,7 +56,7 @@ export async function owningClientId(k: Knex | Knex.Transaction, userId: number)
   return row ? Number(row.client_id) : 0;
 }
 
-export async function resetActivity(k: Knex | Knex.Transaction, session: Session, a: Account, reason: string | undefined): Promise<ActivityEntry> {
+async function resetActivity(k: Knex | Knex.Transaction, session: Session, a: Account, reason: string | undefined): Promise<ActivityEntry> {
   const what = `disabled for ${who(a)} (${was(a)})`;
   if (a.kind === 'admin') return { description: activityText(what, session.operator, reason), adminId: a.id };
   if (a.kind === 'user') {
@@ -65,7 +65,7 @@ export async function resetActivity(k: Knex | Knex.Transaction, session: Session
   return { description: activityText(what, session.operator, reason, `Client ID: ${a.id}`), clientId: a.id };
 }
 
-export function resetDiff(a: Account): DiffLine[] {
+function resetDiff(a: Account): DiffLine[] {
   const t = tableFor(a.kind);
   const lines: DiffLine[] = [];
   if (a.module !== '') lines.push({ field: `${t.table} #${a.id} ${t.moduleColumn}`, before: `'${a.module}'`, after: "''" });
@@ -89,7 +89,7 @@ export async function resetConsequences(
   const { knex } = session.db;
   const notes: string[] = [];
   const warnings: string[] = [];
-  const settings = (await readSettingsRow(knex, session.limits, { codec: codecOf(session.db) })).parsed;
+  const settings = (await readSettingsRow(session)).parsed;
   const aud = audienceOf(t);
   const single = target.count === 1 && !target.module;
   const whom = single ? target.label : `every ${t.kind} reset`;
@@ -166,27 +166,27 @@ export async function resetAccount(session: Session, sel: Selector, reason: stri
   } else if (first.module === '' && (first.rawConfig ?? '') !== '') {
     consequences.notes.unshift('no module was set: only the leftover second-factor data (an abandoned enrolment or WHMCS 8.12\'s encrypted empty config) is cleared');
   }
-  let current = first;
   const outcome = await applyChange(
     session,
     {
       command: 'reset',
       summary: `reset the second factor of ${who(first)} (#${first.id})`,
       reason,
-      plan: async (trx, lock) => {
+      plan: async (trx, lock): Promise<PlanWithResult<Account>> => {
         const a = await accountById(trx, first.kind, first.id, lock);
-        current = a;
-        if (a.module === '' && (a.rawConfig ?? '') === '') return { ...emptyPlan(), notes: [`${who(a)} has no second factor and no leftover data — nothing to reset`] };
+        if (a.module === '' && (a.rawConfig ?? '') === '') return { ...emptyPlan(), notes: [`${who(a)} has no second factor and no leftover data — nothing to reset`], result: a };
         return {
           rows: [accountRowChange(a, { module: '', rawConfig: '' })],
           activity: [await resetActivity(trx, session, a, reason)],
           diff: resetDiff(a),
           notes: consequences.notes,
+          result: a,
         };
       },
     },
     opts,
   );
+  const current = outcome.result;
   return {
     account: { kind: current.kind, id: current.id, name: current.name, email: current.email, module: current.module },
     outcome,

@@ -8,29 +8,24 @@ import type { Session } from '../connection/session.js';
 import { findAccount, type Account, type Selector } from './find-account.js';
 import { moduleIsOn, tableFor } from './accounts-table.js';
 import { decodeAccountConfig, type AccountConfigFormat } from './account-config.js';
-import { isAesDecryptable } from '../crypto/crypto.js';
+import { isAesDecryptable } from '../crypto/aes-config.js';
 import { readUsedOtps, replayIdentity } from './replay-cache.js';
-import { anyEnabled, codecOf, isEnabled, readSettingsRow } from '../settings/settings.js';
+import { anyEnabled, isEnabled, readSettingsRow } from '../settings/settings.js';
 import { phpUnserialize } from '../php/php-serialize.js';
 import { moduleInfo } from '../../services/catalog.js';
-import {
-  analyzeCode,
-  base32Encode,
-  isReplayed,
-  secretBytesFromConfig,
-  type CodeVerdict,
-  type ReplayCheck,
-  type ResolvedSecret,
-} from '../../services/totp.js';
+import { analyzeCode, type CodeVerdict } from '../../services/totp/code-check.js';
+import { base32Encode } from '../../services/totp/base32-secret.js';
+import { isReplayed, type ReplayCheck } from '../../services/totp/replay-list.js';
+import { secretBytesFromConfig, type ResolvedSecret } from '../../services/totp/stored-secret.js';
 import { CliError, DecryptError, UsageError } from '../../errors.js';
 
 export const DEFAULT_VERIFY_WINDOW = 10;
 /** User::TWOFA_ATTEMPTS / TWOFA_BACKUP_ATTEMPTS (WHMCS 8.7, 8.12). */
-export const TWOFA_ATTEMPTS = 5;
-export const TWOFA_BACKUP_ATTEMPTS = 3;
-export const BAN_REASON = 'Login Attempts Exceeded';
+const TWOFA_ATTEMPTS = 5;
+const TWOFA_BACKUP_ATTEMPTS = 3;
+const BAN_REASON = 'Login Attempts Exceeded';
 
-export interface BanInfo {
+interface BanInfo {
   ip: string;
   /** As stored (WHMCS writes its own local time). */
   expires: string;
@@ -80,7 +75,7 @@ export interface VerifyReport {
   lockout: { bans: BanInfo[]; attempts: number | null; backupAttempts: number | null };
 }
 
-export interface VerifyOptions {
+interface VerifyOptions {
   at?: number;
   window?: number;
   showSecrets?: boolean;
@@ -159,7 +154,7 @@ export async function verifyAccountCode(session: Session, sel: Selector, rawCode
 
   // -- is the factor used at all?
   // The row WHMCS reads: the last of its name (7.x may hold duplicates).
-  const settingsRow = await readSettingsRow(knex, session.limits, { codec: codecOf(session.db) });
+  const settingsRow = await readSettingsRow(session);
   const s = settingsRow.parsed;
   const moduleEnabled = {
     totpForAudience: isEnabled(s, 'totp', t.audience),
@@ -231,7 +226,7 @@ function counter(v: unknown): number | null {
 }
 
 /** `Y-m-d H:i:s` in this machine's local time, the way PHP's date() writes ban expiries. */
-export function localSqlTime(unix: number): string {
+function localSqlTime(unix: number): string {
   const d = new Date(unix * 1000);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;

@@ -22,7 +22,7 @@ const LOGIN = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}\$?$/;
  * control characters or line breaks, bounded length, and anything that does not look like a
  * login name is quoted as such — so `SUDO_USER="x - Reason: …"` cannot pose as another field.
  */
-export function sanitizeName(raw: string): string {
+function sanitizeName(raw: string): string {
   // eslint-disable-next-line no-control-regex -- control characters are what this removes
   const clean = raw.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, '').trim();
   if (LOGIN.test(clean)) return clean;

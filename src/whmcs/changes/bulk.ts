@@ -102,8 +102,8 @@ function sameValues(x: Record<string, string | null>, y: Record<string, string |
  * still there. Other shapes use writeRows' full compare-and-set.
  */
 async function writeLocked(trx: Knex.Transaction, table: string, rows: RowChange[]): Promise<void> {
-  const a = rows[0]!.a;
-  if (!a || !rows.every((r) => r.a && Object.keys(r.k).length === 1 && 'id' in r.k && (r.a === a || sameValues(r.a, a)))) {
+  const a = rows[0]!.after;
+  if (!a || !rows.every((r) => r.after && Object.keys(r.key).length === 1 && 'id' in r.key && (r.after === a || sameValues(r.after, a)))) {
     await writeRows(trx, rows);
     return;
   }
@@ -112,7 +112,7 @@ async function writeLocked(trx: Knex.Transaction, table: string, rows: RowChange
   // batch while this process reads and serializes the next one. SQLite binds at most 32 766 values.
   const chunk = isSqlite(trx) ? 1000 : 5000;
   for (let i = 0; i < rows.length; i += chunk) {
-    const ids = rows.slice(i, i + chunk).map((r) => Number(r.k.id));
+    const ids = rows.slice(i, i + chunk).map((r) => Number(r.key.id));
     // Ids read back from the primary key, checked to be integers: written into the statement
     // rather than bound one by one (binding 5 000 values costs more than the UPDATE's round trip).
     if (!ids.every(Number.isSafeInteger)) throw new CliError(`${table}: a non-integer id in the batch — nothing in it was written`);
@@ -198,15 +198,15 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
         const r = found[i]!;
         const b: Record<string, string | null> = {};
         for (const c of columns) b[c] = asStored(r[c]);
-        const row: RowChange = { t: table, k: { id: Number(r.id) }, b, a: job.change(b) };
+        const row: RowChange = { table, key: { id: Number(r.id) }, before: b, after: job.change(b) };
         if (ident.length) {
           const id: Record<string, string> = {};
           for (const c of ident) id[c] = asStored(r[c]) ?? '';
-          row.i = id;
+          row.identity = id;
         }
         rows[i] = row;
       }
-      const info: BatchInfo = { index, count: rows.length, firstId: Number(rows[0]!.k.id), lastId: Number(rows[rows.length - 1]!.k.id) };
+      const info: BatchInfo = { index, count: rows.length, firstId: Number(rows[0]!.key.id), lastId: Number(rows[rows.length - 1]!.key.id) };
       return { trx, rows, info, lines: journalLines(rows) };
     } catch (e) {
       await trx.rollback().catch(() => {});

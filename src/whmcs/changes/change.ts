@@ -1,15 +1,14 @@
 import type { Knex } from 'knex';
-import { isSqlite } from '../connection/sqlite-driver.js';
+import { holdSqliteWriteLock, isSqlite } from '../connection/sqlite-driver.js';
 import { CancelledError, DatabaseError, EXIT, InterruptedError, RefusedError } from '../../errors.js';
 import type { DiffLine } from './diff.js';
 import { writeActivity, type ActivityEntry } from './activity-log.js';
 import { queryError } from '../connection/db.js';
 import type { Session } from '../connection/session.js';
-import type { JournalRow } from '../history/journal-rows.js';
+import type { RowChange } from './row-change.js';
 import { commitChecked, connectionIdOf } from './commit.js';
 
-/** One row's column values before and after (null = the row is absent on that side). */
-export type RowChange = JournalRow;
+export type { RowChange } from './row-change.js';
 
 export interface Plan {
   rows: RowChange[];
@@ -20,16 +19,24 @@ export interface Plan {
   notes: string[];
 }
 
-export interface ChangeRequest {
+/**
+ * A plan and what the caller learns while making it (the state before and after, the accounts it
+ * read…): the caller's result comes back with the plan that decided the outcome, not through
+ * variables the plan fills in on the side.
+ */
+export type PlanWithResult<R> = Plan & { result: R };
+
+interface ChangeRequest<R> {
   command: string;
   summary: string;
   reason?: string;
   /**
-   * Reads what it needs and returns the rows to write. Called once outside any lock for the
-   * preview, then again inside the writing transaction with `lock` true, so the rows written are
-   * computed from values that cannot change underneath (no lost update between two runs).
+   * Reads what it needs and returns the rows to write, with the caller's result. Called once
+   * outside any lock for the preview, then again inside the writing transaction with `lock` true,
+   * so the rows written are computed from values that cannot change underneath (no lost update
+   * between two runs).
    */
-  plan(trx: Knex.Transaction, lock: boolean): Promise<Plan>;
+  plan(trx: Knex.Transaction, lock: boolean): Promise<PlanWithResult<R>>;
   /** For an undo: the entry it undoes (recorded in the history). */
   undoOf?: string;
   /** Runs inside the writing transaction after the rows (an undo marks its entry undone here). */
@@ -55,17 +62,25 @@ export interface ChangeOutcome {
   commitReplyLost?: boolean;
 }
 
+/** The outcome with the result of the plan that decided it: the locked pass when it ran, else the preview. */
+export type ChangeOutcomeWith<R> = ChangeOutcome & { result: R };
+
+function withoutResult<R>(planned: PlanWithResult<R>): { plan: Plan; result: R } {
+  const { result, ...plan } = planned;
+  return { plan, result };
+}
+
 /**
  * The one way anything is written: preview → dry-run or confirmation → one transaction that
  * re-plans under lock, writes with compare-and-set, adds the activity-log rows and the history
  * entry (previous and new values), and commits — change and history together or not at all. A
  * COMMIT whose reply is lost is resolved by looking for the history entry (src/whmcs/changes/commit.ts).
  */
-export async function applyChange(session: Session, req: ChangeRequest, opts: ChangeOptions): Promise<ChangeOutcome> {
+export async function applyChange<R>(session: Session, req: ChangeRequest<R>, opts: ChangeOptions): Promise<ChangeOutcomeWith<R>> {
   const { knex } = session.db;
-  const preview = await readOnly(knex, (trx) => req.plan(trx, false));
-  if (preview.rows.length === 0) return { changed: false, dryRun: opts.dryRun, journalId: null, plan: preview };
-  if (opts.dryRun) return { changed: false, dryRun: true, journalId: null, plan: preview };
+  const { plan: preview, result: previewResult } = withoutResult(await readOnly(knex, (trx) => req.plan(trx, false)));
+  if (preview.rows.length === 0) return { changed: false, dryRun: opts.dryRun, journalId: null, plan: preview, result: previewResult };
+  if (opts.dryRun) return { changed: false, dryRun: true, journalId: null, plan: preview, result: previewResult };
   await confirmOrRefuse(opts, preview);
 
   const history = session.journal();
@@ -78,17 +93,22 @@ export async function applyChange(session: Session, req: ChangeRequest, opts: Ch
     undoOf: req.undoOf,
   });
   let plan: Plan = preview;
+  let result: R = previewResult;
   const trx = await knex.transaction();
   // The outcome is read from commit()/rollback(); knex also rejects this promise, which nobody awaits.
   (trx as unknown as { executionPromise?: Promise<unknown> }).executionPromise?.catch(() => {});
   let connectionId: number | null = null;
   try {
     connectionId = await connectionIdOf(trx);
-    plan = await req.plan(trx, true);
+    // SQLite: the writing pass holds the database's write lock before the plan reads anything, so a
+    // concurrent writer is waited for and the plan sees what it committed (FOR UPDATE's role on
+    // MySQL). A pass that had only read could not become a writer at all while another one wrote.
+    if (isSqlite(trx)) await holdSqliteWriteLock(trx);
+    ({ plan, result } = withoutResult(await req.plan(trx, true)));
     if (plan.rows.length === 0) {
       await trx.rollback().catch(() => {});
       await history.dropIfUnused();
-      return { changed: false, dryRun: false, journalId: null, plan };
+      return { changed: false, dryRun: false, journalId: null, plan, result };
     }
     await writeRows(trx, plan.rows);
     await writeActivity(trx, session.install, plan.activity);
@@ -109,7 +129,7 @@ export async function applyChange(session: Session, req: ChangeRequest, opts: Ch
     plan.notes.push(note);
     opts.warn?.(note);
   }
-  return { changed: true, dryRun: false, journalId: journal.id, plan, commitReplyLost: outcome === 'recovered' };
+  return { changed: true, dryRun: false, journalId: journal.id, plan, result, commitReplyLost: outcome === 'recovered' };
 }
 
 export async function confirmOrRefuse(opts: ChangeOptions, preview: Plan): Promise<void> {
@@ -143,8 +163,8 @@ export async function readOnly<T>(knex: Knex, fn: (trx: Knex.Transaction) => Pro
 export async function writeRows(trx: Knex.Transaction, rows: RowChange[]): Promise<void> {
   const groups = new Map<string, RowChange[]>();
   for (const r of rows) {
-    if (r.b && r.a && Object.keys(r.k).length === 1 && 'id' in r.k) {
-      const g = `${r.t}\0${Object.keys(r.a).sort().join(',')}\0${Object.keys(r.b).sort().join(',')}`;
+    if (r.before && r.after && Object.keys(r.key).length === 1 && 'id' in r.key) {
+      const g = `${r.table}\0${Object.keys(r.after).sort().join(',')}\0${Object.keys(r.before).sort().join(',')}`;
       (groups.get(g) ?? groups.set(g, []).get(g)!).push(r);
     } else {
       await writeOne(trx, r);
@@ -166,26 +186,26 @@ export async function writeRows(trx: Knex.Transaction, rows: RowChange[]): Promi
 async function verifyWritten(trx: Knex.Transaction, rows: RowChange[]): Promise<void> {
   const byShape = new Map<string, RowChange[]>();
   for (const r of rows) {
-    if (r.a === null) continue;
-    const g = `${r.t}\0${Object.keys(r.k).sort().join(',')}\0${Object.keys(r.a).sort().join(',')}`;
+    if (r.after === null) continue;
+    const g = `${r.table}\0${Object.keys(r.key).sort().join(',')}\0${Object.keys(r.after).sort().join(',')}`;
     (byShape.get(g) ?? byShape.set(g, []).get(g)!).push(r);
   }
   for (const group of byShape.values()) {
-    const { t, k } = group[0]!;
+    const { table: t, key: k } = group[0]!;
     const keyCols = Object.keys(k);
-    const cols = Object.keys(group[0]!.a!);
+    const cols = Object.keys(group[0]!.after!);
     for (let i = 0; i < group.length; i += CHUNK) {
       const chunk = group.slice(i, i + CHUNK);
       let q = trx(t).select([...new Set([...keyCols, ...cols])]);
-      if (keyCols.length === 1 && keyCols[0] === 'id') q = q.whereIn('id', chunk.map((r) => Number(r.k.id)));
-      else q = q.where((w) => { for (const r of chunk) void w.orWhere(r.k); });
+      if (keyCols.length === 1 && keyCols[0] === 'id') q = q.whereIn('id', chunk.map((r) => Number(r.key.id)));
+      else q = q.where((w) => { for (const r of chunk) void w.orWhere(r.key); });
       const found = (await q) as Record<string, unknown>[];
       for (const r of chunk) {
-        const matches = found.filter((row) => keyCols.every((c) => String(row[c]) === String(r.k[c])));
-        const bad = matches.length !== 1 ? keyCols : cols.filter((c) => !sameStored(matches[0]![c], r.a![c]!));
+        const matches = found.filter((row) => keyCols.every((c) => String(row[c]) === String(r.key[c])));
+        const bad = matches.length !== 1 ? keyCols : cols.filter((c) => !sameStored(matches[0]![c], r.after![c]!));
         if (bad.length) {
           throw new DatabaseError(
-            `the database did not store what was written to ${t} ${describeKey(r.k)} (${bad.join(', ')} read back different) — nothing was written; check the session's sql_mode, the column sizes and the connection charset`,
+            `the database did not store what was written to ${t} ${describeKey(r.key)} (${bad.join(', ')} read back different) — nothing was written; check the session's sql_mode, the column sizes and the connection charset`,
           );
         }
       }
@@ -209,56 +229,56 @@ function isMysql(trx: Knex | Knex.Transaction): boolean {
 
 function conflict(r: RowChange): RefusedError {
   return new RefusedError(
-    `${r.t} ${describeKey(r.k)} was changed by someone else while whmcs-2fa was working — nothing was written; run the command again`,
+    `${r.table} ${describeKey(r.key)} was changed by someone else while whmcs-2fa was working — nothing was written; run the command again`,
   );
 }
 
 async function writeOne(trx: Knex.Transaction, r: RowChange): Promise<void> {
-  if (r.b === null && r.a !== null) {
-    await trx(r.t).insert({ ...r.k, ...r.a });
+  if (r.before === null && r.after !== null) {
+    await trx(r.table).insert({ ...r.key, ...r.after });
     return;
   }
   const binary = isMysql(trx);
-  let q = trx(r.t).where(r.k);
-  for (const [col, val] of Object.entries(r.b ?? {})) {
+  let q = trx(r.table).where(r.key);
+  for (const [col, val] of Object.entries(r.before ?? {})) {
     // WHMCS tables use a case-insensitive collation: compare bytes, or 'ABC' would match 'abc'.
     if (val === null) q = q.whereNull(col);
     else q = binary ? q.whereRaw('BINARY ?? = ?', [col, val]) : q.where(col, val);
   }
-  const n = r.a === null ? await q.delete() : await q.update(r.a);
+  const n = r.after === null ? await q.delete() : await q.update(r.after);
   if (Number(n) !== 1) throw conflict(r);
 }
 
 async function writeChunk(trx: Knex.Transaction, chunk: RowChange[]): Promise<void> {
-  const t = chunk[0]!.t;
-  const ids = chunk.map((r) => Number(r.k.id));
-  const cols = Object.keys(chunk[0]!.b!);
+  const t = chunk[0]!.table;
+  const ids = chunk.map((r) => Number(r.key.id));
+  const cols = Object.keys(chunk[0]!.before!);
   let q = trx(t).select(['id', ...cols]).whereIn('id', ids);
   if (isMysql(trx)) q = q.forUpdate();
   const current = new Map<number, Record<string, unknown>>();
   for (const row of (await q) as Record<string, unknown>[]) current.set(Number(row.id), row);
   for (const r of chunk) {
-    const cur = current.get(Number(r.k.id));
+    const cur = current.get(Number(r.key.id));
     if (!cur) throw conflict(r);
     for (const c of cols) {
-      const want = r.b![c];
+      const want = r.before![c];
       const have = cur[c];
       if (want === null ? have !== null && have !== undefined : have === null || have === undefined || String(have) !== want) throw conflict(r);
     }
   }
-  const first = JSON.stringify(chunk[0]!.a);
-  if (chunk.every((r) => JSON.stringify(r.a) === first)) {
-    await trx(t).whereIn('id', ids).update(chunk[0]!.a!);
+  const first = JSON.stringify(chunk[0]!.after);
+  if (chunk.every((r) => JSON.stringify(r.after) === first)) {
+    await trx(t).whereIn('id', ids).update(chunk[0]!.after!);
     return;
   }
   // Different values per row: one UPDATE with a CASE per column.
   const set: Record<string, Knex.Raw> = {};
-  for (const c of Object.keys(chunk[0]!.a!)) {
+  for (const c of Object.keys(chunk[0]!.after!)) {
     const parts: string[] = [];
     const bindings: Knex.RawBinding[] = [];
     for (const r of chunk) {
       parts.push('WHEN ? THEN ?');
-      bindings.push(Number(r.k.id), r.a![c] ?? null);
+      bindings.push(Number(r.key.id), r.after![c] ?? null);
     }
     set[c] = trx.raw(`CASE id ${parts.join(' ')} END`, bindings);
   }

@@ -12,9 +12,9 @@ import { HISTORY, PARTS } from '../history/journal.js';
  * server no longer lists it — after that its transaction has either committed or rolled back for
  * good), then look for the row.
  */
-export type CommitOutcome = 'committed' | 'recovered' | 'rolled-back';
+type CommitOutcome = 'committed' | 'recovered' | 'rolled-back';
 
-export interface CommitProbe {
+interface CommitProbe {
   /** The server's id of the connection that runs the transaction (MySQL). */
   connectionId: number | null;
   entryId: string;

@@ -35,7 +35,7 @@ export const CONFIG_VARIABLES = [
   'serialize_array_max_depth',
 ] as const;
 
-export type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
+type ConfigVariable = (typeof CONFIG_VARIABLES)[number];
 
 const STRICT: ReadonlySet<string> = new Set(CONFIG_VARIABLES);
 
@@ -115,14 +115,14 @@ export function loadConfigurationPhp(dirOrFile: string): WhmcsConfigFile {
 }
 
 /** A real configuration.php is a few kilobytes; anything near this is not one. */
-export const CONFIGURATION_PHP_MAX_BYTES = 1 << 20;
+const CONFIGURATION_PHP_MAX_BYTES = 1 << 20;
 
 /**
  * Reads a file that must be a regular file of bounded size. Opened without blocking and checked on
  * the open descriptor (no window between the check and the read): a FIFO would wait forever for a
  * writer, a link to /dev/zero or /dev/urandom never ends, and a huge file is read only up to the cap.
  */
-export function readRegularFile(file: string, maxBytes: number): Buffer {
+function readRegularFile(file: string, maxBytes: number): Buffer {
   const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
   try {
     const st = fstatSync(fd);

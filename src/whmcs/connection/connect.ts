@@ -25,7 +25,7 @@ export interface ConnectRequest {
   waits?: DbWaits;
 }
 
-export interface ResolvedConnection {
+interface ResolvedConnection {
   target: DbTarget;
   ccHash: string | undefined;
   limits: SerializeLimits;

@@ -13,7 +13,7 @@ import { DEFAULT_SERIALIZE_LIMITS, type SerializeLimits } from './install.js';
  * paths); tlsOptionsForMysql2() turns them into what mysql2 wants. rejectUnauthorized undefined
  * means the driver's default.
  */
-export type TlsSpec = {
+type TlsSpec = {
   ca?: string;
   capath?: string;
   cert?: string;
@@ -44,7 +44,7 @@ export interface MysqlConnectionSpec {
   passwordOnCommandLine: boolean;
 }
 
-export interface SqliteSpec {
+interface SqliteSpec {
   kind: 'sqlite';
   /** As written in the URL; relative paths are relative to the caller's cwd. */
   file: string;
@@ -181,7 +181,7 @@ const INCOMPATIBLE_SQL_MODES: Record<string, string> = {
  * backslashes, and a serialized 2fasettings row stored that way no longer unserializes. How a
  * statement is escaped does not change the bytes stored, so the session simply runs without it.
  */
-export function sessionSqlMode(mode: string, where: string, error: (message: string) => CliError): string {
+function sessionSqlMode(mode: string, where: string, error: (message: string) => CliError): string {
   const flags = mode.split(',').map((f) => f.trim()).filter((f) => f !== '');
   for (const f of flags) {
     if (!/^[A-Za-z0-9_]+$/.test(f)) throw error(`${where} '${mode}' is not a list of MySQL sql_mode names — fix it`);

@@ -31,7 +31,7 @@ export interface DbWaits {
   onStall?: (error: TimeoutError) => void;
 }
 
-export const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 30_000;
 /** Connecting never takes longer than this, even under a long --timeout: a live server answers at once. */
 const MAX_CONNECT_MS = 10_000;
 const WAIT_NOTE_MS = 2_000;
@@ -44,7 +44,7 @@ function seconds(ms: number): string {
   return `${+(ms / 1000).toFixed(1)} s`;
 }
 
-export interface SqliteTarget {
+interface SqliteTarget {
   kind: 'sqlite';
   file: string;
   /** The sandbox creates its file; everything else must find an existing one. */
@@ -78,7 +78,7 @@ const NO_VALUES_IN_ERRORS = { compileSqlOnError: false } as const;
  * The channel is switched off before knex (and the copy of `debug` bundled with it) loads, whatever
  * $DEBUG says; the statements themselves (`knex:query`) carry placeholders only and stay available.
  */
-export const SECRET_DEBUG_CHANNELS = ['knex:bindings'];
+const SECRET_DEBUG_CHANNELS = ['knex:bindings'];
 
 export function withoutSecretDebugChannels(env: NodeJS.ProcessEnv = process.env): void {
   const d = env.DEBUG;

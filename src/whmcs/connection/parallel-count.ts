@@ -19,13 +19,13 @@ export const ROWS_PER_PART = 50_000;
 /** Never more parts than this (each holds a connection; the pool has four). */
 export const MAX_PARTS = 4;
 
-export interface GroupCount {
+interface GroupCount {
   key: string;
   /** Sum of each aggregate over the group. */
   sums: number[];
 }
 
-export interface GroupCountQuery {
+interface GroupCountQuery {
   table: string;
   /** The column grouped by (a trusted identifier from accounts-table.ts). */
   groupColumn: string;

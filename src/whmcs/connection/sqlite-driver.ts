@@ -13,7 +13,7 @@
 import type { Knex } from 'knex';
 import { DatabaseError } from '../../errors.js';
 
-export type SqliteEngine = 'node:sqlite' | 'better-sqlite3';
+type SqliteEngine = 'node:sqlite' | 'better-sqlite3';
 
 /** The part of node:sqlite's StatementSync this file uses (typed here: @types/node 20 has none). */
 interface NodeStatement {
@@ -77,7 +77,7 @@ export async function sqliteEngine(): Promise<SqliteEngine | null> {
   }
 }
 
-export const NO_SQLITE_MESSAGE =
+const NO_SQLITE_MESSAGE =
   `SQLite (the sandbox) needs Node.js 22.16 or newer, or the better-sqlite3 package on Node ${process.versions.node}: ` +
   'run `npm install -g better-sqlite3@12` (needs a C++ compiler), or use the standalone executable; MySQL/MariaDB needs neither';
 
@@ -133,7 +133,7 @@ class NodeSqliteStatement {
 }
 
 /** A better-sqlite3 Database as knex's client uses it, over node:sqlite. */
-export class NodeSqliteDatabase {
+class NodeSqliteDatabase {
   private readonly db: NodeDatabase;
   constructor(file: string, options: { readonly?: boolean } = {}) {
     const m = builtIn;
@@ -183,4 +183,16 @@ export async function sqliteClientConfig(knexFactory: (c: Knex.Config) => Knex, 
 /** True for a knex instance or transaction on SQLite, whichever engine runs it. */
 export function isSqlite(k: Knex | Knex.Transaction): boolean {
   return (k.client as { dialect?: string }).dialect === 'sqlite3';
+}
+
+/**
+ * Takes SQLite's write lock for the rest of transaction `k`. SQLite has no FOR UPDATE, and a
+ * transaction that has only read cannot later become a writer while another process writes
+ * (SQLITE_BUSY at once: the busy timeout is not consulted for that upgrade). A write that changes
+ * nothing takes the lock now instead: a concurrent writer is waited for (busy timeout), and what it
+ * committed is what this transaction then reads — the serialisation FOR UPDATE gives on MySQL.
+ * SQLite locks the whole database, so the table written to does not matter.
+ */
+export async function holdSqliteWriteLock(k: Knex | Knex.Transaction): Promise<void> {
+  await k.raw('UPDATE tblconfiguration SET id = id WHERE 0');
 }

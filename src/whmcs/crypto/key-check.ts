@@ -25,13 +25,14 @@
  */
 import type { Knex } from 'knex';
 import type { Session } from '../connection/session.js';
-import { aesDecryptConfig, isAesDecryptable, whmcsDecrypt } from './crypto.js';
-import { codecOf, modulesOf, readSettingsRow } from '../settings/settings.js';
+import { aesDecryptConfig, isAesDecryptable } from './aes-config.js';
+import { whmcsDecrypt } from './whmcs-encrypt.js';
+import { modulesOf, readSettingsRow } from '../settings/settings.js';
 import { DecryptError } from '../../errors.js';
 
 export type KeyVerdict = 'agrees' | 'disagrees' | 'unchecked';
 
-export interface KeyProbe {
+interface KeyProbe {
   /** Where the value came from, e.g. `tbladmins.authdata #3`, `2fasettings duosecurity.secretKey`. */
   source: string;
   /** It decrypts to what WHMCS would have stored. */
@@ -117,7 +118,7 @@ async function runCheck(session: Session): Promise<KeyCheck> {
     return out;
   };
   const duo = async (): Promise<KeyProbe[]> => {
-    const entry = modulesOf((await readSettingsRow(knex, session.limits, { codec: codecOf(session.db) })).parsed).duosecurity;
+    const entry = modulesOf((await readSettingsRow(session)).parsed).duosecurity;
     const out: KeyProbe[] = [];
     for (const key of Object.keys(DUO_LENGTHS)) {
       const stored = entry?.[key];
@@ -154,7 +155,7 @@ async function runCheck(session: Session): Promise<KeyCheck> {
 }
 
 /** The verdict over some of a check's probes (e.g. without the values a write is replacing). */
-export function withoutProbes(c: KeyCheck, drop: (p: KeyProbe) => boolean): KeyCheck {
+function withoutProbes(c: KeyCheck, drop: (p: KeyProbe) => boolean): KeyCheck {
   return c.probes.some(drop) ? verdictOf(c.probes.filter((p) => !drop(p))) : c;
 }
 

@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { RefusedError } from '../../errors.js';
-import { checkRow, JournalDamage, type JournalRow } from './journal-rows.js';
+import { checkRow, JournalDamage } from './journal-rows.js';
+import type { RowChange } from '../changes/row-change.js';
 
 /**
  * The file journal of versions before the history moved into the WHMCS database: one JSON-lines
@@ -14,7 +15,7 @@ import { checkRow, JournalDamage, type JournalRow } from './journal-rows.js';
  * Line 1 is the header; then one line per changed row ({t, k, b, a}); `{"commit":n}` after batch n
  * committed; `{"undoneBy":id}` when undone.
  */
-export interface LegacyHeader {
+interface LegacyHeader {
   id: string;
   createdAt: string;
   install: string;
@@ -26,19 +27,19 @@ export interface LegacyHeader {
 }
 
 export interface LegacyEntry extends LegacyHeader {
-  rows: JournalRow[];
+  rows: RowChange[];
   commits: number;
   undoneBy?: string;
   file: string;
 }
 
-export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
+function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(env.HOME || homedir(), '.local', 'state');
   return join(base, 'whmcs-2fa');
 }
 
 /** The folder name earlier versions used per connection label. */
-export function installKey(label: string): string {
+function installKey(label: string): string {
   const readable = label.replace(/^[a-z]+:\/\//, '').replace(/[^A-Za-z0-9._@-]+/g, '_').slice(0, 60);
   const hash = createHash('sha256').update(label).digest('hex').slice(0, 8);
   return `${readable}-${hash}`;

@@ -6,7 +6,7 @@ import { JournalDamage } from './journal-rows.js';
 import { queryError } from '../connection/db.js';
 import { RefusedError } from '../../errors.js';
 
-export interface ImportReport {
+interface ImportReport {
   dir: string;
   dryRun: boolean;
   imported: number;

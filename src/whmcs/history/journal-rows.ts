@@ -1,7 +1,15 @@
 /**
- * The rows a history entry holds, and the allow-list every row read back must pass: `undo` only
- * ever writes the tables and columns whmcs-2fa itself writes, keyed the way it keys them. A row
- * naming anything else is damage or tampering, and the whole entry is refused.
+ * The rows a history entry holds, in the form the history stores them, and the allow-list every
+ * row read back must pass: `undo` only ever writes the tables and columns whmcs-2fa itself writes,
+ * keyed the way it keys them. A row naming anything else is damage or tampering, and the whole
+ * entry is refused.
+ */
+import type { RowChange } from '../changes/row-change.js';
+
+/**
+ * A RowChange as the history stores it, one JSON line per row: one-letter keys, in this order.
+ * Entries written by every earlier version read back through checkRow, and rows written now are
+ * the bytes those versions wrote.
  */
 export interface JournalRow {
   /** table */
@@ -12,13 +20,18 @@ export interface JournalRow {
   b: Record<string, string | null> | null;
   /** after (null: the row was deleted) */
   a: Record<string, string | null> | null;
-  /**
-   * Soft: a side record (e.g. the TOTP replay list, which WHMCS rewrites on every login). If it has
-   * changed since, undo leaves it as it is instead of refusing the whole undo.
-   */
+  /** soft (RowChange.soft) */
   s?: 1;
-  /** Identity of the row when it was changed (username, email or setting name): undo checks it is still the same account. */
+  /** identity (RowChange.identity) */
   i?: Record<string, string>;
+}
+
+/** The stored form of a row. */
+export function storedRow(r: RowChange): JournalRow {
+  const o: JournalRow = { t: r.table, k: r.key, b: r.before, a: r.after };
+  if (r.soft) o.s = 1;
+  if (r.identity) o.i = r.identity;
+  return o;
 }
 
 /** Thrown for a damaged or foreign entry; the message names where (entry, part, line). */
@@ -31,7 +44,7 @@ interface Allowed {
 }
 
 /** Everything whmcs-2fa writes (data model §2, §5): nothing else is ever restored. */
-export const ALLOWED: Readonly<Record<string, Allowed>> = {
+const ALLOWED: Readonly<Record<string, Allowed>> = {
   tblconfiguration: { keys: ['id', 'setting'], columns: ['value', 'created_at', 'updated_at'], identity: ['setting'] },
   tbladmins: { keys: ['id'], columns: ['authmodule', 'authdata'], identity: ['username'] },
   tblusers: { keys: ['id'], columns: ['second_factor', 'second_factor_config'], identity: ['email'] },
@@ -64,8 +77,8 @@ function checkValues(v: unknown, allowed: Allowed, where: string, side: string):
 // eslint-disable-next-line no-control-regex -- control characters are what this replaces
 const short = (s: string) => (s.length > 40 ? `${s.slice(0, 40)}…` : s).replace(/[\x00-\x1f\x7f]/g, '?');
 
-/** Validates one parsed row against the allow-list; `where` names it in the error. */
-export function checkRow(o: unknown, where: string): JournalRow {
+/** Validates one parsed row of the stored form against the allow-list; `where` names it in the error. */
+export function checkRow(o: unknown, where: string): RowChange {
   if (!isPlain(o)) throw new JournalDamage(`${where}: not a journal row`);
   const t = o.t;
   if (typeof t !== 'string' || !Object.hasOwn(ALLOWED, t)) throw new JournalDamage(`${where}: table "${short(String(t))}" is not one whmcs-2fa writes`);
@@ -78,21 +91,21 @@ export function checkRow(o: unknown, where: string): JournalRow {
   if (kc === 'id' ? !(Number.isSafeInteger(kv) && (kv as number) > 0) : !(typeof kv === 'string' && ALLOWED_SETTINGS.has(kv))) {
     throw new JournalDamage(`${where}: key ${kc}=${short(String(kv))} is not one whmcs-2fa writes`);
   }
-  const b = checkValues(o.b ?? null, allowed, where, 'b');
-  const a = checkValues(o.a ?? null, allowed, where, 'a');
-  if (b === null && a === null) throw new JournalDamage(`${where}: neither a before nor an after value`);
+  const before = checkValues(o.b ?? null, allowed, where, 'b');
+  const after = checkValues(o.a ?? null, allowed, where, 'a');
+  if (before === null && after === null) throw new JournalDamage(`${where}: neither a before nor an after value`);
   // Rows are inserted or deleted only by setting name (tblconfiguration); accounts are only updated.
-  if ((b === null || a === null) && kc !== 'setting') throw new JournalDamage(`${where}: whmcs-2fa never inserts or deletes ${t} rows`);
-  const row: JournalRow = { t, k: { [kc]: kv as string | number }, b, a };
-  if (o.s === 1) row.s = 1;
+  if ((before === null || after === null) && kc !== 'setting') throw new JournalDamage(`${where}: whmcs-2fa never inserts or deletes ${t} rows`);
+  const row: RowChange = { table: t, key: { [kc]: kv as string | number }, before, after };
+  if (o.s === 1) row.soft = true;
   if (o.i !== undefined) {
     if (!isPlain(o.i)) throw new JournalDamage(`${where}: bad identity`);
-    const i: Record<string, string> = {};
+    const identity: Record<string, string> = {};
     for (const [c, x] of Object.entries(o.i)) {
       if (!allowed.identity.includes(c) || typeof x !== 'string') throw new JournalDamage(`${where}: bad identity column "${short(c)}"`);
-      i[c] = x;
+      identity[c] = x;
     }
-    row.i = i;
+    row.identity = identity;
   }
   return row;
 }
@@ -103,14 +116,19 @@ export interface JournalLines {
   rows: number;
 }
 
+/** One JSON line per row, in the stored form. */
+export function journalLines(rows: RowChange[]): JournalLines {
+  return storedLines(rows.map(storedRow));
+}
+
 /**
- * One JSON line per row. V8 serializes one array of rows about twice as fast as each row on its
+ * Stored rows as JSON lines. V8 serializes one array of rows about twice as fast as each row on its
  * own (a bulk run writes 30 000 of them), so the batch is serialized whole and cut at the
  * separators between rows. `},{"t":` cannot occur inside a string (its quotes would be escaped)
  * nor inside a row (values are flat); a row built with another first key would merge with the
  * one before it, so the cut is checked — as many lines as rows — and else done row by row.
  */
-export function journalLines(rows: JournalRow[]): JournalLines {
+export function storedLines(rows: JournalRow[]): JournalLines {
   if (!rows.length) return { text: '', rows: 0 };
   const text = JSON.stringify(rows).slice(1, -1).replaceAll('},{"t":', '}\n{"t":') + '\n';
   let lines = 0;

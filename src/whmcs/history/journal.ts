@@ -2,8 +2,9 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, 
 import type { Knex } from 'knex';
 import { isSqlite } from '../connection/sqlite-driver.js';
 import { CliError, DecryptError, NotFoundError, RefusedError } from '../../errors.js';
-import { aesConfigKey } from '../crypto/crypto.js';
-import { checkRow, JournalDamage, journalLines, type JournalLines, type JournalRow } from './journal-rows.js';
+import { aesConfigKey } from '../crypto/aes-config.js';
+import { checkRow, JournalDamage, journalLines, type JournalLines } from './journal-rows.js';
+import type { RowChange } from '../changes/row-change.js';
 
 export { journalLines, type JournalLines, type JournalRow } from './journal-rows.js';
 
@@ -22,7 +23,7 @@ export { journalLines, type JournalLines, type JournalRow } from './journal-rows
 export const HISTORY = 'mod_whmcs2fa_journal';
 export const PARTS = 'mod_whmcs2fa_journal_parts';
 
-export interface JournalHeader {
+interface JournalHeader {
   id: string;
   createdAt: string;
   command: string;
@@ -49,7 +50,7 @@ const PART_BYTES = 4 * 1024 * 1024;
 const ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
 
 
-export function newEntryId(now = new Date()): string {
+function newEntryId(now = new Date()): string {
   return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z') + '-' + randomBytes(3).toString('hex');
 }
 
@@ -256,7 +257,7 @@ export class Journal {
    * The rows of an entry, part by part in the order written (memory: one part). Every part is
    * unsealed and every row checked against the allow-list: damage throws naming part and line.
    */
-  async *parts(entry: JournalEntry, k: Knex | Knex.Transaction = this.knex): AsyncGenerator<{ part: number; rows: JournalRow[] }> {
+  async *parts(entry: JournalEntry, k: Knex | Knex.Transaction = this.knex): AsyncGenerator<{ part: number; rows: RowChange[] }> {
     let expected = 1;
     let total = 0;
     for (;;) {
@@ -277,7 +278,7 @@ export class Journal {
       }
       const lines = text.split('\n');
       if (lines[lines.length - 1] === '') lines.pop();
-      const rows: JournalRow[] = new Array(lines.length);
+      const rows: RowChange[] = new Array(lines.length);
       for (let i = 0; i < lines.length; i++) {
         const where = `history entry ${entry.id} part ${expected} line ${i + 1}`;
         let o: unknown;
@@ -298,7 +299,7 @@ export class Journal {
     }
   }
 
-  private async *referenced(entry: JournalEntry, part: number, text: string, k: Knex | Knex.Transaction): AsyncGenerator<JournalRow[]> {
+  private async *referenced(entry: JournalEntry, part: number, text: string, k: Knex | Knex.Transaction): AsyncGenerator<RowChange[]> {
     const where = `history entry ${entry.id} part ${part}`;
     let o: { ref?: unknown; x?: unknown };
     try {
@@ -312,12 +313,12 @@ export class Journal {
     if (!target || target.seq >= entry.seq) throw new JournalDamage(`${where}: refers to ${o.ref}, which is not an earlier entry of this history`);
     const except = new Set(o.x as number[]);
     for await (const p of this.parts(target, k)) {
-      const out: JournalRow[] = [];
+      const out: RowChange[] = [];
       for (const r of p.rows) {
-        if (except.has(Number(r.k.id))) continue;
-        const inv: JournalRow = { t: r.t, k: r.k, b: r.a, a: r.b };
-        if (r.s) inv.s = 1;
-        if (r.i) inv.i = r.i;
+        if (except.has(Number(r.key.id))) continue;
+        const inv: RowChange = { table: r.table, key: r.key, before: r.after, after: r.before };
+        if (r.soft) inv.soft = true;
+        if (r.identity) inv.identity = r.identity;
         out.push(inv);
       }
       yield out;
@@ -325,8 +326,8 @@ export class Journal {
   }
 
   /** Every row of an entry (small entries; bulk undo streams `parts`). */
-  async rowsOf(entry: JournalEntry, k: Knex | Knex.Transaction = this.knex): Promise<JournalRow[]> {
-    const out: JournalRow[] = [];
+  async rowsOf(entry: JournalEntry, k: Knex | Knex.Transaction = this.knex): Promise<RowChange[]> {
+    const out: RowChange[] = [];
     for await (const p of this.parts(entry, k)) for (const r of p.rows) out.push(r);
     return out;
   }
@@ -343,14 +344,14 @@ export class Journal {
   }
 
   /** Imports an entry of an earlier version's file journal (its rows already checked). */
-  async importEntry(trx: Knex.Transaction, h: JournalHeader & { undoneBy?: string }, rows: JournalRow[]): Promise<void> {
+  async importEntry(trx: Knex.Transaction, h: JournalHeader & { undoneBy?: string }, rows: RowChange[]): Promise<void> {
     const w = new JournalWriter(h, this.ccHash, 'file', h.undoneBy);
     await w.write(trx, rows);
   }
 }
 
 /** Writes one entry's header and parts into the change's own transaction. */
-export class JournalWriter {
+class JournalWriter {
   private seq: number | null = null;
   private parts = 0;
   private rowCount = 0;
@@ -376,7 +377,7 @@ export class JournalWriter {
    * Appends rows as one or more parts and keeps the header's counts right, all in `trx`. If the
    * transaction rolls back, the caller calls `rollback()` so counts follow the database.
    */
-  async write(trx: Knex.Transaction, rows: JournalRow[] | JournalLines): Promise<void> {
+  async write(trx: Knex.Transaction, rows: RowChange[] | JournalLines): Promise<void> {
     const lines = Array.isArray(rows) ? journalLines(rows) : rows;
     if (!lines.rows) return;
     const chunks = splitLines(lines.text);

@@ -79,7 +79,6 @@ export async function undoChange(session: Session, id: string | undefined, opts:
   } catch (e) {
     refuseDamage(e, entry);
   }
-  let last: Planned = { plan: { rows: [], diff: [], notes: [], activity: [] }, skipped: 0, changed: [], changedCount: 0 };
   const outcome = await applyChange(
     session,
     {
@@ -88,13 +87,14 @@ export async function undoChange(session: Session, id: string | undefined, opts:
       reason: o.reason,
       undoOf: entry.id,
       plan: async (trx, lock) => {
-        last = await planUndo(trx, session, entry, rowsOf, lock, Boolean(o.skipChanged), o.reason);
-        return last.plan;
+        const planned = await planUndo(trx, session, entry, rowsOf, lock, Boolean(o.skipChanged), o.reason);
+        return { ...planned.plan, result: planned };
       },
       afterWrite: (trx, undoId) => journal.markUndone(trx, entry, undoId),
     },
     o,
   );
+  const last = outcome.result;
   if (!outcome.changed && !outcome.dryRun && last.skipped === rowsOf.length && rowsOf.length > 0) {
     // Everything already holds its old values: record that, so plain `undo` moves on to the one before.
     await session.db.knex.transaction((trx) => journal.markUndone(trx, entry, '(values already restored)'));
@@ -131,19 +131,19 @@ async function planUndo(
     const cur = current.get(keyOf(r));
     const other = cur ? otherAccount(r, cur) : null;
     if (other) {
-      conflicts.push(`${r.t} ${describeKey(r.k)} is now ${other}`);
-      changed.push({ table: r.t, id: Object.values(r.k)[0]!, why: 'other-account' });
-    } else if (matches(cur, r.a)) {
-      rows.push({ t: r.t, k: r.k, b: r.a, a: r.b, ...(r.s ? { s: 1 as const } : {}), ...(r.i ? { i: r.i } : {}) });
+      conflicts.push(`${r.table} ${describeKey(r.key)} is now ${other}`);
+      changed.push({ table: r.table, id: Object.values(r.key)[0]!, why: 'other-account' });
+    } else if (matches(cur, r.after)) {
+      rows.push({ table: r.table, key: r.key, before: r.after, after: r.before, ...(r.soft ? { soft: true as const } : {}), ...(r.identity ? { identity: r.identity } : {}) });
       if (diff.length < SHOWN) diff.push(...describeRestore(r));
-    } else if (matches(cur, r.b)) {
+    } else if (matches(cur, r.before)) {
       skipped++;
-    } else if (r.s) {
-      notes.push(`${r.t} ${describeKey(r.k)} changed since (WHMCS updates it on its own) — left as it is`);
+    } else if (r.soft) {
+      notes.push(`${r.table} ${describeKey(r.key)} changed since (WHMCS updates it on its own) — left as it is`);
     } else {
       // Name the same recorded columns on both sides, so the difference is visible.
-      conflicts.push(`${r.t} ${describeKey(r.k)}: now ${summarizeValues(cur, r.a ?? r.b)}, expected ${summarizeValues(r.a)}`);
-      changed.push({ table: r.t, id: Object.values(r.k)[0]!, why: cur ? 'changed' : 'missing' });
+      conflicts.push(`${r.table} ${describeKey(r.key)}: now ${summarizeValues(cur, r.after ?? r.before)}, expected ${summarizeValues(r.after)}`);
+      changed.push({ table: r.table, id: Object.values(r.key)[0]!, why: cur ? 'changed' : 'missing' });
     }
   }
   if (conflicts.length && !skipChanged) {
@@ -170,21 +170,21 @@ function undoActivity(session: Session, entry: JournalEntry, restored: number, l
 
 /** When the row names another account than when it was changed: a description, else null. */
 function otherAccount(r: RowChange, cur: Record<string, unknown>): string | null {
-  if (r.t === 'tblconfiguration') {
+  if (r.table === 'tblconfiguration') {
     const setting = cur.setting;
     if (typeof setting === 'string' && !ALLOWED_SETTINGS.has(setting)) return `setting "${setting}", not one whmcs-2fa writes`;
-    if (r.i?.setting !== undefined && setting !== undefined && setting !== r.i.setting) return `setting "${String(setting)}", not "${r.i.setting}"`;
+    if (r.identity?.setting !== undefined && setting !== undefined && setting !== r.identity.setting) return `setting "${String(setting)}", not "${r.identity.setting}"`;
     return null;
   }
-  if (!r.i) return null;
-  for (const c of identityColumns(r.t)) {
-    if (r.i[c] !== undefined && cur[c] !== undefined && String(cur[c] ?? '') !== r.i[c]) return `another account (${c} differs)`;
+  if (!r.identity) return null;
+  for (const c of identityColumns(r.table)) {
+    if (r.identity[c] !== undefined && cur[c] !== undefined && String(cur[c] ?? '') !== r.identity[c]) return `another account (${c} differs)`;
   }
   return null;
 }
 
 function keyOf(r: RowChange): string {
-  return `${r.t}\0${JSON.stringify(r.k)}`;
+  return `${r.table}\0${JSON.stringify(r.key)}`;
 }
 
 /** Current values of every recorded row, read in chunks. */
@@ -192,10 +192,10 @@ async function readCurrent(trx: Knex.Transaction, rows: RowChange[], lock: boole
   const out = new Map<string, Record<string, unknown> | null>();
   const byId = new Map<string, RowChange[]>();
   for (const r of rows) {
-    const keys = Object.keys(r.k);
-    if (keys.length === 1 && keys[0] === 'id') (byId.get(r.t) ?? byId.set(r.t, []).get(r.t)!).push(r);
+    const keys = Object.keys(r.key);
+    if (keys.length === 1 && keys[0] === 'id') (byId.get(r.table) ?? byId.set(r.table, []).get(r.table)!).push(r);
     else {
-      let q = trx(r.t).where(r.k).orderBy('id').first();
+      let q = trx(r.table).where(r.key).orderBy('id').first();
       if (lock) q = q.forUpdate();
       const row = await q;
       out.set(keyOf(r), row ?? null);
@@ -204,12 +204,12 @@ async function readCurrent(trx: Knex.Transaction, rows: RowChange[], lock: boole
   for (const [table, list] of byId) {
     for (let i = 0; i < list.length; i += 1000) {
       const chunk = list.slice(i, i + 1000);
-      const ids = chunk.map((r) => Number(r.k.id));
+      const ids = chunk.map((r) => Number(r.key.id));
       let q = trx(table).whereIn('id', ids);
       if (lock) q = q.forUpdate();
       const found = new Map<number, Record<string, unknown>>();
       for (const row of (await q) as Record<string, unknown>[]) found.set(Number(row.id), row);
-      for (const r of chunk) out.set(keyOf(r), found.get(Number(r.k.id)) ?? null);
+      for (const r of chunk) out.set(keyOf(r), found.get(Number(r.key.id)) ?? null);
     }
   }
   return out;
@@ -244,11 +244,11 @@ function summarizeValues(v: Record<string, unknown> | null | undefined, columnsO
 
 /** Stored values can be encrypted configs: the diff names columns and sizes, never contents. */
 function describeRestore(r: RowChange): DiffLine[] {
-  const cols = new Set([...Object.keys(r.a ?? {}), ...Object.keys(r.b ?? {})]);
+  const cols = new Set([...Object.keys(r.after ?? {}), ...Object.keys(r.before ?? {})]);
   return [...cols].map((c) => ({
-    field: `${r.t} ${describeKey(r.k)} ${c}`,
-    before: short(r.a?.[c] ?? null),
-    after: short(r.b?.[c] ?? null),
+    field: `${r.table} ${describeKey(r.key)} ${c}`,
+    before: short(r.after?.[c] ?? null),
+    after: short(r.before?.[c] ?? null),
   }));
 }
 
@@ -266,10 +266,10 @@ interface BulkShape {
 class NotUniform extends Error {}
 
 function shapeOf(r: RowChange): BulkShape | null {
-  if (!r.b || !r.a || !('id' in r.k) || r.s) return null;
-  const cols = Object.keys(r.b);
-  if (Object.keys(r.a).join(',') !== cols.join(',')) return null;
-  return { table: r.t, columns: cols, identity: r.i ? Object.keys(r.i) : [] };
+  if (!r.before || !r.after || !('id' in r.key) || r.soft) return null;
+  const cols = Object.keys(r.before);
+  if (Object.keys(r.after).join(',') !== cols.join(',')) return null;
+  return { table: r.table, columns: cols, identity: r.identity ? Object.keys(r.identity) : [] };
 }
 
 function sameShape(r: RowChange, s: BulkShape): boolean {
@@ -414,12 +414,12 @@ async function classify(trx: Knex.Transaction, journal: Journal, entry: JournalE
     const step = mysql ? 2000 : 400;
     for (let i = 0; i < p.rows.length; i += step) {
       const chunk = p.rows.slice(i, i + step).map((r) => {
-        const o: Record<string, unknown> = { id: Number(r.k.id) };
+        const o: Record<string, unknown> = { id: Number(r.key.id) };
         shape.columns.forEach((c, j) => {
-          o[`a${j}`] = r.a![c] ?? null;
-          o[`b${j}`] = r.b![c] ?? null;
+          o[`a${j}`] = r.after![c] ?? null;
+          o[`b${j}`] = r.before![c] ?? null;
         });
-        shape.identity.forEach((c, j) => (o[`i${j}`] = r.i?.[c] ?? null));
+        shape.identity.forEach((c, j) => (o[`i${j}`] = r.identity?.[c] ?? null));
         return o;
       });
       try {

@@ -22,7 +22,7 @@ export interface PhpLiteral {
   line: number;
 }
 
-export interface PhpAssignments {
+interface PhpAssignments {
   /** Final literal value of each variable (later assignments win, as in PHP). */
   literals: Map<string, PhpLiteral>;
   /** Variables whose final value is not a literal (only those not in `strict`). */

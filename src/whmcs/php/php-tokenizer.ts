@@ -19,7 +19,7 @@ export type Token =
   | { kind: 'close'; pos: number }
   | { kind: 'eof'; pos: number };
 
-export type LexErrorKind = 'syntax' | 'interpolation' | 'unsupported';
+type LexErrorKind = 'syntax' | 'interpolation' | 'unsupported';
 
 export class PhpLexError extends Error {
   constructor(

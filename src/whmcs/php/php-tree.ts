@@ -26,7 +26,7 @@ export interface PhpNode {
   repaired?: boolean;
 }
 
-export interface PhpEntry {
+interface PhpEntry {
   key: string;
   keyStart: number;
   keyEnd: number;
@@ -34,7 +34,7 @@ export interface PhpEntry {
   node: PhpNode;
 }
 
-export interface PhpTree {
+interface PhpTree {
   root: PhpNode | null;
   /** What was read past (recover mode): wrong lengths, counts, repeated keys, trailing bytes. */
   repairs: string[];
@@ -213,7 +213,7 @@ export function phpTree(buf: Buffer, opts: { codec?: PhpCodec; recover?: boolean
 }
 
 /** Whether two values read the same to PHP (same types as phpUnserialize maps them, same content). */
-export function samePhpValue(a: unknown, b: unknown): boolean {
+function samePhpValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
   if (Array.isArray(a) || Array.isArray(b) || a instanceof Map || b instanceof Map) return false;

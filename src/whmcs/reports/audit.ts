@@ -9,8 +9,8 @@
  * module is enabled for clients; a 7.x client when any module is enabled for clients.
  */
 import type { Session } from '../connection/session.js';
-import { readSettingsRow, parseSettings, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray } from '../settings/settings.js';
-import { duoNeedsUniversalPrompt } from '../connection/install.js';
+import { readSettingsRow, parseSettings, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray, type SettingsRow } from '../settings/settings.js';
+import { duoNeedsUniversalPrompt, type SerializeLimits } from '../connection/install.js';
 import { clientSideTable, moduleIsOn, type Kind } from '../accounts/accounts-table.js';
 import { eachListedAccount, type Listed, type ListedAdmin, type ListedClient } from '../accounts/accounts-list.js';
 import { decodeAccountConfig } from '../accounts/account-config.js';
@@ -93,7 +93,7 @@ export interface AuditReport {
   summary: string;
 }
 
-export const ACCOUNT_LIMIT = 100;
+const ACCOUNT_LIMIT = 100;
 
 /** Worst first; within a severity in FINDING_IDS order. */
 function ordered(list: Finding[]): { findings: Finding[]; counts: Record<Severity, number> } {
@@ -156,7 +156,7 @@ function clientAccount(kind: Kind, a: Listed): AuditAccount {
 }
 
 /** `--admin jdoe` for admins (username), `--user <id>`/`--client <id>` otherwise (emails can repeat on 7.x). */
-export function selector(a: AuditAccount): string {
+function selector(a: AuditAccount): string {
   return a.kind === 'admin' ? `--admin ${/^[\w.@+-]+$/.test(a.name) ? a.name : String(a.id)}` : `--${a.kind} ${a.id}`;
 }
 
@@ -170,11 +170,11 @@ export function clockFinding(r: { status: 0 | 1 | 2 | 3; statusName: string; off
  * whether they differ in what WHMCS would enforce: which of them WHMCS reads is not something to
  * rely on.
  */
-async function duplicateSettingsRows(session: Session): Promise<{ rows: number; distinct: number; enforcement: string[] }> {
-  const rows = (await session.db.knex('tblconfiguration').where({ setting: '2fasettings' }).orderBy('id').select('value')) as Array<{ value: unknown }>;
-  const values = [...new Set(rows.map((r) => String(r.value)))];
-  const enforcement = values.length > 1 ? [...new Set(values.map((v) => enforcementOf(parseSettings(v, session.limits).parsed)))] : [];
-  return { rows: rows.length, distinct: values.length, enforcement };
+function duplicateSettingsRows(row: SettingsRow, limits: SerializeLimits): { rows: number; distinct: number; enforcement: string[] } {
+  const all = row.exists ? [...row.duplicates.map((d) => d.raw), row.raw ?? ''] : [];
+  const values = [...new Set(all)];
+  const enforcement = values.length > 1 ? [...new Set(values.map((v) => enforcementOf(parseSettings(v, limits, row.codec).parsed)))] : [];
+  return { rows: all.length, distinct: values.length, enforcement };
 }
 
 /** What a settings value makes WHMCS enforce, as one comparable line. */
@@ -205,7 +205,8 @@ export async function runAudit(session: Session): Promise<AuditReport> {
   const clientKind = clientTable.kind;
   const clientWord = clientKind === 'user' ? 'user' : 'client';
 
-  const [row, dup, noSecret] = await Promise.all([readSettingsRow(session.db.knex, session.limits), duplicateSettingsRows(session), totpWithoutSecret(session)]);
+  const [row, noSecret] = await Promise.all([readSettingsRow(session), totpWithoutSecret(session)]);
+  const dup = duplicateSettingsRows(row, session.limits);
   const s: PhpArray | null = row.parsed;
   const modules = modulesOf(s);
   const force = { clients: isForced(s, 'clients'), admins: isForced(s, 'admins') };

@@ -1,5 +1,5 @@
 import type { Session } from '../connection/session.js';
-import { codecOf, readSettingsRow, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray } from '../settings/settings.js';
+import { readSettingsRow, modulesOf, isEnabled, isForced, anyEnabled, type PhpArray } from '../settings/settings.js';
 import { duoNeedsUniversalPrompt } from '../connection/install.js';
 import { ADMINS, clientSideTable, moduleIsOn, type AccountTable } from '../accounts/accounts-table.js';
 import { moduleInfo, moduleLabel } from '../../services/catalog.js';
@@ -7,7 +7,7 @@ import { revealModuleSettings, type RevealedSetting } from '../settings/module-s
 import { groupCounts } from '../connection/parallel-count.js';
 import { checkEncryptionKey, summarizeKeyCheck, type KeyVerdict } from '../crypto/key-check.js';
 
-export interface ModuleStatus {
+interface ModuleStatus {
   name: string;
   label: string;
   known: boolean;
@@ -40,7 +40,7 @@ export interface StatusReport {
   warnings: string[];
 }
 
-export interface AccountCounts {
+interface AccountCounts {
   total: number;
   enrolled: number;
   /** Rows whose module column is '0' — left by the SQL in WHMCS's own docs. */
@@ -90,7 +90,7 @@ export async function collectStatus(session: Session, opts: { showSecrets: boole
   // row and the small admins table are read beside it.
   const clientTable = clientSideTable(install);
   const [row, clientCounts, adminCounts, keyCheck] = await Promise.all([
-    readSettingsRow(session.db.knex, session.limits, { codec: codecOf(session.db) }),
+    readSettingsRow(session),
     countByModule(session, clientTable),
     countByModule(session, ADMINS),
     checkEncryptionKey(session),

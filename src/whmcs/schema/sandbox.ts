@@ -4,10 +4,11 @@ import { join, resolve } from 'node:path';
 import { openDb } from '../connection/db.js';
 import { createWhmcsSchema, insertAdmin, insertUser, insertClient, linkUserToClient, setConfigValue } from './seed.js';
 import { phpSerialize } from '../php/php-serialize.js';
-import { whmcsEncrypt } from '../crypto/crypto.js';
+import { whmcsEncrypt } from '../crypto/whmcs-encrypt.js';
 import { encodeAccountConfig } from '../accounts/account-config.js';
-import { generateBackupCode, hashBackupCode } from '../crypto/crypto.js';
-import { generateTotpSecret, encodeTokendata, sonataBase32Decode } from '../../services/totp.js';
+import { generateBackupCode, hashBackupCode } from '../crypto/backup-code-hash.js';
+import { generateTotpSecret, sonataBase32Decode } from '../../services/totp/base32-secret.js';
+import { encodeTokendata } from '../../services/totp/stored-secret.js';
 import { yubicoPrefixHash } from '../../services/yubico-client.js';
 import { RefusedError } from '../../errors.js';
 
@@ -43,7 +44,7 @@ function randomString(n: number, alphabet = ALNUM): string {
   return s;
 }
 
-export interface SandboxResult {
+interface SandboxResult {
   dir: string;
   configurationPhp: string;
   database: string;

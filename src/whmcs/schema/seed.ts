@@ -35,7 +35,7 @@ export const FRESH_INSTALL_2FA =
 // Kept here too for the seeding helpers' callers; defined where the runtime code can load it alone.
 export { nowSql };
 
-export interface AdminSeed {
+interface AdminSeed {
   username: string;
   email?: string;
   roleid?: number;
@@ -60,7 +60,7 @@ export function adminRow(a: AdminSeed): Record<string, unknown> {
   };
 }
 
-export interface UserSeed {
+interface UserSeed {
   email: string;
   second_factor?: string;
   second_factor_config?: string | null;
@@ -77,7 +77,7 @@ export function userRow(u: UserSeed): Record<string, unknown> {
   };
 }
 
-export interface ClientSeed {
+interface ClientSeed {
   email: string;
   status?: 'Active' | 'Inactive' | 'Closed';
   authmodule?: string;

@@ -1,4 +1,4 @@
-import { whmcsDecrypt } from '../crypto/crypto.js';
+import { whmcsDecrypt } from '../crypto/whmcs-encrypt.js';
 import { moduleInfo } from '../../services/catalog.js';
 import type { PhpArray } from './settings.js';
 

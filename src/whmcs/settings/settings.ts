@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { isSqlite } from '../connection/sqlite-driver.js';
+import { holdSqliteWriteLock, isSqlite } from '../connection/sqlite-driver.js';
 import { codecForCharset, phpSerialize, phpTruthy, phpUnserializePrefix, UTF8_CODEC, type PhpCodec } from '../php/php-serialize.js';
 import { phpTree, serializeLike, type PhpNode } from '../php/php-tree.js';
 import type { SerializeLimits } from '../connection/install.js';
@@ -8,12 +8,12 @@ import { moduleInfo } from '../../services/catalog.js';
 export type Audience = 'clients' | 'admins';
 export const AUDIENCES: Audience[] = ['clients', 'admins'];
 export const FLAG: Record<Audience, 'clientenabled' | 'adminenabled'> = { clients: 'clientenabled', admins: 'adminenabled' };
-export const FORCE: Record<Audience, 'forceclient' | 'forceadmin'> = { clients: 'forceclient', admins: 'forceadmin' };
+const FORCE: Record<Audience, 'forceclient' | 'forceadmin'> = { clients: 'forceclient', admins: 'forceadmin' };
 
 export type PhpArray = Record<string, unknown>;
 
 /** One more `2fasettings` row (7.x has no unique key on tblconfiguration.setting). */
-export interface DuplicateSettingsRow {
+interface DuplicateSettingsRow {
   id: number;
   raw: string;
   updatedAt: string | null;
@@ -45,31 +45,33 @@ export interface SettingsRow {
 export const SETTING = '2fasettings';
 
 /** The codec for this database connection's charset (`$mysql_charset`). */
-export function codecOf(db: { charset?: string; dialect: string }): PhpCodec {
+function codecOf(db: { charset?: string; dialect: string }): PhpCodec {
   return db.dialect === 'mysql' ? codecForCharset(db.charset) : UTF8_CODEC;
 }
 
+/**
+ * How a read inside a change holds the row until it commits. `update`: the change writes the row
+ * (FOR UPDATE on MySQL). `share`: a guard's read, which only has to keep writers out (LOCK IN SHARE
+ * MODE). SQLite has one lock that keeps writers out, the database's write lock, and takes it for both.
+ */
+export type SettingsLock = 'update' | 'share' | false;
+
+/**
+ * The `2fasettings` row as WHMCS reads it — the one reader of it: every caller gets the
+ * connection's charset (how PHP counted the bytes) and the install's unserialize limits from the
+ * session, and the same lock on both databases. `k` is the transaction to read in (default: no
+ * transaction).
+ */
 export async function readSettingsRow(
-  knex: Knex,
-  limits: SerializeLimits,
-  opts: { forUpdate?: boolean; forShare?: boolean; codec?: PhpCodec } = {},
+  session: { db: { knex: Knex; charset?: string; dialect: string }; limits: SerializeLimits },
+  k: Knex | Knex.Transaction = session.db.knex,
+  lock: SettingsLock = false,
 ): Promise<SettingsRow> {
-  const codec = opts.codec ?? UTF8_CODEC;
-  let q = knex('tblconfiguration').where({ setting: SETTING }).orderBy('id').select('id', 'value', 'updated_at');
-  if (opts.forUpdate) {
-    if (isSqlite(knex)) {
-      // SQLite has no FOR UPDATE, and a deferred transaction that only read cannot later upgrade to a
-      // writer while another process writes (SQLITE_BUSY, no waiting). A no-op write as the first
-      // statement takes the write lock now, so a concurrent run waits (busy_timeout) and then reads
-      // the committed value — the same serialisation FOR UPDATE gives on MySQL.
-      await knex.raw('UPDATE tblconfiguration SET id = id WHERE 0');
-    } else {
-      q = q.forUpdate();
-    }
-  } else if (opts.forShare && !isSqlite(knex)) {
-    // A guard's read: blocks writers of the row (and waits for one in progress) until commit.
-    q = q.forShare();
-  }
+  const codec = codecOf(session.db);
+  let q = k('tblconfiguration').where({ setting: SETTING }).orderBy('id').select('id', 'value', 'updated_at');
+  if (lock && isSqlite(k)) await holdSqliteWriteLock(k);
+  else if (lock === 'update') q = q.forUpdate();
+  else if (lock === 'share') q = q.forShare();
   const rows = (await q) as Array<{ id: unknown; value: unknown; updated_at: unknown }>;
   const at = (v: unknown) => (v === null || v === undefined ? null : String(v));
   const row = rows[rows.length - 1];
@@ -78,13 +80,13 @@ export async function readSettingsRow(
     exists: true,
     id: Number(row.id),
     updatedAt: at(row.updated_at),
-    ...parseSettings(String(row.value ?? ''), limits, codec),
+    ...parseSettings(String(row.value ?? ''), session.limits, codec),
     codec,
     duplicates: rows.slice(0, -1).map((r) => ({ id: Number(r.id), raw: String(r.value ?? ''), updatedAt: at(r.updated_at) })),
   };
 }
 
-export interface ParsedSettings {
+interface ParsedSettings {
   raw: string;
   parsed: PhpArray | null;
   error: string | null;

@@ -1,5 +1,5 @@
 import { encodeAccountConfig } from '../../../src/whmcs/accounts/account-config.js';
-import { whmcsEncrypt } from '../../../src/whmcs/crypto/crypto.js';
+import { whmcsEncrypt } from '../../../src/whmcs/crypto/whmcs-encrypt.js';
 import { phpSerialize } from '../../../src/whmcs/php/php-serialize.js';
 import { setConfigValue } from '../../../src/whmcs/schema/seed.js';
 import { BACKUP_HASH, SECRET, codeNow, configPhp, whmcsDirWith, type BadInput, type CaseEnv } from '../harness.js';
