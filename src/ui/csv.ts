@@ -1,10 +1,15 @@
 import { csvFormulaSafe } from './escape.js';
 
+// Module constants: a regular-expression literal inside a function is a new object at every call
+// (a listing's cells are counted in millions).
+const NEEDS_QUOTES = /[",\r\n]/;
+const QUOTE = /"/g;
+
 /** RFC 4180 CSV with a header row; nested values are JSON-encoded in their cell. */
 function cell(v: unknown): string {
   const s =
     v === null || v === undefined ? '' : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : csvFormulaSafe(typeof v === 'object' ? JSON.stringify(v) : String(v));
-  return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  return NEEDS_QUOTES.test(s) ? '"' + s.replace(QUOTE, '""') + '"' : s;
 }
 
 /** Rows as CSV lines after the header (each line ends with CRLF). */

@@ -207,8 +207,11 @@ export type Listed = ListedAdmin | ListedUser | ListedClient;
  * One account table in keyset pages of LIST_PAGE ids, yielded a page at a time in id order. One
  * read-only transaction pins one connection for the whole walk (a consistent snapshot on InnoDB);
  * it is rolled back when the walk ends, fails, or the consumer stops early. The next page is asked
- * for before the current one is decoded and handed out, so the server works while we decrypt and
- * the consumer writes.
+ * for before the current one is handed out, so the server reads it while the consumer writes; its
+ * rows are taken in only after that (the consumer writes synchronously), so no more than one page
+ * of rows is held at a time. Rows parsed before the page ahead of them was written would live
+ * through two young-generation collections and be promoted: garbage that only a full collection
+ * frees, which made the peak RSS of a long listing grow with the number of accounts.
  */
 export async function* listedPages(session: Session, kind: Kind, filter: ListFilter): AsyncGenerator<Listed[], void, undefined> {
   const t = tableFor(kind);
@@ -232,12 +235,12 @@ export async function* listedPages(session: Session, kind: Kind, filter: ListFil
     next = null;
     if (rows.length === 0) return [];
     const ids = rows.map((r) => Number(r.id));
-    // Queued on the one connection in this order: this page's links, then the next page. The
-    // configs are decoded while the server answers.
+    // This page's links are read while its configs are decoded; the next page is asked for once
+    // they are in, so its rows arrive while this page is written, not before.
     const links = t === USERS ? inFlight(clientLinks(trx, ids)) : null;
-    next = rows.length === LIST_PAGE ? query(ids[ids.length - 1]!) : null;
     const cfgs = configsOf(t, rows, session);
     const byUser = links ? await links : null;
+    next = rows.length === LIST_PAGE ? query(ids[ids.length - 1]!) : null;
     return rows.map((r, i) => toListed(t, r, cfgs[i]!, byUser));
   };
   try {

@@ -116,9 +116,12 @@ export function aesEncryptConfig(json: string, ccHash: string, opts: { strPad?: 
   return aesEncryptBytes(padConfigPlaintext(json, opts.strPad), ccHash);
 }
 
+/** A constant: a literal inside isAesDecryptable would be a new object at every call (once per account listed). */
+const HEX = /^[0-9a-fA-F]+$/;
+
 /** WHMCS's `isAesDecryptable`: non-empty, even length, hex digits only. */
 export function isAesDecryptable(s: unknown): s is string {
-  return typeof s === 'string' && s.length > 0 && s.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(s);
+  return typeof s === 'string' && s.length > 0 && s.length % 2 === 0 && HEX.test(s);
 }
 
 /** PHP trim()'s default set: space, \t, \n, \r, \0, \x0B — narrower than String#trim. */
