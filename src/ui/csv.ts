@@ -1,4 +1,5 @@
 import { csvFormulaSafe } from './escape.js';
+import { numberText } from '../number-text.js';
 
 // Module constants: a regular-expression literal inside a function is a new object at every call
 // (a listing's cells are counted in millions).
@@ -8,7 +9,7 @@ const QUOTE = /"/g;
 /** RFC 4180 CSV with a header row; nested values are JSON-encoded in their cell. */
 function cell(v: unknown): string {
   const s =
-    v === null || v === undefined ? '' : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : csvFormulaSafe(typeof v === 'object' ? JSON.stringify(v) : String(v));
+    v === null || v === undefined ? '' : typeof v === 'number' ? numberText(v) : typeof v === 'boolean' || typeof v === 'bigint' ? String(v) : csvFormulaSafe(typeof v === 'object' ? JSON.stringify(v) : String(v));
   return NEEDS_QUOTES.test(s) ? '"' + s.replace(QUOTE, '""') + '"' : s;
 }
 

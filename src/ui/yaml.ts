@@ -2,12 +2,14 @@
  * A YAML emitter for JSON-shaped data (the only thing `--format yaml` ever prints). Strings are
  * quoted whenever a plain scalar could be read back as something else.
  */
+import { numberText } from '../number-text.js';
+
 const PLAIN = /^[A-Za-z_][A-Za-z0-9_ .\/@:+-]*$/;
 const RESERVED = /^(true|false|yes|no|on|off|null|~|y|n)$/i;
 
 function scalar(v: unknown): string {
   if (v === null || v === undefined) return 'null';
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : JSON.stringify(String(v));
+  if (typeof v === 'number') return Number.isFinite(v) ? numberText(v) : JSON.stringify(String(v));
   if (typeof v === 'boolean') return v ? 'true' : 'false';
   const s = String(v);
   if (s !== '' && PLAIN.test(s) && !RESERVED.test(s) && !s.endsWith(':') && !s.includes(': ') && !s.includes(' #') && s.trim() === s) {

@@ -208,10 +208,10 @@ export type Listed = ListedAdmin | ListedUser | ListedClient;
  * read-only transaction pins one connection for the whole walk (a consistent snapshot on InnoDB);
  * it is rolled back when the walk ends, fails, or the consumer stops early. The next page is asked
  * for before the current one is handed out, so the server reads it while the consumer writes; its
- * rows are taken in only after that (the consumer writes synchronously), so no more than one page
- * of rows is held at a time. Rows parsed before the page ahead of them was written would live
- * through two young-generation collections and be promoted: garbage that only a full collection
- * frees, which made the peak RSS of a long listing grow with the number of accounts.
+ * rows are taken in only after that (the consumer writes synchronously). A page is valid until the
+ * next one is asked for: it is then emptied. So no more than one page of accounts is held at a
+ * time; data that outlives two young-generation collections is promoted, garbage that only a full
+ * collection frees, and the peak RSS of a long listing grew with the number of accounts.
  */
 export async function* listedPages(session: Session, kind: Kind, filter: ListFilter): AsyncGenerator<Listed[], void, undefined> {
   const t = tableFor(kind);
@@ -247,6 +247,10 @@ export async function* listedPages(session: Session, kind: Kind, filter: ListFil
     while (next) {
       const page = await listNext();
       if (page.length) yield page;
+      // Handed out until the next page is asked for, then emptied: the generator's frame and the
+      // consumer's loop variable still point at this array while the next page is read and
+      // decoded, and its accounts would live on through that (see the comment above).
+      page.length = 0;
     }
   } finally {
     await trx.rollback().catch(() => {});

@@ -104,6 +104,31 @@ export interface JournalLines {
 }
 
 /**
+ * Characters of JSON lines per part of a bulk entry. Every string and buffer made from a part (its
+ * text, ciphertext, base64, the INSERT statement) then stays well under V8's large-object size
+ * (128 KiB): garbage the young generation frees at once, where a whole batch's worth (a megabyte
+ * or more each) would be allocated as large objects and kept until a full collection.
+ */
+export const PART_CHARS = 48 * 1024;
+
+/**
+ * The rows as JSON lines in pieces of about PART_CHARS characters, each one part of the history:
+ * runs of rows are serialized together (see journalLines), the run's length set from the size of
+ * the rows before it.
+ */
+export function journalPieces(rows: JournalRow[], chars = PART_CHARS): JournalLines[] {
+  const out: JournalLines[] = [];
+  let run = 64;
+  for (let i = 0; i < rows.length; ) {
+    const piece = journalLines(i === 0 && run >= rows.length ? rows : rows.slice(i, i + run));
+    out.push(piece);
+    i += piece.rows;
+    run = Math.max(1, Math.floor((chars * piece.rows) / piece.text.length));
+  }
+  return out;
+}
+
+/**
  * One JSON line per row. V8 serializes one array of rows about twice as fast as each row on its
  * own (a bulk run writes 30 000 of them), so the batch is serialized whole and cut at the
  * separators between rows. `},{"t":` cannot occur inside a string (its quotes would be escaped)
