@@ -74,16 +74,10 @@ export function register(program: Command): void {
             return { json: null, blocks: [], stream: { yaml: (write) => writeYamlLists(lists, write) }, warningsAfter: warnings };
           }
           if (format === 'csv') {
-            const { csvHeader, csvLines } = await import('../ui/csv.js');
+            const { csvHeader, writeCsvPages } = await import('../ui/csv.js');
             const csv = async (write: (s: string) => void | Promise<void>) => {
               await write(csvHeader(CSV_COLUMNS));
-              for (const kind of kinds) {
-                // A few tens of KB per write: the rows and text of a whole page would outlive the
-                // young generation and be promoted, garbage only a full collection frees.
-                for await (const page of pagesOf(kind, true)()) {
-                  for (let i = 0; i < page.length; i += CSV_BATCH) await write(csvLines(csvRows({ [KEY[kind]]: page.slice(i, i + CSV_BATCH) } as AccountListing), CSV_COLUMNS));
-                }
-              }
+              for (const kind of kinds) await writeCsvPages(pagesOf(kind, true)(), (batch) => csvRows({ [KEY[kind]]: batch } as AccountListing), CSV_COLUMNS, write);
             };
             return { json: null, blocks: [], stream: { csv }, warningsAfter: warnings };
           }
@@ -158,9 +152,6 @@ export function accountBlocks(l: AccountListing): Block[] {
   if (l.clients) blocks.push({ kind: 'table', title: `Clients (${l.clients.length})`, columns: [...TABLES.client.columns], rows: l.clients.map(TABLES.client.row) });
   return blocks;
 }
-
-/** Accounts per CSV write (as JSON_BATCH and YAML_BATCH). */
-const CSV_BATCH = 128;
 
 const CSV_BASE = { kind: '', id: 0, name: '', email: '', role: '', disabled: '', status: '', clientIds: '', module: '', enrolled: false, backupCode: '', configFormat: '', flags: '' };
 const CSV_COLUMNS = Object.keys(CSV_BASE);

@@ -20,6 +20,24 @@ export function csvLines(rows: Array<Record<string, unknown>>, columns: string[]
   return s;
 }
 
+/** Items per write of a streamed CSV (as JSON_BATCH and YAML_BATCH): a few tens of KB of text. */
+export const CSV_BATCH = 128;
+
+/**
+ * CSV lines for pages of items, written CSV_BATCH items at a time: the rows and text of a whole
+ * page would outlive the young generation and be promoted, garbage only a full collection frees.
+ */
+export async function writeCsvPages<T>(
+  pages: AsyncIterable<readonly T[]>,
+  rowsOf: (batch: T[]) => Array<Record<string, unknown>>,
+  columns: string[],
+  write: (s: string) => void | Promise<void>,
+): Promise<void> {
+  for await (const page of pages) {
+    for (let i = 0; i < page.length; i += CSV_BATCH) await write(csvLines(rowsOf(page.slice(i, i + CSV_BATCH)), columns));
+  }
+}
+
 export function csvHeader(columns: string[]): string {
   return columns.map(cell).join(',') + '\r\n';
 }

@@ -332,7 +332,7 @@ function readerGone(): never {
  */
 export const JSON_BATCH = 128;
 /** Table lines per write of a streamed table (about as much text as a JSON_BATCH). */
-const TABLE_BATCH = 128;
+export const TABLE_BATCH = 128;
 const JSON_PIECE = 1 << 16;
 
 type Plain = Record<string, unknown>;
