@@ -6,7 +6,7 @@
  * temporary table in statements of bounded size. Counted with injected counters and the queries
  * sent, not with time or memory thresholds.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
 import { openSession } from '../src/whmcs/connection/connect.js';
 import type { Session } from '../src/whmcs/connection/session.js';
@@ -15,7 +15,8 @@ import { USERS } from '../src/whmcs/accounts/accounts-table.js';
 import { runBulk } from '../src/whmcs/changes/bulk.js';
 import { undoChange } from '../src/whmcs/history/undo.js';
 import { HISTORY, PARTS } from '../src/whmcs/history/journal.js';
-import { PART_CHARS } from '../src/whmcs/history/journal-rows.js';
+import { journalLines, journalPieces, PART_CHARS_MAX, type JournalRow } from '../src/whmcs/history/journal-rows.js';
+import { mulberry32 } from './helpers/fuzz.js';
 
 const ROWS = 6_000;
 const BATCH = 1_000;
@@ -77,8 +78,8 @@ describeBackends('bulk reset and undo hold a bounded amount', (backend) => {
     expect(parts.length).toBeGreaterThan(out.batches * 2);
     for (const p of parts) {
       expect(p.data.length).toBeLessThan(LARGE_OBJECT);
-      // Sealed (AES, base64) text of about PART_CHARS characters: a third more, and one row over at most.
-      expect(p.data.length).toBeLessThan(PART_CHARS * 1.5);
+      // Sealed (AES, base64): a third more than at most PART_CHARS_MAX characters of text.
+      expect(p.data.length).toBeLessThanOrEqual(Math.ceil((PART_CHARS_MAX + 32) / 3) * 4);
     }
   });
 
@@ -98,10 +99,27 @@ describeBackends('bulk reset and undo hold a bounded amount', (backend) => {
 
     const partReads = sent.filter((q) => /^select .* from [`"]mod_whmcs2fa_journal_parts[`"]/i.test(q.sql));
     // The first read takes one part (its size is not known yet), then about half a megabyte each.
-    expect(partReads.length).toBeLessThanOrEqual(Math.ceil(parts / 4) + 2);
+    expect(partReads.length).toBeLessThanOrEqual(Math.ceil(parts / 3) + 2);
     const inserts = sent.filter((q) => /^insert into [`"]whmcs2fa_undo_rows[`"]/i.test(q.sql));
     expect(inserts.length).toBeLessThan(parts);
     // Each statement's values stay well under a large object, however many rows the entry has.
     for (const q of inserts) expect((q.bindings ?? []).reduce((n: number, v) => n + String(v ?? '').length, 0)).toBeLessThan(LARGE_OBJECT);
+  });
+});
+
+describe('journalPieces', () => {
+  it('cuts a batch into pieces of at most PART_CHARS_MAX characters (a longer row alone) that together are journalLines of it', () => {
+    const rng = mulberry32(77);
+    for (let n = 0; n < 40; n++) {
+      // Rows of very different sizes, a few longer than a whole piece.
+      const rows: JournalRow[] = Array.from({ length: 1 + Math.floor(rng() * 3000) }, (_, i) => {
+        const size = rng() < 0.01 ? PART_CHARS_MAX + Math.floor(rng() * 5000) : Math.floor(rng() ** 3 * 3000);
+        return { t: 'tblusers', k: { id: i + 1 }, b: { second_factor: 'duosecurity', second_factor_config: 'c'.repeat(size) }, a: { second_factor: '', second_factor_config: '' } };
+      });
+      const pieces = journalPieces(rows);
+      expect(pieces.map((p) => p.text).join('')).toBe(journalLines(rows).text);
+      expect(pieces.reduce((k, p) => k + p.rows, 0)).toBe(rows.length);
+      for (const p of pieces) if (p.rows > 1) expect(p.text.length).toBeLessThanOrEqual(PART_CHARS_MAX);
+    }
   });
 });

@@ -104,26 +104,30 @@ export interface JournalLines {
 }
 
 /**
- * Characters of JSON lines per part of a bulk entry. Every string and buffer made from a part (its
- * text, ciphertext, base64, the INSERT statement) then stays well under V8's large-object size
- * (128 KiB): garbage the young generation frees at once, where a whole batch's worth (a megabyte
- * or more each) would be allocated as large objects and kept until a full collection.
+ * Characters of JSON lines per part of a bulk entry, aimed at and at most (unless one row is more).
+ * Every string and buffer made from a part (its text, ciphertext, base64 — a third more —, the
+ * INSERT statement) then stays under V8's large-object size (128 KiB): garbage the young
+ * generation frees at once, where a whole batch's worth (a megabyte or more each) would be
+ * allocated as large objects and kept until a full collection.
  */
-export const PART_CHARS = 48 * 1024;
+export const PART_CHARS = 72 * 1024;
+export const PART_CHARS_MAX = 90 * 1024;
 
 /**
  * The rows as JSON lines in pieces of about PART_CHARS characters, each one part of the history:
- * runs of rows are serialized together (see journalLines), the run's length set from the size of
- * the rows before it.
+ * runs of rows are serialized together (see journalLines), a run as long as the rows before it say
+ * fits (a batch of small rows is one piece); a run that comes out longer than PART_CHARS_MAX is
+ * halved and serialized again.
  */
-export function journalPieces(rows: JournalRow[], chars = PART_CHARS): JournalLines[] {
+export function journalPieces(rows: JournalRow[]): JournalLines[] {
   const out: JournalLines[] = [];
-  let run = 64;
+  let run = rows.length ? Math.max(1, Math.floor(PART_CHARS / (JSON.stringify(rows[0]).length + 1))) : 0;
   for (let i = 0; i < rows.length; ) {
-    const piece = journalLines(i === 0 && run >= rows.length ? rows : rows.slice(i, i + run));
+    let piece = journalLines(i === 0 && run >= rows.length ? rows : rows.slice(i, i + run));
+    while (piece.text.length > PART_CHARS_MAX && piece.rows > 1) piece = journalLines(rows.slice(i, i + Math.ceil(piece.rows / 2)));
     out.push(piece);
     i += piece.rows;
-    run = Math.max(1, Math.floor((chars * piece.rows) / piece.text.length));
+    run = Math.max(1, Math.floor((PART_CHARS * piece.rows) / piece.text.length));
   }
   return out;
 }
