@@ -14,7 +14,7 @@ import type { Session } from '../connection/session.js';
 import type { ActivityEntry } from './activity-log.js';
 import { writeActivity } from './activity-log.js';
 import { writeRows, type RowChange } from './change.js';
-import { journalPieces, type JournalLines } from '../history/journal-rows.js';
+import { journalPieces, type JournalBytes } from '../history/journal-rows.js';
 import { commitChecked, connectionIdOf } from './commit.js';
 import { queryError } from '../connection/db.js';
 import { isSqlite } from '../connection/sqlite-driver.js';
@@ -158,7 +158,7 @@ const asStored = (v: unknown): string | null => (typeof v === 'string' ? v : v =
 interface Prepared {
   trx: Knex.Transaction;
   write: BatchWrite;
-  lines: JournalLines[];
+  lines: JournalBytes[];
   info: BatchInfo;
 }
 
@@ -223,7 +223,7 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
         rows[i] = row;
       }
       const info: BatchInfo = { index, count: rows.length, firstId: Number(rows[0]!.k.id), lastId: Number(rows[rows.length - 1]!.k.id) };
-      return { trx, write: batchWrite(rows), info, lines: journalPieces(rows) };
+      return { trx, write: batchWrite(rows), info, lines: journalPieces(rows).map((p) => ({ bytes: Buffer.from(p.text), rows: p.rows })) };
     } catch (e) {
       await trx.rollback().catch(() => {});
       throw e;

@@ -104,6 +104,17 @@ export interface JournalLines {
 }
 
 /**
+ * JSON lines as UTF-8, one part of a bulk entry: how a prepared batch holds its history while the
+ * batch before it commits. Bytes live outside V8's heap, so holding them is not copied by every
+ * young-generation collection nor promoted into the old generation, where a string would stay
+ * until a full collection.
+ */
+export interface JournalBytes {
+  bytes: Buffer;
+  rows: number;
+}
+
+/**
  * Characters of JSON lines per part of a bulk entry, aimed at and at most (unless one row is more).
  * Every string and buffer made from a part (its text, ciphertext, base64 — a third more —, the
  * INSERT statement) then stays under V8's large-object size (128 KiB): garbage the young

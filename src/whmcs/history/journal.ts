@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { isSqlite } from '../connection/sqlite-driver.js';
 import { CliError, DecryptError, NotFoundError, RefusedError } from '../../errors.js';
 import { aesConfigKey } from '../crypto/crypto.js';
-import { checkRow, JournalDamage, journalLines, type JournalLines, type JournalRow } from './journal-rows.js';
+import { checkRow, JournalDamage, journalLines, type JournalBytes, type JournalLines, type JournalRow } from './journal-rows.js';
 
 export { journalLines, type JournalLines, type JournalRow } from './journal-rows.js';
 
@@ -61,12 +61,12 @@ function macKey(ccHash: string): Buffer {
 }
 
 /** Seals one part (exported for tests that plant entries the way an insider with the hash could). */
-export function seal(id: string, part: number, text: string, ccHash: string | undefined): { data: string; mac: string; enc: boolean } {
+export function seal(id: string, part: number, text: string | Buffer, ccHash: string | undefined): { data: string; mac: string; enc: boolean } {
   const what = `${id}\n${part}\n`;
-  if (!ccHash) return { data: text, mac: createHash('sha256').update(what).update(text).digest('hex'), enc: false };
+  if (!ccHash) return { data: typeof text === 'string' ? text : text.toString('utf8'), mac: createHash('sha256').update(what).update(text).digest('hex'), enc: false };
   const iv = randomBytes(16);
   const c = createCipheriv('aes-256-cbc', aesConfigKey(ccHash), iv);
-  const data = Buffer.concat([iv, c.update(text, 'utf8'), c.final()]).toString('base64');
+  const data = Buffer.concat([iv, typeof text === 'string' ? c.update(text, 'utf8') : c.update(text), c.final()]).toString('base64');
   const mac = createHmac('sha256', macKey(ccHash)).update(what).update(text).digest('hex');
   return { data, mac, enc: true };
 }
@@ -390,9 +390,13 @@ export class JournalWriter {
    * Appends rows as one or more parts and keeps the header's counts right, all in `trx`. If the
    * transaction rolls back, the caller calls `rollback()` so counts follow the database.
    */
-  async write(trx: Knex.Transaction, rows: JournalRow[] | JournalLines | JournalLines[]): Promise<void> {
-    const pieces = !Array.isArray(rows) ? [rows] : rows.length && 'text' in rows[0]! ? (rows as JournalLines[]) : [journalLines(rows as JournalRow[])];
-    const chunks = pieces.flatMap((p) => (p.rows ? splitLines(p.text) : []));
+  async write(trx: Knex.Transaction, rows: JournalRow[] | JournalLines | JournalBytes[]): Promise<void> {
+    // Pieces a bulk batch made (journalPieces) are parts as they are; other rows are cut at PART_BYTES.
+    const chunks: Array<JournalLines | JournalBytes> = !Array.isArray(rows)
+      ? splitLines(rows.text)
+      : rows.length && 'bytes' in rows[0]!
+        ? (rows as JournalBytes[]).filter((p) => p.rows)
+        : splitLines(journalLines(rows as JournalRow[]).text);
     if (!chunks.length) return;
     const state = { seq: this.seq, parts: this.parts, rowCount: this.rowCount };
     if (this.seq === null) {
@@ -421,7 +425,7 @@ export class JournalWriter {
       for (const c of chunks) {
         this.parts++;
         this.rowCount += c.rows;
-        const s = seal(this.header.id, this.parts, c.text, this.ccHash);
+        const s = seal(this.header.id, this.parts, 'bytes' in c ? c.bytes : c.text, this.ccHash);
         group.push({ seq: this.seq, part: this.parts, row_count: c.rows, data: s.data, mac: s.mac });
         chars += s.data.length;
         if (chars >= INSERT_GROUP_CHARS) {
