@@ -148,7 +148,7 @@ describeBackends(
         expect((await usersChecksum(t.knex)).duo).toBe(0);
 
         const u = await runCli(['--whmcs-dir', t.whmcsDir, 'undo', '--yes', '--format', 'json'], { timeoutMs: 60_000 });
-        expect(u.code).toBe(0);
+        expect(u.code, u.stderr).toBe(0);
         expect(await usersChecksum(t.knex)).toEqual(before);
       }, 120_000);
     });

@@ -216,6 +216,8 @@ describe('aesDecryptConfigs (one decipher for many values)', () => {
     'abc',
     '',
     'zz',
+    // Wide characters whose low byte is a hex digit (U+0130 → '0', U+0161 → 'a'): not hex.
+    'ab'.repeat(15) + '\u0130\u0161',
     '{"a":1}',
     'a:0:{}',
     null,

@@ -9,7 +9,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Knex } from 'knex';
 import { BIN, runCli, type CliResult } from './helpers/cli.js';
@@ -548,6 +548,19 @@ describeWithPeer(['runuser'], 'two OS users, two connection forms, one history',
   });
 });
 
+/**
+ * A temporary directory of a private server's own, made in `parent` and writable by mysql. Never
+ * /tmp, which the shared test server uses: a starting mariadbd deletes every `#sql*` file in its
+ * tmpdir, and with it the temporary tables of statements other runs have in flight on the shared
+ * server ("Error on delete of '/tmp/#sql-update-….MAI'").
+ */
+function privateTmpdir(parent: string): string {
+  const d = join(parent, 'tmp');
+  mkdirSync(d, { recursive: true });
+  execFileSync('chown', ['mysql:mysql', parent, d]);
+  return d;
+}
+
 describeWithPeer(['mariadb-install-db', 'mariadbd'], 'two servers, same database name', () => {
   let dir: string;
   let proc: ReturnType<typeof spawn> | undefined;
@@ -563,7 +576,7 @@ describeWithPeer(['mariadb-install-db', 'mariadbd'], 'two servers, same database
     // The server runs as mysql: its temporary files go to the system's /tmp, not the run's private TMPDIR.
     const env = { ...process.env, TMPDIR: '/tmp' };
     execFileSync('mariadb-install-db', ['--user=mysql', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore', env });
-    proc = spawn('mariadbd', ['--user=mysql', `--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${PORT}`, '--bind-address=127.0.0.1', `--pid-file=${dir}/pid`, '--skip-log-bin'], { stdio: 'ignore', env });
+    proc = spawn('mariadbd', ['--user=mysql', `--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${PORT}`, '--bind-address=127.0.0.1', `--pid-file=${dir}/pid`, '--skip-log-bin', `--tmpdir=${privateTmpdir(dir)}`], { stdio: 'ignore', env });
     let b: Awaited<ReturnType<typeof openDb>> | undefined;
     for (let i = 0; i < 200 && !b; i++) {
       b = await openDb({ kind: 'mysql', host: '127.0.0.1', port: PORT, user: 'root', database: '', connectTimeoutMs: 500 }).catch(() => undefined);
@@ -709,9 +722,11 @@ describeWithPeer(['mariadb-install-db', 'mariadbd', 'mount', 'fallocate'], 'a fu
   const PORT = 34000 + (process.pid % 1000);
   let knex: Knex | undefined;
   let whmcsDir: string;
+  /** Outside the filesystem the test fills: the server's own temporary files are not what runs out. */
+  let serverTmp: string;
   const opts = ['--innodb-log-file-size=4M', '--innodb-flush-method=fsync'];
   async function start(): Promise<Knex> {
-    proc = spawn('mariadbd', ['--user=mysql', `--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${PORT}`, '--bind-address=127.0.0.1', `--pid-file=${dir}/pid`, '--skip-log-bin', ...opts], { stdio: 'ignore', env: { ...process.env, TMPDIR: '/tmp' } });
+    proc = spawn('mariadbd', ['--user=mysql', `--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${PORT}`, '--bind-address=127.0.0.1', `--pid-file=${dir}/pid`, '--skip-log-bin', `--tmpdir=${serverTmp}`, ...opts], { stdio: 'ignore', env: { ...process.env, TMPDIR: '/tmp' } });
     exited = new Promise((res) => proc!.on('close', res));
     for (let i = 0; i < 300; i++) {
       const db = await openDb({ kind: 'mysql', host: '127.0.0.1', port: PORT, user: 'root', database: '', connectTimeoutMs: 500 }).catch(() => undefined);
@@ -729,6 +744,7 @@ describeWithPeer(['mariadb-install-db', 'mariadbd', 'mount', 'fallocate'], 'a fu
     // Under the system's /tmp (the mount point must be reachable by mysql, and short: a socket path
     // is limited to 107 bytes).
     dir = mkdtempSync('/tmp/whmcs2fa-mariadb-full-');
+    serverTmp = privateTmpdir(mkdtempSync('/tmp/whmcs2fa-mariadb-tmp-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=160m', 'tmpfs', dir]);
     execFileSync('chown', ['mysql:mysql', dir]);
     execFileSync('mariadb-install-db', ['--user=mysql', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--skip-test-db', ...opts], { stdio: 'ignore', env: { ...process.env, TMPDIR: '/tmp' } });
@@ -753,6 +769,7 @@ describeWithPeer(['mariadb-install-db', 'mariadbd', 'mount', 'fallocate'], 'a fu
       execFileSync('umount', ['-l', dir]);
       rmSync(dir, { recursive: true, force: true });
     }
+    if (serverTmp) rmSync(dirname(serverTmp), { recursive: true, force: true });
   }, 60_000);
 
   it.skipIf(!root)('a bulk reset that runs out of space: stops; after recovery the history equals the database, and undo restores it', async () => {

@@ -4,6 +4,7 @@ import { StreamedList, type Block } from '../ui/view.js';
 import type { AccountListing, ListFilter, Listed, ListedAdmin, ListedClient, ListedUser } from '../whmcs/accounts/accounts-list.js';
 import type { Kind } from '../whmcs/accounts/accounts-table.js';
 import { UsageError } from '../errors.js';
+import { numberText, numbersText } from '../number-text.js';
 
 interface AccountsOptions {
   admins?: boolean;
@@ -73,12 +74,10 @@ export function register(program: Command): void {
             return { json: null, blocks: [], stream: { yaml: (write) => writeYamlLists(lists, write) }, warningsAfter: warnings };
           }
           if (format === 'csv') {
-            const { csvHeader, csvLines } = await import('../ui/csv.js');
+            const { csvHeader, writeCsvPages } = await import('../ui/csv.js');
             const csv = async (write: (s: string) => void | Promise<void>) => {
               await write(csvHeader(CSV_COLUMNS));
-              for (const kind of kinds) {
-                for await (const page of pagesOf(kind, true)()) await write(csvLines(csvRows({ [KEY[kind]]: page } as AccountListing), CSV_COLUMNS));
-              }
+              for (const kind of kinds) await writeCsvPages(pagesOf(kind, true)(), (batch) => csvRows({ [KEY[kind]]: batch } as AccountListing), CSV_COLUMNS, write);
             };
             return { json: null, blocks: [], stream: { csv }, warningsAfter: warnings };
           }
@@ -91,7 +90,12 @@ export function register(program: Command): void {
               pages: async function* () {
                 const count = first;
                 first = false;
-                for await (const page of pagesOf(kind, count)()) yield page.map((a) => table.row(a as never));
+                for await (const page of pagesOf(kind, count)()) {
+                  const rows = page.map((a) => table.row(a as never));
+                  yield rows;
+                  // Emptied once written, as listedPages empties its pages: not held while the next page is read.
+                  rows.length = 0;
+                }
               },
             };
           });
@@ -127,17 +131,17 @@ const TABLES = {
   admin: {
     title: 'Admins',
     columns: ['ID', 'Username', 'Email', 'Role', 'Disabled', '2FA', 'Backup code', 'Problems'],
-    row: (a: ListedAdmin) => [String(a.id), a.username, a.email, a.role ?? `#${a.roleId}`, a.disabled ? 'yes' : 'no', moduleCell(a.module), yn(a.backupCode), flagsCell(a.flags)],
+    row: (a: ListedAdmin) => [numberText(a.id), a.username, a.email, a.role ?? `#${a.roleId}`, a.disabled ? 'yes' : 'no', moduleCell(a.module), yn(a.backupCode), flagsCell(a.flags)],
   },
   user: {
     title: 'Users',
     columns: ['ID', 'Email', 'Clients', '2FA', 'Backup code', 'Problems'],
-    row: (u: ListedUser) => [String(u.id), u.email, u.clientIds.join(' ') || '—', moduleCell(u.module), yn(u.backupCode), flagsCell(u.flags)],
+    row: (u: ListedUser) => [numberText(u.id), u.email, numbersText(u.clientIds) || '—', moduleCell(u.module), yn(u.backupCode), flagsCell(u.flags)],
   },
   client: {
     title: 'Clients',
     columns: ['ID', 'Email', 'Status', '2FA', 'Backup code', 'Problems'],
-    row: (c: ListedClient) => [String(c.id), c.email, c.status, moduleCell(c.module), yn(c.backupCode), flagsCell(c.flags)],
+    row: (c: ListedClient) => [numberText(c.id), c.email, c.status, moduleCell(c.module), yn(c.backupCode), flagsCell(c.flags)],
   },
 } as const;
 
@@ -161,7 +165,7 @@ export function csvRows(l: AccountListing): Array<Record<string, unknown>> {
     rows.push({ ...base, kind: 'admin', id: a.id, name: a.username, email: a.email, role: a.role ?? '', disabled: a.disabled, module: a.module, enrolled: a.enrolled, backupCode: bc(a.backupCode), configFormat: a.configFormat, flags: a.flags.join(' ') });
   }
   for (const u of l.users ?? []) {
-    rows.push({ ...base, kind: 'user', id: u.id, name: u.email, email: u.email, clientIds: u.clientIds.join(' '), module: u.module, enrolled: u.enrolled, backupCode: bc(u.backupCode), configFormat: u.configFormat, flags: u.flags.join(' ') });
+    rows.push({ ...base, kind: 'user', id: u.id, name: u.email, email: u.email, clientIds: numbersText(u.clientIds), module: u.module, enrolled: u.enrolled, backupCode: bc(u.backupCode), configFormat: u.configFormat, flags: u.flags.join(' ') });
   }
   for (const c of l.clients ?? []) {
     rows.push({ ...base, kind: 'client', id: c.id, name: c.email, email: c.email, status: c.status, module: c.module, enrolled: c.enrolled, backupCode: bc(c.backupCode), configFormat: c.configFormat, flags: c.flags.join(' ') });

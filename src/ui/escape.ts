@@ -27,13 +27,16 @@ export function terminalSafe(s: string, keepNewlines = false): string {
   return s.replace(keepNewlines ? UNSAFE : UNSAFE_WITH_NEWLINE, visible);
 }
 
+/** A constant: a literal inside csvFormulaSafe would be a new object for every cell. */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 /**
  * A CSV cell that a spreadsheet would evaluate (`=HYPERLINK(…)`, `+cmd|…`, `@SUM(…)`, or one
  * starting with a tab or carriage return) gets a leading `'`, as OWASP advises for CSV injection:
  * the spreadsheet shows it as text. Numbers written as numbers (an offset of -0.5) stay numbers.
  */
 export function csvFormulaSafe(s: string): string {
-  return /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return FORMULA_START.test(s) ? `'${s}` : s;
 }
 
 // The characters JSON.stringify leaves raw that a terminal may still obey (C1 controls, DEL) or

@@ -237,12 +237,10 @@ export class Output {
       const widths = t.columns.map((c) => visibleLength(c));
       let count = 0;
       // Cells hold database text: measured and printed terminal-safe, as renderBlock's tables are.
-      const cells = (r: readonly string[]) => r.map((c) => terminalSafe(c ?? ''));
       for await (const page of t.pages()) {
         for (const r of page) {
           count++;
-          const safe = cells(r);
-          for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, visibleLength(safe[i] ?? ''));
+          for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i]!, visibleLength(terminalSafe(r[i] ?? '')));
         }
       }
       let text = (n ? '\n' : '') + this.paint('bold', t.title(count)) + '\n';
@@ -252,10 +250,17 @@ export class Output {
       }
       const fitted = fitToTerminal(widths, this.terminalColumns);
       text += this.paint('dim', tableLine(t.columns, fitted)) + '\n';
+      // A few tens of KB per write, as writeJson's batches: a whole page of lines held as one
+      // string outlives the young generation and is promoted, garbage only a full collection frees.
+      let lines = 0;
       for await (const page of t.pages()) {
-        for (const r of page) text += tableLine(cells(r), fitted) + '\n';
-        await this.writeDrained(text);
-        text = '';
+        for (const r of page) {
+          text += tableLine(r.map((c) => terminalSafe(c ?? '')), fitted) + '\n';
+          if (++lines % TABLE_BATCH === 0) {
+            await this.writeDrained(text);
+            text = '';
+          }
+        }
       }
       if (text) await this.writeDrained(text);
     }
@@ -277,6 +282,8 @@ export function flushAllWarnings(io: IOStreams): void {
  * structural text between them is written.
  */
 export const JSON_BATCH = 128;
+/** Table lines per write of a streamed table (about as much text as a JSON_BATCH). */
+export const TABLE_BATCH = 128;
 const JSON_PIECE = 1 << 16;
 
 type Plain = Record<string, unknown>;
@@ -372,8 +379,18 @@ export async function writeJson(value: unknown, write: (s: string) => void | Pro
 
 /** One table line: two spaces in, columns two apart, the last one unpadded; a cell wider than its column is cut with '…'. */
 function tableLine(cells: readonly string[], widths: readonly number[]): string {
-  const fit = (c: string, w: number) => (visibleLength(c) > w ? [...c].slice(0, Math.max(0, w - 1)).join('') + '…' : c);
-  return ('  ' + cells.map((c, i) => (i === cells.length - 1 ? fit(c, widths[i]!) : fit(c, widths[i]!) + ' '.repeat(Math.max(0, widths[i]! - visibleLength(fit(c, widths[i]!)))))).join('  ')).trimEnd();
+  let line = '';
+  for (let i = 0; i < cells.length; i++) {
+    const w = widths[i]!;
+    let cell = cells[i]!;
+    let len = visibleLength(cell);
+    if (len > w) {
+      cell = [...cell].slice(0, Math.max(0, w - 1)).join('') + '…';
+      len = visibleLength(cell);
+    }
+    line += i === cells.length - 1 ? '  ' + cell : '  ' + cell + ' '.repeat(Math.max(0, w - len));
+  }
+  return line.trimEnd();
 }
 
 /** Narrowest a column is cut to: enough to recognise a value and its start. */
@@ -409,7 +426,11 @@ export function fitToTerminal(widths: readonly number[], columns: number | null)
   return out;
 }
 
+/** Printable ASCII: one cell per character, nothing to strip (nearly every cell of a listing). */
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 function visibleLength(s: string): number {
+  if (PRINTABLE_ASCII.test(s)) return s.length;
   // eslint-disable-next-line no-control-regex
   return [...s.replace(/\x1b\[[0-9;]*m/g, '')].length;
 }

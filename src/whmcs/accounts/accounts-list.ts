@@ -207,8 +207,11 @@ export type Listed = ListedAdmin | ListedUser | ListedClient;
  * One account table in keyset pages of LIST_PAGE ids, yielded a page at a time in id order. One
  * read-only transaction pins one connection for the whole walk (a consistent snapshot on InnoDB);
  * it is rolled back when the walk ends, fails, or the consumer stops early. The next page is asked
- * for before the current one is decoded and handed out, so the server works while we decrypt and
- * the consumer writes.
+ * for before the current one is handed out, so the server reads it while the consumer writes; its
+ * rows are taken in only after that (the consumer writes synchronously). A page is valid until the
+ * next one is asked for: it is then emptied. So no more than one page of accounts is held at a
+ * time; data that outlives two young-generation collections is promoted, garbage that only a full
+ * collection frees, and the peak RSS of a long listing grew with the number of accounts.
  */
 export async function* listedPages(session: Session, kind: Kind, filter: ListFilter): AsyncGenerator<Listed[], void, undefined> {
   const t = tableFor(kind);
@@ -232,18 +235,22 @@ export async function* listedPages(session: Session, kind: Kind, filter: ListFil
     next = null;
     if (rows.length === 0) return [];
     const ids = rows.map((r) => Number(r.id));
-    // Queued on the one connection in this order: this page's links, then the next page. The
-    // configs are decoded while the server answers.
+    // This page's links are read while its configs are decoded; the next page is asked for once
+    // they are in, so its rows arrive while this page is written, not before.
     const links = t === USERS ? inFlight(clientLinks(trx, ids)) : null;
-    next = rows.length === LIST_PAGE ? query(ids[ids.length - 1]!) : null;
     const cfgs = configsOf(t, rows, session);
     const byUser = links ? await links : null;
+    next = rows.length === LIST_PAGE ? query(ids[ids.length - 1]!) : null;
     return rows.map((r, i) => toListed(t, r, cfgs[i]!, byUser));
   };
   try {
     while (next) {
       const page = await listNext();
       if (page.length) yield page;
+      // Handed out until the next page is asked for, then emptied: the generator's frame and the
+      // consumer's loop variable still point at this array while the next page is read and
+      // decoded, and its accounts would live on through that (see the comment above).
+      page.length = 0;
     }
   } finally {
     await trx.rollback().catch(() => {});

@@ -14,11 +14,12 @@ import type { Session } from '../connection/session.js';
 import type { ActivityEntry } from './activity-log.js';
 import { writeActivity } from './activity-log.js';
 import { writeRows, type RowChange } from './change.js';
-import { journalLines, type JournalLines } from '../history/journal-rows.js';
+import { journalPieces, type JournalBytes } from '../history/journal-rows.js';
 import { commitChecked, connectionIdOf } from './commit.js';
 import { queryError } from '../connection/db.js';
 import { isSqlite } from '../connection/sqlite-driver.js';
 import { CliError, RefusedError } from '../../errors.js';
+import { numberText } from '../../number-text.js';
 
 export interface BatchInfo {
   /** 1-based batch number. */
@@ -96,35 +97,50 @@ function sameValues(x: Record<string, string | null>, y: Record<string, string |
 }
 
 /**
+ * How a batch is written: one set of values for every id, or (other shapes) the rows themselves.
+ * Only this is kept from the rows read, besides the batch's history text: a batch waits, prepared,
+ * while the one before it commits, and whatever it holds lives through young-generation
+ * collections and is promoted — garbage that only a full collection frees.
+ */
+type BatchWrite = { ids: number[]; values: Record<string, string | null> } | { rows: RowChange[] };
+
+function batchWrite(rows: RowChange[]): BatchWrite {
+  const a = rows[0]!.after;
+  if (!a || !rows.every((r) => r.after && Object.keys(r.key).length === 1 && 'id' in r.key && (r.after === a || sameValues(r.after, a)))) return { rows };
+  return { ids: rows.map((r) => Number(r.key.id)), values: a };
+}
+
+/**
  * Writes rows this transaction has just read under lock (FOR UPDATE, or SQLite's write lock taken
  * first), so their previous values cannot have changed since: rows that all get the same values go
  * out as one `UPDATE … WHERE id IN (…)` per chunk, and the affected count proves every row was
  * still there. Other shapes use writeRows' full compare-and-set.
  */
-async function writeLocked(trx: Knex.Transaction, table: string, rows: RowChange[]): Promise<void> {
-  const a = rows[0]!.after;
-  if (!a || !rows.every((r) => r.after && Object.keys(r.key).length === 1 && 'id' in r.key && (r.after === a || sameValues(r.after, a)))) {
-    await writeRows(trx, rows);
+async function writeLocked(trx: Knex.Transaction, table: string, w: BatchWrite): Promise<void> {
+  if ('rows' in w) {
+    await writeRows(trx, w.rows);
     return;
   }
+  const a = w.values;
   // One statement per batch on MySQL (up to 5 000 ids; MySQL 8's range optimizer gives up on
   // IN-lists past its 8 MB budget, some 35 000 values): the server then works through the whole
   // batch while this process reads and serializes the next one. SQLite binds at most 32 766 values.
   const chunk = isSqlite(trx) ? 1000 : 5000;
-  for (let i = 0; i < rows.length; i += chunk) {
-    const ids = rows.slice(i, i + chunk).map((r) => Number(r.key.id));
+  for (let i = 0; i < w.ids.length; i += chunk) {
+    const ids = w.ids.slice(i, i + chunk);
     // Ids read back from the primary key, checked to be integers: written into the statement
     // rather than bound one by one (binding 5 000 values costs more than the UPDATE's round trip).
     if (!ids.every(Number.isSafeInteger)) throw new CliError(`${table}: a non-integer id in the batch — nothing in it was written`);
+    const list = ids.map(numberText).join(',');
     let n: unknown;
     if (isSqlite(trx)) {
-      n = await trx(table).whereRaw(`id IN (${ids.join(',')})`).update(a);
+      n = await trx(table).whereRaw(`id IN (${list})`).update(a);
     } else {
       // By primary key, never a table scan: on a small table the optimizer may scan it all, and a
       // locking scan would wait for the next batch's rows, which the pipeline holds until this
       // batch commits (a wait only the lock timeout ends).
       const cols = Object.keys(a);
-      const r = (await trx.raw(`UPDATE ?? FORCE INDEX (PRIMARY) SET ${cols.map(() => '?? = ?').join(', ')} WHERE id IN (${ids.join(',')})`, [
+      const r = (await trx.raw(`UPDATE ?? FORCE INDEX (PRIMARY) SET ${cols.map(() => '?? = ?').join(', ')} WHERE id IN (${list})`, [
         table,
         ...cols.flatMap((c) => [c, a[c] ?? null]),
       ])) as [{ affectedRows: number }];
@@ -141,8 +157,8 @@ const asStored = (v: unknown): string | null => (typeof v === 'string' ? v : v =
 /** A batch read under lock and ready to write: its transaction is open until committed or rolled back. */
 interface Prepared {
   trx: Knex.Transaction;
-  rows: RowChange[];
-  lines: JournalLines;
+  write: BatchWrite;
+  lines: JournalBytes[];
   info: BatchInfo;
 }
 
@@ -207,7 +223,7 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
         rows[i] = row;
       }
       const info: BatchInfo = { index, count: rows.length, firstId: Number(rows[0]!.key.id), lastId: Number(rows[rows.length - 1]!.key.id) };
-      return { trx, rows, info, lines: journalLines(rows) };
+      return { trx, write: batchWrite(rows), info, lines: journalPieces(rows).map((p) => ({ bytes: Buffer.from(p.text), rows: p.rows })) };
     } catch (e) {
       await trx.rollback().catch(() => {});
       throw e;
@@ -220,7 +236,7 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
     try {
       stop();
       connectionId = await connectionIdOf(p.trx);
-      await writeLocked(p.trx, job.table, p.rows);
+      await writeLocked(p.trx, job.table, p.write);
       await writeActivity(p.trx, session.install, job.activity(p.info));
       await writer.write(p.trx, p.lines);
       stop();
@@ -240,7 +256,7 @@ export async function runBulk(session: Session, job: BulkJob, hooks: BulkHooks =
     writer.committed();
     committedParts = writer.written.parts;
     batches++;
-    done += p.rows.length;
+    done += p.info.count;
     first ??= p.info.firstId;
     last = p.info.lastId;
     hooks.onBatch?.({ done, batches, lastId: last });

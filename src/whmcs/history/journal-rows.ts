@@ -122,6 +122,47 @@ export function journalLines(rows: RowChange[]): JournalLines {
 }
 
 /**
+ * JSON lines as UTF-8, one part of a bulk entry: how a prepared batch holds its history while the
+ * batch before it commits. Bytes live outside V8's heap, so holding them is not copied by every
+ * young-generation collection nor promoted into the old generation, where a string would stay
+ * until a full collection.
+ */
+export interface JournalBytes {
+  bytes: Buffer;
+  rows: number;
+}
+
+/**
+ * Characters of JSON lines per part of a bulk entry, aimed at and at most (unless one row is more).
+ * Every string and buffer made from a part (its text, ciphertext, base64 — a third more —, the
+ * INSERT statement) then stays under V8's large-object size (128 KiB): garbage the young
+ * generation frees at once, where a whole batch's worth (a megabyte or more each) would be
+ * allocated as large objects and kept until a full collection.
+ */
+export const PART_CHARS = 72 * 1024;
+export const PART_CHARS_MAX = 90 * 1024;
+
+/**
+ * The rows as JSON lines in pieces of about PART_CHARS characters, each one part of the history:
+ * runs of rows are serialized together (see storedLines), a run as long as the rows before it say
+ * fits (a batch of small rows is one piece); a run that comes out longer than PART_CHARS_MAX is
+ * halved and serialized again.
+ */
+export function journalPieces(changes: RowChange[]): JournalLines[] {
+  const rows = changes.map(storedRow);
+  const out: JournalLines[] = [];
+  let run = rows.length ? Math.max(1, Math.floor(PART_CHARS / (JSON.stringify(rows[0]).length + 1))) : 0;
+  for (let i = 0; i < rows.length; ) {
+    let piece = storedLines(i === 0 && run >= rows.length ? rows : rows.slice(i, i + run));
+    while (piece.text.length > PART_CHARS_MAX && piece.rows > 1) piece = storedLines(rows.slice(i, i + Math.ceil(piece.rows / 2)));
+    out.push(piece);
+    i += piece.rows;
+    run = Math.max(1, Math.floor((PART_CHARS * piece.rows) / piece.text.length));
+  }
+  return out;
+}
+
+/**
  * Stored rows as JSON lines. V8 serializes one array of rows about twice as fast as each row on its
  * own (a bulk run writes 30 000 of them), so the batch is serialized whole and cut at the
  * separators between rows. `},{"t":` cannot occur inside a string (its quotes would be escaped)

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { isSqlite } from '../connection/sqlite-driver.js';
 import { CliError, DecryptError, NotFoundError, RefusedError } from '../../errors.js';
 import { aesConfigKey } from '../crypto/aes-config.js';
-import { checkRow, JournalDamage, journalLines, type JournalLines } from './journal-rows.js';
+import { checkRow, JournalDamage, journalLines, type JournalBytes, type JournalLines } from './journal-rows.js';
 import type { RowChange } from '../changes/row-change.js';
 
 export { journalLines, type JournalLines, type JournalRow } from './journal-rows.js';
@@ -47,6 +47,9 @@ export interface JournalEntry extends JournalHeader {
 
 /** Parts stay well below MariaDB's default max_allowed_packet (16 MB) after base64. */
 const PART_BYTES = 4 * 1024 * 1024;
+/** Characters of part data read per query (see Journal.parts). */
+const READ_CHARS = 512 * 1024;
+const INSERT_GROUP_CHARS = 256 * 1024;
 const ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
 
 
@@ -59,12 +62,12 @@ function macKey(ccHash: string): Buffer {
 }
 
 /** Seals one part (exported for tests that plant entries the way an insider with the hash could). */
-export function seal(id: string, part: number, text: string, ccHash: string | undefined): { data: string; mac: string; enc: boolean } {
+export function seal(id: string, part: number, text: string | Buffer, ccHash: string | undefined): { data: string; mac: string; enc: boolean } {
   const what = `${id}\n${part}\n`;
-  if (!ccHash) return { data: text, mac: createHash('sha256').update(what).update(text).digest('hex'), enc: false };
+  if (!ccHash) return { data: typeof text === 'string' ? text : text.toString('utf8'), mac: createHash('sha256').update(what).update(text).digest('hex'), enc: false };
   const iv = randomBytes(16);
   const c = createCipheriv('aes-256-cbc', aesConfigKey(ccHash), iv);
-  const data = Buffer.concat([iv, c.update(text, 'utf8'), c.final()]).toString('base64');
+  const data = Buffer.concat([iv, typeof text === 'string' ? c.update(text, 'utf8') : c.update(text), c.final()]).toString('base64');
   const mac = createHmac('sha256', macKey(ccHash)).update(what).update(text).digest('hex');
   return { data, mac, enc: true };
 }
@@ -260,39 +263,50 @@ export class Journal {
   async *parts(entry: JournalEntry, k: Knex | Knex.Transaction = this.knex): AsyncGenerator<{ part: number; rows: RowChange[] }> {
     let expected = 1;
     let total = 0;
-    for (;;) {
-      const r = (await k(PARTS).where({ seq: entry.seq, part: expected }).first('part', 'row_count', 'data', 'mac')) as Record<string, unknown> | undefined;
-      if (!r) break;
-      const text = unseal(entry, expected, String(r.data), String(r.mac), this.ccHash);
-      if (text.startsWith('{"ref":')) {
-        // An undo of a bulk change: the undone entry's rows, inverted, minus the rows it left alone.
-        let n = 0;
-        for await (const rows of this.referenced(entry, expected, text, k)) {
-          n += rows.length;
-          yield { part: expected, rows };
+    // Parts are read a few at a time (a bulk entry has thousands): as many as make about
+    // READ_CHARS, going by the size of the last one (entries of earlier versions have 4 MB parts).
+    let perRead = 1;
+    read: for (;;) {
+      const got = (await k(PARTS).where('seq', entry.seq).andWhere('part', '>=', expected).orderBy('part').limit(perRead).select('part', 'row_count', 'data', 'mac')) as Array<Record<string, unknown> | null>;
+      for (let g = 0; g < got.length; g++) {
+        const r = got[g]!;
+        // Dropped as soon as it is read: rows held while the consumer works are promoted to the old generation.
+        got[g] = null;
+        if (Number(r.part) !== expected) break read;
+        const data = String(r.data);
+        perRead = Math.max(1, Math.min(16, Math.floor(READ_CHARS / Math.max(1, data.length))));
+        const text = unseal(entry, expected, data, String(r.mac), this.ccHash);
+        if (text.startsWith('{"ref":')) {
+          // An undo of a bulk change: the undone entry's rows, inverted, minus the rows it left alone.
+          let n = 0;
+          for await (const rows of this.referenced(entry, expected, text, k)) {
+            n += rows.length;
+            yield { part: expected, rows };
+          }
+          if (n !== Number(r.row_count)) throw new JournalDamage(`history entry ${entry.id} part ${expected}: ${n} rows where ${r.row_count} were written`);
+          total += n;
+          expected++;
+          continue;
         }
-        if (n !== Number(r.row_count)) throw new JournalDamage(`history entry ${entry.id} part ${expected}: ${n} rows where ${r.row_count} were written`);
-        total += n;
+        const lines = text.split('\n');
+        if (lines[lines.length - 1] === '') lines.pop();
+        const rows: RowChange[] = new Array(lines.length);
+        for (let i = 0; i < lines.length; i++) {
+          const where = `history entry ${entry.id} part ${expected} line ${i + 1}`;
+          let o: unknown;
+          try {
+            o = JSON.parse(lines[i]!);
+          } catch {
+            throw new JournalDamage(`${where}: not JSON`);
+          }
+          rows[i] = checkRow(o, where);
+        }
+        if (rows.length !== Number(r.row_count)) throw new JournalDamage(`history entry ${entry.id} part ${expected}: ${rows.length} rows where ${r.row_count} were written`);
+        total += rows.length;
+        yield { part: expected, rows };
         expected++;
-        continue;
       }
-      const lines = text.split('\n');
-      if (lines[lines.length - 1] === '') lines.pop();
-      const rows: RowChange[] = new Array(lines.length);
-      for (let i = 0; i < lines.length; i++) {
-        const where = `history entry ${entry.id} part ${expected} line ${i + 1}`;
-        let o: unknown;
-        try {
-          o = JSON.parse(lines[i]!);
-        } catch {
-          throw new JournalDamage(`${where}: not JSON`);
-        }
-        rows[i] = checkRow(o, where);
-      }
-      if (rows.length !== Number(r.row_count)) throw new JournalDamage(`history entry ${entry.id} part ${expected}: ${rows.length} rows where ${r.row_count} were written`);
-      total += rows.length;
-      yield { part: expected, rows };
-      expected++;
+      if (!got.length) break;
     }
     if (expected - 1 !== entry.parts || total !== entry.rows) {
       throw new JournalDamage(`history entry ${entry.id}: ${expected - 1} parts with ${total} rows where the header says ${entry.parts} with ${entry.rows}`);
@@ -377,10 +391,14 @@ class JournalWriter {
    * Appends rows as one or more parts and keeps the header's counts right, all in `trx`. If the
    * transaction rolls back, the caller calls `rollback()` so counts follow the database.
    */
-  async write(trx: Knex.Transaction, rows: RowChange[] | JournalLines): Promise<void> {
-    const lines = Array.isArray(rows) ? journalLines(rows) : rows;
-    if (!lines.rows) return;
-    const chunks = splitLines(lines.text);
+  async write(trx: Knex.Transaction, rows: RowChange[] | JournalLines | JournalBytes[]): Promise<void> {
+    // Pieces a bulk batch made (journalPieces) are parts as they are; other rows are cut at PART_BYTES.
+    const chunks: Array<JournalLines | JournalBytes> = !Array.isArray(rows)
+      ? splitLines(rows.text)
+      : rows.length && 'bytes' in rows[0]!
+        ? (rows as JournalBytes[]).filter((p) => p.rows)
+        : splitLines(journalLines(rows as RowChange[]).text);
+    if (!chunks.length) return;
     const state = { seq: this.seq, parts: this.parts, rowCount: this.rowCount };
     if (this.seq === null) {
       const h = this.header;
@@ -403,12 +421,21 @@ class JournalWriter {
       this.seq = typeof first === 'object' ? Number(first.seq) : Number(first);
     }
     try {
+      let group: Array<Record<string, unknown>> = [];
+      let chars = 0;
       for (const c of chunks) {
         this.parts++;
         this.rowCount += c.rows;
-        const s = seal(this.header.id, this.parts, c.text, this.ccHash);
-        await trx(PARTS).insert({ seq: this.seq, part: this.parts, row_count: c.rows, data: s.data, mac: s.mac });
+        const s = seal(this.header.id, this.parts, 'bytes' in c ? c.bytes : c.text, this.ccHash);
+        group.push({ seq: this.seq, part: this.parts, row_count: c.rows, data: s.data, mac: s.mac });
+        chars += s.data.length;
+        if (chars >= INSERT_GROUP_CHARS) {
+          await trx(PARTS).insert(group);
+          group = [];
+          chars = 0;
+        }
       }
+      if (group.length) await trx(PARTS).insert(group);
       await trx(HISTORY).where({ seq: this.seq }).update({ row_count: this.rowCount, parts: this.parts });
     } catch (e) {
       Object.assign(this, state);

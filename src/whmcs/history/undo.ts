@@ -287,6 +287,8 @@ async function firstShape(journal: Journal, entry: JournalEntry): Promise<BulkSh
 }
 
 const TMP = 'whmcs2fa_undo_rows';
+/** Characters of values per INSERT into the temporary table (see classify). */
+const INSERT_CHARS = 96 * 1024;
 const ST_RESTORE = 1;
 const ST_ALREADY = 2;
 const ST_CHANGED = 3;
@@ -408,28 +410,50 @@ async function classify(trx: Knex.Transaction, journal: Journal, entry: JournalE
   ];
   await trx.raw(`DROP ${mysql ? 'TEMPORARY ' : ''}TABLE IF EXISTS ${TMP}`);
   await trx.raw(`CREATE TEMPORARY TABLE ${TMP} (id BIGINT NOT NULL PRIMARY KEY, st INT NOT NULL DEFAULT ${ST_MISSING}, ${cols.join(', ')})`);
+  // Rows go in by multi-row INSERTs of at most `step` rows and about INSERT_CHARS of values, across
+  // parts: few statements, none of them (nor its packet) a large object the young generation
+  // cannot free. SQLite builds a multi-row INSERT as a compound SELECT, at most 500 terms.
+  const step = mysql ? 2000 : 400;
+  let pending: Array<Record<string, unknown>> = [];
+  let chars = 0;
+  let firstPart = 0;
+  let lastPart = 0;
+  const flush = async () => {
+    if (!pending.length) return;
+    const chunk = pending;
+    pending = [];
+    chars = 0;
+    try {
+      await trx(TMP).insert(chunk);
+    } catch (e) {
+      const parts = firstPart === lastPart ? `part ${firstPart}` : `parts ${firstPart}–${lastPart}`;
+      if (/duplicate|UNIQUE/i.test(String((e as Error).message))) throw new RefusedError(`history entry ${entry.id} ${parts}: a row appears twice — refusing to undo it; nothing was restored`);
+      throw e;
+    }
+  };
   for await (const p of journal.parts(entry, trx)) {
     for (const r of p.rows) if (!sameShape(r, shape)) throw new NotUniform();
-    // SQLite builds a multi-row INSERT as a compound SELECT, at most 500 terms.
-    const step = mysql ? 2000 : 400;
-    for (let i = 0; i < p.rows.length; i += step) {
-      const chunk = p.rows.slice(i, i + step).map((r) => {
-        const o: Record<string, unknown> = { id: Number(r.key.id) };
-        shape.columns.forEach((c, j) => {
-          o[`a${j}`] = r.after![c] ?? null;
-          o[`b${j}`] = r.before![c] ?? null;
-        });
-        shape.identity.forEach((c, j) => (o[`i${j}`] = r.identity?.[c] ?? null));
-        return o;
+    for (const r of p.rows) {
+      if (!pending.length) firstPart = p.part;
+      lastPart = p.part;
+      const o: Record<string, unknown> = { id: Number(r.key.id) };
+      shape.columns.forEach((c, j) => {
+        const a = r.after![c] ?? null;
+        const b = r.before![c] ?? null;
+        o[`a${j}`] = a;
+        o[`b${j}`] = b;
+        chars += (a?.length ?? 4) + (b?.length ?? 4);
       });
-      try {
-        await trx(TMP).insert(chunk);
-      } catch (e) {
-        if (/duplicate|UNIQUE/i.test(String((e as Error).message))) throw new RefusedError(`history entry ${entry.id} part ${p.part}: a row appears twice — refusing to undo it; nothing was restored`);
-        throw e;
-      }
+      shape.identity.forEach((c, j) => {
+        const i = r.identity?.[c] ?? null;
+        o[`i${j}`] = i;
+        chars += i?.length ?? 4;
+      });
+      pending.push(o);
+      if (pending.length >= step || chars >= INSERT_CHARS) await flush();
     }
   }
+  await flush();
   const T = q(shape.table);
   const same = (x: string, y: string) => (mysql ? `BINARY ${x} <=> BINARY ${y}` : `${x} IS ${y}`);
   const all = (side: 'a' | 'b') => shape.columns.map((c, j) => same(`t.${q(c)}`, `${TMP}.${side}${j}`)).join(' AND ');
