@@ -15,7 +15,7 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import type { Knex } from 'knex';
 import { createTestDb, describeBackends, type TestDb } from './helpers/db.js';
 import { BIN, TEST_STATE_HOME, runCli, type CliResult } from './helpers/cli.js';
-import { insertAdmin, nowSql, setConfigValue } from '../src/whmcs/schema/seed.js';
+import { insertAdmin, insertUser, nowSql, setConfigValue } from '../src/whmcs/schema/seed.js';
 import { phpSerialize } from '../src/whmcs/php/php-serialize.js';
 
 const SETTINGS = phpSerialize({ modules: { totp: { clientenabled: 0, adminenabled: 1 } }, forceclient: 0, forceadmin: 0 });
@@ -145,6 +145,27 @@ describeBackends(
       expect(cfg.secret).toBe('KRSXG5CTMVRXEZLU');
       expect(cfg.backupcode).not.toBe('0'.repeat(40));
       expect(r.json.accounts.map((x: { name: string }) => x.name)).toEqual(['a', 'b']);
+    }, 120_000);
+
+    it('undo of a bulk reset (set-based) waits for a concurrent change to one of its rows and refuses what that writer committed (exit 4)', async () => {
+      // More rows than undo replays one by one (2 000): the set-based path.
+      await t.knex.transaction(async (trx) => {
+        for (let i = 0; i < 2100; i++) await insertUser(trx as unknown as Knex, { email: `u${i}@x.test`, second_factor: 'totp', second_factor_config: '{"secret":"JBSWY3DPEHPK3PXP"}' });
+      });
+      const reset = await runCli(['--whmcs-dir', t.whmcsDir, 'reset', '--module', 'totp', '--users', '--reason', 'lock drill', '--yes', '--format', 'json']);
+      expect(reset.code, reset.stderr).toBe(0);
+      // Re-enrolled meanwhile, by WHMCS or another run.
+      writer = await t.knex.transaction();
+      await writer('tblusers').where({ email: 'u0@x.test' }).update({ second_factor: 'totp', second_factor_config: '{"secret":"KRSXG5CTMVRXEZLU"}' });
+      const undo = start(cli('undo', '--reason', 'lock drill'));
+      await undo.reached(WRITE_LOCK);
+      await writer.commit();
+      const r = await undo.result;
+      expect(r.code, messages(r)).toBe(4);
+      const users = await t.knex('tblusers').orderBy('id').select('email', 'second_factor', 'second_factor_config');
+      // Nothing restored: the other writer's enrolment stands, the rest stay reset.
+      expect(users.find((u) => u.email === 'u0@x.test')?.second_factor_config).toBe('{"secret":"KRSXG5CTMVRXEZLU"}');
+      expect(users.filter((u) => u.email !== 'u0@x.test').every((u) => u.second_factor === '')).toBe(true);
     }, 120_000);
   },
   ['sqlite'],

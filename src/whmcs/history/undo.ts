@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Session } from '../connection/session.js';
-import { isSqlite } from '../connection/sqlite-driver.js';
+import { holdSqliteWriteLock, isSqlite } from '../connection/sqlite-driver.js';
 import { applyChange, confirmOrRefuse, describeKey, readOnly, type ChangeOptions, type ChangeOutcome, type Plan, type RowChange } from '../changes/change.js';
 import { activityText, writeActivity } from '../changes/activity-log.js';
 import type { JournalEntry, Journal } from './journal.js';
@@ -331,6 +331,9 @@ async function setBasedUndo(session: Session, entry: JournalEntry, shape: BulkSh
   let result: { counts: SetCounts; ids: UndoResult['changedRows'] };
   try {
     connectionId = await connectionIdOf(trx);
+    // As every writing pass (changes/change.ts): on SQLite a transaction that has only read cannot
+    // become a writer beside another one, so the lock comes before the reads that decide.
+    if (isSqlite(trx)) await holdSqliteWriteLock(trx);
     result = await classify(trx, journal, entry, shape, true);
     if (!skip) refuseConflicts(entry, result.counts, result.ids);
     if (result.counts.restore === 0) {
