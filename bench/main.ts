@@ -93,7 +93,7 @@ function parseArgs(argv: string[]): Args {
       return x;
     };
     if (k === '--runs') a.runs = count(k, v(), 1);
-    else if (k === '--warmup') a.warmup = count(k, v(), 1);
+    else if (k === '--warmup') a.warmup = count(k, v(), 0);
     else if (k === '--only') a.only = v().split(',');
     else if (k === '--scale') {
       a.scales = v()

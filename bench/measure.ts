@@ -204,16 +204,17 @@ export async function measureSet<K extends string>(p: SetSpec<K>): Promise<SetRe
   const loadBefore = loadavg()[0]!;
   for (let i = 0; i < p.warmup + p.runs; i++) {
     const warm = i < p.warmup;
+    // Warm-up output is checked; without warm-ups (--warmup 0, a quick run), the first timed run's.
+    const checked = warm || (p.warmup === 0 && i === 0);
     // Rotate who goes first, so no side always runs right after another's cache effects.
     const order = names.map((_, j) => names[(i + j) % names.length]!);
     for (const name of order) {
       const side = p.sides[name];
       await side.before?.();
-      const r = runOnce(side.cmd, { env: { ...p.env, ...side.env }, cwd: p.cwd, capture: warm });
-      if (warm) {
-        const problem = r.status !== 0 ? `exit ${r.status}` : ((await p.check?.(name, r)) ?? null);
-        if (problem) throw new Error(`${side.cmd.label}: ${problem}\n${r.stderr.slice(0, 2000)}`);
-      } else {
+      const r = runOnce(side.cmd, { env: { ...p.env, ...side.env }, cwd: p.cwd, capture: checked });
+      const problem = r.status !== 0 ? `exit ${r.status}` : checked ? ((await p.check?.(name, r)) ?? null) : null;
+      if (problem) throw new Error(`${side.cmd.label}: ${problem}\n${r.stderr.slice(0, 2000)}`);
+      if (!warm) {
         samples[name].ms.push(r.ms);
         samples[name].cpuMs.push(r.cpuMs);
         if (r.serverCpuMs !== null) samples[name].serverCpuMs.push(r.serverCpuMs);

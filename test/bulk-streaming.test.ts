@@ -111,9 +111,9 @@ describeBackends('bulk reset and undo hold a bounded amount', (backend) => {
 describe('journalPieces', () => {
   it('cuts a batch into pieces of at most PART_CHARS_MAX characters (a longer row alone) that together are journalLines of it', () => {
     const rng = mulberry32(77);
-    for (let n = 0; n < 40; n++) {
+    for (let n = 0; n < 20; n++) {
       // Rows of very different sizes, a few longer than a whole piece.
-      const rows: RowChange[] = Array.from({ length: 1 + Math.floor(rng() * 3000) }, (_, i) => {
+      const rows: RowChange[] = Array.from({ length: 1 + Math.floor(rng() * 2000) }, (_, i) => {
         const size = rng() < 0.01 ? PART_CHARS_MAX + Math.floor(rng() * 5000) : Math.floor(rng() ** 3 * 3000);
         return { table: 'tblusers', key: { id: i + 1 }, before: { second_factor: 'duosecurity', second_factor_config: 'c'.repeat(size) }, after: { second_factor: '', second_factor_config: '' } };
       });

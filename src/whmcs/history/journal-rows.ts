@@ -145,19 +145,29 @@ export const PART_CHARS_MAX = 90 * 1024;
 /**
  * The rows as JSON lines in pieces of about PART_CHARS characters, each one part of the history:
  * runs of rows are serialized together (see storedLines), a run as long as the rows before it say
- * fits (a batch of small rows is one piece); a run that comes out longer than PART_CHARS_MAX is
- * halved and serialized again.
+ * fits (a batch of small rows is one piece); a run's text longer than PART_CHARS_MAX is cut at line
+ * ends (a longer line is a piece of its own).
  */
 export function journalPieces(changes: RowChange[]): JournalLines[] {
   const rows = changes.map(storedRow);
   const out: JournalLines[] = [];
   let run = rows.length ? Math.max(1, Math.floor(PART_CHARS / (JSON.stringify(rows[0]).length + 1))) : 0;
   for (let i = 0; i < rows.length; ) {
-    let piece = storedLines(i === 0 && run >= rows.length ? rows : rows.slice(i, i + run));
-    while (piece.text.length > PART_CHARS_MAX && piece.rows > 1) piece = storedLines(rows.slice(i, i + Math.ceil(piece.rows / 2)));
-    out.push(piece);
-    i += piece.rows;
-    run = Math.max(1, Math.floor((PART_CHARS * piece.rows) / piece.text.length));
+    const { text, rows: n } = storedLines(i === 0 && run >= rows.length ? rows : rows.slice(i, i + run));
+    for (let start = 0; start < text.length; ) {
+      let end = text.length;
+      if (end - start > PART_CHARS_MAX) {
+        end = text.lastIndexOf('\n', start + PART_CHARS_MAX - 1) + 1;
+        if (end <= start) end = text.indexOf('\n', start) + 1;
+      }
+      const piece = start === 0 && end === text.length ? text : text.slice(start, end);
+      let lines = 0;
+      for (let at = piece.indexOf('\n'); at !== -1; at = piece.indexOf('\n', at + 1)) lines++;
+      out.push({ text: piece, rows: lines });
+      start = end;
+    }
+    i += n;
+    run = Math.max(1, Math.floor((PART_CHARS * n) / text.length));
   }
   return out;
 }

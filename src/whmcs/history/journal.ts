@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { StringDecoder } from 'node:string_decoder';
 import type { Knex } from 'knex';
 import { isSqlite } from '../connection/sqlite-driver.js';
 import { CliError, DecryptError, NotFoundError, RefusedError } from '../../errors.js';
@@ -49,7 +50,6 @@ export interface JournalEntry extends JournalHeader {
 const PART_BYTES = 4 * 1024 * 1024;
 /** Characters of part data read per query (see Journal.parts). */
 const READ_CHARS = 512 * 1024;
-const INSERT_GROUP_CHARS = 256 * 1024;
 const ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
 
 
@@ -67,7 +67,10 @@ export function seal(id: string, part: number, text: string | Buffer, ccHash: st
   if (!ccHash) return { data: typeof text === 'string' ? text : text.toString('utf8'), mac: createHash('sha256').update(what).update(text).digest('hex'), enc: false };
   const iv = randomBytes(16);
   const c = createCipheriv('aes-256-cbc', aesConfigKey(ccHash), iv);
-  const data = Buffer.concat([iv, typeof text === 'string' ? c.update(text, 'utf8') : c.update(text), c.final()]).toString('base64');
+  // Base64 of IV ‖ ciphertext, written piece by piece (the decoder carries the bytes that do not
+  // fill a group of three): no buffer of the whole is made only to be encoded and dropped.
+  const b64 = new StringDecoder('base64');
+  const data = b64.write(iv) + b64.write(typeof text === 'string' ? c.update(text, 'utf8') : c.update(text)) + b64.write(c.final()) + b64.end();
   const mac = createHmac('sha256', macKey(ccHash)).update(what).update(text).digest('hex');
   return { data, mac, enc: true };
 }
@@ -421,21 +424,14 @@ class JournalWriter {
       this.seq = typeof first === 'object' ? Number(first.seq) : Number(first);
     }
     try {
-      let group: Array<Record<string, unknown>> = [];
-      let chars = 0;
+      // One INSERT per part: a statement of several would be one of V8's large objects, which
+      // are promoted whenever a collection finds them alive (here: while the server inserts).
       for (const c of chunks) {
         this.parts++;
         this.rowCount += c.rows;
         const s = seal(this.header.id, this.parts, 'bytes' in c ? c.bytes : c.text, this.ccHash);
-        group.push({ seq: this.seq, part: this.parts, row_count: c.rows, data: s.data, mac: s.mac });
-        chars += s.data.length;
-        if (chars >= INSERT_GROUP_CHARS) {
-          await trx(PARTS).insert(group);
-          group = [];
-          chars = 0;
-        }
+        await trx(PARTS).insert({ seq: this.seq, part: this.parts, row_count: c.rows, data: s.data, mac: s.mac });
       }
-      if (group.length) await trx(PARTS).insert(group);
       await trx(HISTORY).where({ seq: this.seq }).update({ row_count: this.rowCount, parts: this.parts });
     } catch (e) {
       Object.assign(this, state);
