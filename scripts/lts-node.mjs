@@ -30,7 +30,7 @@ export function ltsNode(arch = process.arch, version = LTS_NODE_VERSION) {
   try {
     process.stderr.write(`fetching node-linux-${arch}@${version} from the npm registry…\n`);
     const tgz = execFileSync('npm', ['pack', '--silent', `node-linux-${arch}@${version}`], { cwd: work, encoding: 'utf8' }).trim().split('\n').pop();
-    execFileSync('tar', ['-xzf', tgz, '-C', work]);
+    execFileSync('tar', ['-xzf', join(work, tgz), '-C', work]);
     // Renamed into place whole, so a concurrent or interrupted fetch never leaves half a runtime.
     renameSync(join(work, 'package'), dir);
   } finally {
