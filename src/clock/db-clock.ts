@@ -9,7 +9,7 @@
 import { findConfigurationPhp } from '../whmcs/connection/find-configuration-php.js';
 import { databaseConfigured } from './db-configured.js';
 import { resolveConnection, type ConnectRequest } from '../whmcs/connection/connect.js';
-import { describeTarget, explainDbError, type MysqlTarget } from '../whmcs/connection/db.js';
+import { describeTarget, explainDbError, mysqlAddress, type MysqlTarget } from '../whmcs/connection/db.js';
 import type { Connection } from 'mysql2';
 
 /**
@@ -86,13 +86,7 @@ function mysqlClock(target: MysqlTarget, connectTimeoutMs: number): Pick<Databas
     connect: async () => {
       const mysql = await import('mysql2');
       const c = (mysql.default ?? mysql).createConnection({
-        host: target.socketPath ? undefined : target.host ?? 'localhost',
-        port: target.socketPath ? undefined : target.port ?? 3306,
-        socketPath: target.socketPath,
-        user: target.user,
-        password: target.password ?? '',
-        database: target.database,
-        ssl: target.ssl as never,
+        ...mysqlAddress(target),
         connectTimeout: connectTimeoutMs,
       });
       conn = c;

@@ -303,6 +303,22 @@ async function openSqlite(t: SqliteTarget, timeoutMs: number): Promise<Knex> {
   return knexFactory(config);
 }
 
+/**
+ * Where and as whom mysql2 connects, for the pool and for the plain connections beside it (the
+ * database clock): a socket path wins over host and port, as in WHMCS's configuration.
+ */
+export function mysqlAddress(t: MysqlTarget) {
+  return {
+    host: t.socketPath ? undefined : t.host ?? 'localhost',
+    port: t.socketPath ? undefined : t.port ?? 3306,
+    socketPath: t.socketPath,
+    user: t.user,
+    password: t.password ?? '',
+    database: t.database,
+    ssl: t.ssl as never,
+  };
+}
+
 async function openMysql(t: MysqlTarget, timeoutMs: number): Promise<Knex> {
   const { default: knexFactory } = await import('knex');
   const timeout = t.connectTimeoutMs ?? Math.min(timeoutMs, MAX_CONNECT_MS);
@@ -314,14 +330,8 @@ async function openMysql(t: MysqlTarget, timeoutMs: number): Promise<Knex> {
     log: SILENT_LOG,
     ...NO_VALUES_IN_ERRORS,
     connection: {
-      host: t.socketPath ? undefined : t.host ?? 'localhost',
-      port: t.socketPath ? undefined : t.port ?? 3306,
-      socketPath: t.socketPath,
-      user: t.user,
-      password: t.password ?? '',
-      database: t.database,
+      ...mysqlAddress(t),
       charset: mysqlCharset(t.charset),
-      ssl: t.ssl as never,
       connectTimeout: timeout,
       // Dates are compared and journalled as the strings MySQL stores, not shifted into JS time zones.
       dateStrings: true,
