@@ -35,6 +35,7 @@ import type { Knex } from 'knex';
 import { openDb, type Db } from '../src/whmcs/connection/db.js';
 import { BENCH_CC_HASH, seedBenchData } from './seed.js';
 import { eachLine, mean, measurePeakRss, measureSet, median, runOnce, watchServer, which, type Cmd, type RunResult, type Samples, type Side } from './measure.js';
+import { summarizeProfileFile } from './profile-summary.js';
 import { growthOf, renderMarkdown, updateReadme, type BenchReport, type Row, type ScaleReport, type SideStats } from './report.js';
 import { startChronyd, type ChronyPeer } from '../test/helpers/ntp-peers.js';
 
@@ -283,7 +284,10 @@ async function main(): Promise<void> {
         const r = runOnce({ label: `${sd.cmd.label} (profile)`, argv }, { env: { ...env, ...sd.env }, cwd });
         if (r.status === 0) profiles[name] = join(args.profileDir, file);
       }
-      rows[rows.length - 1]!.profiles = profiles;
+      const row = rows[rows.length - 1]!;
+      row.profiles = profiles;
+      // Summarized now, while the copy of dist/ the runs used (and its source maps) still exists.
+      row.profileSummary = Object.fromEntries(Object.entries(profiles).map(([side, file]) => [side, summarizeProfileFile(file)]));
     }
   };
 

@@ -5,6 +5,7 @@
  */
 
 import type { SeedCounts } from './seed.js';
+import { OWNERS, type Owner, type ProfileSummary } from './profile-summary.js';
 
 export interface SideStats {
   label: string;
@@ -40,6 +41,8 @@ export interface Row {
   load?: { before: number; after: number };
   /** --profile: V8 CPU profiles of one extra run, by side. */
   profiles?: Record<string, string>;
+  /** --profile: each profile reduced to where its samples went (bench/profile-summary.ts). */
+  profileSummary?: Record<string, ProfileSummary>;
 }
 
 export interface ScaleReport {
@@ -194,6 +197,40 @@ function growthTable(g: Growth): string {
   );
 }
 
+/** Column titles of the profile table, in OWNERS' order ('floor script' shares the code column). */
+const OWNER_COLUMNS: Array<{ title: string; owners: Owner[] }> = [
+  { title: 'own code', owners: ['whmcs-2fa', 'floor script'] },
+  { title: 'knex', owners: ['knex'] },
+  { title: 'mysql2', owners: ['mysql2'] },
+  { title: 'other packages', owners: ['other packages'] },
+  { title: 'loading code', owners: ['Node.js: loading code'] },
+  { title: 'Node.js', owners: ['Node.js: runtime'] },
+  { title: 'GC', owners: ['garbage collector'] },
+  { title: 'V8', owners: ['V8 (unattributed)'] },
+  { title: 'on CPU', owners: OWNERS.filter((o) => o !== 'waiting (idle)') },
+  { title: 'waiting', owners: ['waiting (idle)'] },
+];
+
+/** The tool's profile beside the floor's, owner by owner, and the difference: where the gap goes. */
+function profileTable(rows: Row[]): string | null {
+  const profiled = rows.filter((r) => r.profileSummary?.ours && r.profileSummary.floor);
+  if (!profiled.length) return null;
+  const sum = (p: ProfileSummary, owners: Owner[]) => owners.reduce((a, o) => a + (p.byOwner[o] ?? 0), 0);
+  const cell = (x: number) => (Math.abs(x) < 0.05 ? '0' : x.toFixed(Math.abs(x) >= 100 ? 0 : 1));
+  const body: string[][] = [];
+  for (const r of profiled) {
+    const o = r.profileSummary!.ours!;
+    const f = r.profileSummary!.floor!;
+    body.push([r.measure, 'whmcs-2fa', ...OWNER_COLUMNS.map((c) => cell(sum(o, c.owners)))]);
+    body.push(['', 'floor', ...OWNER_COLUMNS.map((c) => cell(sum(f, c.owners)))]);
+    body.push(['', '**difference**', ...OWNER_COLUMNS.map((c) => { const d = sum(o, c.owners) - sum(f, c.owners); return `${d > 0.05 ? '+' : ''}${cell(d)}`; })]);
+  }
+  const lines = profiled
+    .filter((r) => r.profileSummary!.ours!.top.length)
+    .map((r) => `- ${r.measure}: ${r.profileSummary!.ours!.top.map((t) => `\`${t.where}\` ${cell(t.ms)} ms`).join(', ')}`);
+  return table(['measure', 'run', ...OWNER_COLUMNS.map((c) => c.title)], body) + (lines.length ? `\nThe tool's own code, the source lines with the most self time in that run:\n\n${lines.join('\n')}\n` : '');
+}
+
 export function renderMarkdown(rep: BenchReport): string {
   const m = rep.machine;
   const o = rep.options;
@@ -217,6 +254,15 @@ export function renderMarkdown(rep: BenchReport): string {
     out.push(timeTable(s.rows, true));
     out.push(`\nWhere the time goes at ${num(s.users)} users (CPU of the process itself, user + sys, and of mariadbd over the same runs):\n\n`);
     out.push(resourceTable(s.rows));
+    const prof = profileTable(s.rows);
+    if (prof) {
+      out.push(
+        `\nWhere the gap to the floor goes at ${num(s.users)} users: one more run of each under V8's sampling profiler ` +
+          `(\`--profile\`), its samples in ms by owner; native work and Node.js calls are charged to the caller outside ` +
+          `Node.js that made them (a socket write to mysql2), "Node.js" is the event loop's own share (bench/profile-summary.ts):\n\n`,
+      );
+      out.push(prof);
+    }
   }
   if (rep.growth) {
     const from = rep.scales[0]!;
