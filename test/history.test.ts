@@ -552,7 +552,8 @@ describeWithPeer(['runuser'], 'two OS users, two connection forms, one history',
  * A temporary directory of a private server's own, made in `parent` and writable by mysql. Never
  * /tmp, which the shared test server uses: a starting mariadbd deletes every `#sql*` file in its
  * tmpdir, and with it the temporary tables of statements other runs have in flight on the shared
- * server ("Error on delete of '/tmp/#sql-update-….MAI'").
+ * server ("Error on delete of '/tmp/#sql-update-….MAI'"). mariadb-install-db's bootstrap server
+ * is given it too.
  */
 function privateTmpdir(parent: string): string {
   const d = join(parent, 'tmp');
@@ -575,8 +576,10 @@ describeWithPeer(['mariadb-install-db', 'mariadbd'], 'two servers, same database
     execFileSync('chown', ['mysql:mysql', dir]);
     // The server runs as mysql: its temporary files go to the system's /tmp, not the run's private TMPDIR.
     const env = { ...process.env, TMPDIR: '/tmp' };
-    execFileSync('mariadb-install-db', ['--user=mysql', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore', env });
-    proc = spawn('mariadbd', ['--user=mysql', `--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${PORT}`, '--bind-address=127.0.0.1', `--pid-file=${dir}/pid`, '--skip-log-bin', `--tmpdir=${privateTmpdir(dir)}`], { stdio: 'ignore', env });
+    // mariadb-install-db starts a server too (passing it the options it does not know): its tmpdir as well.
+    const serverTmp = privateTmpdir(dir);
+    execFileSync('mariadb-install-db', ['--user=mysql', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--skip-test-db', `--tmpdir=${serverTmp}`], { stdio: 'ignore', env });
+    proc = spawn('mariadbd', ['--user=mysql', `--datadir=${dir}/data`, `--socket=${dir}/sock`, `--port=${PORT}`, '--bind-address=127.0.0.1', `--pid-file=${dir}/pid`, '--skip-log-bin', `--tmpdir=${serverTmp}`], { stdio: 'ignore', env });
     let b: Awaited<ReturnType<typeof openDb>> | undefined;
     for (let i = 0; i < 200 && !b; i++) {
       b = await openDb({ kind: 'mysql', host: '127.0.0.1', port: PORT, user: 'root', database: '', connectTimeoutMs: 500 }).catch(() => undefined);
@@ -747,7 +750,7 @@ describeWithPeer(['mariadb-install-db', 'mariadbd', 'mount', 'fallocate'], 'a fu
     serverTmp = privateTmpdir(mkdtempSync('/tmp/whmcs2fa-mariadb-tmp-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=160m', 'tmpfs', dir]);
     execFileSync('chown', ['mysql:mysql', dir]);
-    execFileSync('mariadb-install-db', ['--user=mysql', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--skip-test-db', ...opts], { stdio: 'ignore', env: { ...process.env, TMPDIR: '/tmp' } });
+    execFileSync('mariadb-install-db', ['--user=mysql', `--datadir=${dir}/data`, '--auth-root-authentication-method=normal', '--skip-test-db', `--tmpdir=${serverTmp}`, ...opts], { stdio: 'ignore', env: { ...process.env, TMPDIR: '/tmp' } });
     knex = await start();
     const { createWhmcsSchema } = await import('../src/whmcs/schema/seed.js');
     await createWhmcsSchema(knex, 'mysql', '8', '8.7.2-release.1');
