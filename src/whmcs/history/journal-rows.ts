@@ -124,8 +124,8 @@ export function journalLines(rows: RowChange[]): JournalLines {
 /**
  * JSON lines as UTF-8, one part of a bulk entry: how a prepared batch holds its history while the
  * batch before it commits. Bytes live outside V8's heap, so holding them is not copied by every
- * young-generation collection nor promoted into the old generation, where a string would stay
- * until a full collection.
+ * young-generation collection; the bulk engine writes them into buffers it reuses (see runBulk),
+ * since a buffer per batch would be promoted with its holder and freed only at a full collection.
  */
 export interface JournalBytes {
   bytes: Buffer;
