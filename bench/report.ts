@@ -145,22 +145,33 @@ function table(head: string[], body: string[][]): string {
 
 const result = (r: Row) => (r.pass === undefined ? 'info' : r.pass ? 'pass' : 'FAIL');
 
+/**
+ * The same target as a ceiling on ours ÷ floor: what it leaves the tool above the least any Node +
+ * mysql2 program pays. Below 1× the target cannot be met on this stack, whatever the tool does.
+ */
+function targetOverFloor(r: Row): string {
+  const t = /^≤ ([\d.]+)×$/.exec(r.target ?? '');
+  if (!t || !r.floorRatio) return '—';
+  const v = Number(t[1]) / r.floorRatio;
+  return `≤ ${v.toFixed(2)}×${v < 1 ? ' (out of reach)' : ''}`;
+}
+
 /** Ratios against the peer and the floor, with the target (a ceiling on ours ÷ peer). */
 function timeTable(rows: Row[], withFloor: boolean): string {
   const head = withFloor
-    ? ['measure', 'peer', 'floor (Node + mysql2)', 'whmcs-2fa', '÷ peer', '÷ floor', 'floor ÷ peer', 'target (÷ peer)', 'result']
+    ? ['measure', 'peer', 'floor (Node + mysql2)', 'whmcs-2fa', '÷ peer', '÷ floor', 'floor ÷ peer', 'target (÷ peer)', 'the target ÷ floor', 'result']
     : ['measure', 'peer', 'whmcs-2fa', '÷ peer', 'target', 'result'];
   const body: string[][] = [];
   for (const r of rows) {
     if (r.kind === 'rss') continue;
     if (!r.available) {
-      body.push(withFloor ? [r.measure, '—', '—', 'not available', '—', '—', '—', r.target ?? '—', `skipped: ${r.note}`] : [r.measure, '—', 'not available', '—', r.target ?? '—', `skipped: ${r.note}`]);
+      body.push(withFloor ? [r.measure, '—', '—', 'not available', '—', '—', '—', r.target ?? '—', '—', `skipped: ${r.note}`] : [r.measure, '—', 'not available', '—', r.target ?? '—', `skipped: ${r.note}`]);
       continue;
     }
     const peer = `${ms(r.peer!.medianMs)} (${r.peer!.label})`;
     body.push(
       withFloor
-        ? [r.measure, peer, r.floor ? ms(r.floor.medianMs) : '—', ms(r.ours!.medianMs), times(r.ratio), times(r.ratioFloor), times(r.floorRatio), r.target ?? '—', result(r)]
+        ? [r.measure, peer, r.floor ? ms(r.floor.medianMs) : '—', ms(r.ours!.medianMs), times(r.ratio), times(r.ratioFloor), times(r.floorRatio), r.target ?? '—', targetOverFloor(r), result(r)]
         : [r.measure, peer, ms(r.ours!.medianMs), times(r.ratio), r.target ?? '—', result(r)],
     );
   }
