@@ -21,8 +21,8 @@
  * writes a V8 CPU profile (node --cpu-prof) of one extra, untimed run of the tool and of the floor
  * for each timed row into DIR, named <scale>-<row>-<ours|floor>.cpuprofile (open them in Chrome
  * DevTools or speedscope), lists them in the results, and puts each one's summary by owner there
- * (bench/profile-summary.ts): the block shows the tool beside its floor, owner by owner. The standalone-executable rows need `npm run release`
- * first (they say so when it is missing).
+ * (bench/profile-summary.ts): the block shows the tool beside its floor, owner by owner. The
+ * standalone-executable rows need `npm run release` first (they say so when it is missing).
  *
  * Children get a clean environment: NODE_OPTIONS, NODE_EXTRA_CA_CERTS and WHMCS_* are removed, so
  * a CA bundle Node would read on every start (or a stray preload) cannot blur the ratios.
