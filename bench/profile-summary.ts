@@ -130,21 +130,36 @@ export function summarizeProfile(profile: CpuProfile, topN = 5): ProfileSummary 
     const n = byId.get(id)!;
     const name = n.callFrame.functionName;
     if (!n.callFrame.url) {
-      if (name === '(idle)') { add('waiting (idle)', us); continue; }
-      if (name === '(garbage collector)') { add('garbage collector', us); continue; }
-      if (name === '(program)' || name === '(root)') { add('V8 (unattributed)', us); continue; }
+      const special: Owner | undefined = { '(idle)': 'waiting (idle)', '(garbage collector)': 'garbage collector', '(program)': 'V8 (unattributed)', '(root)': 'V8 (unattributed)' }[name] as Owner | undefined;
+      if (special) {
+        add(special, us);
+        continue;
+      }
     }
     // A native frame or Node's own code is charged to the nearest caller outside Node (a socket
     // write to mysql2, a JSON.stringify to the tool); code being loaded, to loading.
     let f: ProfileNode | undefined = n;
+    let inNode = false;
     let loading = false;
     while (f && (!f.callFrame.url || f.callFrame.url.startsWith('node:'))) {
-      if (f.callFrame.url && LOADING.test(f.callFrame.url)) loading = true;
-      if (loading) break;
+      if (f.callFrame.url) {
+        inNode = true;
+        if (LOADING.test(f.callFrame.url)) {
+          loading = true;
+          break;
+        }
+      }
       f = parent.has(f.id) ? byId.get(parent.get(f.id)!) : undefined;
     }
-    if (loading) { add('Node.js: loading code', us); continue; }
-    if (!f) { add(n.callFrame.url || name === '(program)' ? 'Node.js: runtime' : 'V8 (unattributed)', us); continue; }
+    if (loading) {
+      add('Node.js: loading code', us);
+      continue;
+    }
+    if (!f) {
+      // Nothing outside Node on the stack: Node's own work (the event loop), or V8's.
+      add(inNode ? 'Node.js: runtime' : 'V8 (unattributed)', us);
+      continue;
+    }
     const at = sources.locate(f.callFrame);
     const owner = ownerOfSource(at.source);
     add(owner, us);

@@ -75,22 +75,24 @@ describe('bench profile summary', () => {
           children: [{ name: 'Writable.write', url: 'node:internal/streams/writable', line: 3, col: 0, children: [{ name: 'writeBuffer', self: 6_000 }] }],
         },
         // The event loop with nothing of ours on the stack.
-        { name: 'processTicksAndRejections', url: 'node:internal/process/task_queues', line: 5, col: 0, self: 1_500 },
+        { name: 'processTicksAndRejections', url: 'node:internal/process/task_queues', line: 5, col: 0, self: 1_500, children: [{ name: 'runMicrotasks', self: 500 }] },
+        // A native function with no script at all above it: V8's.
+        { name: 'Builtin', self: 300 },
         { name: 'main', url: pathToFileURL(join(dir, 'bench/floor-reset.cjs')).href, line: 17, col: 4, self: 2_500 },
         { name: 'compileWithCache', url: pathToFileURL(join(dir, 'bin/compile-cache.js')).href, line: 60, col: 2, self: 800 },
       ],
     });
     const s = summarizeProfile(p);
-    expect(s.totalMs).toBeCloseTo(73.3);
+    expect(s.totalMs).toBeCloseTo(74.1);
     expect(s.byOwner).toEqual({
       'waiting (idle)': 40,
       'garbage collector': 3,
-      'V8 (unattributed)': 1,
+      'V8 (unattributed)': 1.3,
       'Node.js: loading code': 5.8,
       'whmcs-2fa': 6,
       knex: 7,
       mysql2: 6.5,
-      'Node.js: runtime': 1.5,
+      'Node.js: runtime': 2,
       'floor script': 2.5,
     });
     // The tool's own lines by self time (native work it called included), by their source file and line.
