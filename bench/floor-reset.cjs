@@ -20,7 +20,7 @@ const mysql = require(`${pkg}/dist/vendor/mysql2.cjs`);
   fs.writeSync(fd, text);
   fs.fsyncSync(fd);
   fs.closeSync(fd);
-  await c.query("UPDATE tblusers SET second_factor = '', second_factor_config = '' WHERE second_factor = 'duosecurity'");
+  await c.query("UPDATE tblusers SET second_factor = '', second_factor_config = '', updated_at = NOW() WHERE second_factor = 'duosecurity'");
   await c.query('COMMIT');
   process.stdout.write(`${JSON.stringify({ rows: rows.length })}\n`);
   await c.end();

@@ -450,6 +450,10 @@ async function main(): Promise<void> {
         unavailable: noClient,
       });
       await rss(rows, 'status-rss', '`status` peak RSS', statusCmd);
+      // audit reads every admin and the users' enrolment: its memory must not grow with them either.
+      await rss(rows, 'audit-rss', '`audit --format json` peak RSS', oursDb('whmcs-2fa audit --fail-on none --format json', 'audit', '--fail-on', 'none', '--format', 'json'), {
+        unavailable: missing('audit', ['--fail-on']),
+      });
 
       // --- accounts: the peer is a plain SELECT of the rows and one of the client links ---
       const accountsMissing = missing('accounts', ['--users']);

@@ -33,8 +33,10 @@ export interface ProfileSummary {
   /** Sampled time, ms: wall time of the profiled run, idle included. */
   totalMs: number;
   byOwner: Partial<Record<Owner, number>>;
-  /** The tool's (or the floor script's) own source lines with the most self time, ms. */
+  /** The tool's (or the floor script's) own functions with the most self time (where each starts), ms. */
   top: Array<{ where: string; ms: number }>;
+  /** Bundles (dist/…) whose source map could not be read: their frames were charged by file alone. */
+  unmapped: string[];
 }
 
 interface CallFrame {
@@ -52,6 +54,8 @@ interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
+  startTime?: number;
+  endTime?: number;
 }
 
 /** Packages knex and mysql2 bring with them (their package.json dependencies): their time is theirs. commander is the tool's own CLI library, not counted as knex's. */
@@ -81,13 +85,15 @@ function ownerOfSource(source: string): Owner {
 /** Source maps of the bundles a profile ran, read once each; null where a bundle has none. */
 class Sources {
   private maps = new Map<string, SourceMap | null>();
+  readonly unmapped = new Set<string>();
   private map(path: string): SourceMap | null {
     if (!this.maps.has(path)) {
       let m: SourceMap | null = null;
       try {
         m = new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8')));
       } catch {
-        // a file without a map is its own source
+        // A file without a map is its own source; a bundle without one is said so.
+        if (/\/dist\/.*\.cjs$/.test(path)) this.unmapped.add(path.slice(path.lastIndexOf('/dist/') + 1));
       }
       this.maps.set(path, m);
     }
@@ -115,10 +121,15 @@ export function summarizeProfile(profile: CpuProfile, topN = 5): ProfileSummary 
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  // timeDeltas[i] is the time from sample i - 1 to sample i: a sample stands for the time until the
+  // next one (as Chrome DevTools counts it), the last one for the time until the profile ended.
   const self = new Map<number, number>();
   let total = 0;
+  let when = profile.startTime ?? 0;
   for (let i = 0; i < profile.samples.length; i++) {
-    const d = profile.timeDeltas[i] ?? 0;
+    when += profile.timeDeltas[i] ?? 0;
+    const next = profile.timeDeltas[i + 1];
+    const d = next ?? (profile.endTime !== undefined ? Math.max(0, profile.endTime - when) : 0);
     total += d;
     self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + d);
   }
@@ -169,7 +180,7 @@ export function summarizeProfile(profile: CpuProfile, topN = 5): ProfileSummary 
     }
   }
   const top = [...lines].sort((a, b) => b[1] - a[1]).slice(0, topN).map(([where, ms]) => ({ where, ms }));
-  return { totalMs: total / 1000, byOwner, top };
+  return { totalMs: total / 1000, byOwner, top, unmapped: [...sources.unmapped].sort() };
 }
 
 export function summarizeProfileFile(file: string, topN?: number): ProfileSummary {

@@ -178,12 +178,23 @@ function timeTable(rows: Row[], withFloor: boolean): string {
   return table(head, body);
 }
 
+/** The median wall time and, over more than one run, the spread of the runs. */
+function wall(s: SideStats): string {
+  const lo = Math.min(...s.samplesMs);
+  const hi = Math.max(...s.samplesMs);
+  return s.samplesMs.length > 1 && hi > lo ? `${ms(s.medianMs)} (${ms(lo)}–${ms(hi)})` : ms(s.medianMs);
+}
+
 /** Wall time against each process's own CPU and the server's; the tool's peak RSS on its line. */
 function resourceTable(rows: Row[]): string {
   const attached = attachedRss(rows);
   const peak = (r: Row | undefined) => (r ? `${mib(r.rss!.peakBytes)} (${result(r)})` : '');
   const body: string[][] = [];
   for (const r of rows) {
+    if (r.kind === 'rss' && !r.available) {
+      body.push([r.measure.replace(/ peak RSS$/, ''), 'whmcs-2fa', '', '', '', `skipped: ${r.note}`]);
+      continue;
+    }
     if (!r.available || attached.has(r.id)) continue;
     if (r.kind === 'rss') {
       body.push([r.measure.replace(/ peak RSS$/, ''), 'whmcs-2fa', '', '', '', peak(r)]);
@@ -195,10 +206,10 @@ function resourceTable(rows: Row[]): string {
       ['whmcs-2fa', r.ours],
     ];
     for (const [name, s] of sides) {
-      if (s) body.push([r.measure, name === 'peer' ? `peer: ${s.label}` : name, ms(s.medianMs), ms(s.cpuMs), ms(s.serverCpuMs), name === 'whmcs-2fa' ? peak(rssOf(rows, r.id)) : '']);
+      if (s) body.push([r.measure, name === 'peer' ? `peer: ${s.label}` : name, wall(s), ms(s.cpuMs), ms(s.serverCpuMs), name === 'whmcs-2fa' ? peak(rssOf(rows, r.id)) : '']);
     }
   }
-  return table(['measure', 'process', 'wall (median)', 'own CPU (mean)', 'server CPU (mean)', 'peak RSS (≤ 120 MiB)'], body);
+  return table(['measure', 'process', 'wall: median (fastest–slowest)', 'own CPU (mean)', 'server CPU (mean)', 'peak RSS (≤ 120 MiB)'], body);
 }
 
 function growthTable(g: Growth): string {
@@ -239,19 +250,25 @@ function profileTable(rows: Row[]): string | null {
   const lines = profiled
     .filter((r) => r.profileSummary!.ours!.top.length)
     .map((r) => `- ${r.measure}: ${r.profileSummary!.ours!.top.map((t) => `\`${t.where}\` ${cell(t.ms)} ms`).join(', ')}`);
-  return table(['measure', 'run', ...OWNER_COLUMNS.map((c) => c.title)], body) + (lines.length ? `\nThe tool's own code, the source lines with the most self time in that run:\n\n${lines.join('\n')}\n` : '');
+  const unmapped = [...new Set(profiled.flatMap((r) => Object.values(r.profileSummary!).flatMap((p) => p.unmapped ?? [])))];
+  const warning = unmapped.length ? `\n**No source map could be read for ${unmapped.map((u) => `\`${u}\``).join(', ')}**: the packages bundled in them count as the tool's code above.\n` : '';
+  return table(['measure', 'run', ...OWNER_COLUMNS.map((c) => c.title)], body) + warning + (lines.length ? `\nThe tool's own functions with the most self time in that run, each by the line where it starts (one sample is about 1 ms):\n\n${lines.join('\n')}\n` : '');
 }
 
 export function renderMarkdown(rep: BenchReport): string {
   const m = rep.machine;
   const o = rep.options;
+  // The 1-minute load before and after each measured row: the bench's own runs count in it too.
+  const rowLoads = [...rep.startup, ...rep.scales.flatMap((s) => s.rows)].flatMap((r) => (r.load ? [r.load.before, r.load.after] : []));
+  const peakLoad = Math.max(m.loadAverageAtStart[0] ?? 0, m.loadAverageAtEnd[0] ?? 0, ...rowLoads);
   const busy = Math.max(m.loadAverageAtStart[0] ?? 0, m.loadAverageAtEnd[0] ?? 0) > m.cpus;
   const out: string[] = [];
   out.push(
-    `Run of ${rep.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} × ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, ` +
+    `Run of ${rep.date.slice(0, 16).replace('T', ' ')} UTC on ${m.cpus} vCPU${m.cpus === 1 ? '' : 's'} (${m.cpuModel}), ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, ` +
       `MariaDB ${m.mariadb}${m.bufferPoolMiB ? ` (InnoDB buffer pool ${m.bufferPoolMiB} MiB)` : ''}; load average ${m.loadAverageAtStart[0]} → ${m.loadAverageAtEnd[0]}` +
+      `${rowLoads.length ? ` (at most ${+peakLoad.toFixed(2)} at a row's start or end, the bench's own runs included)` : ''}` +
       `${busy ? ' — **the machine was busy with other work: these numbers are not reliable**' : ''}. ` +
-      `Medians of ${o.runs} runs after ${o.warmup} warm-up (bulk reset ${o.slowRuns}, undo ${o.undoRuns}); CPU: means over the same runs` +
+      `Medians of ${o.runs} runs after ${o.warmup} warm-up (bulk reset, and \`accounts\` above 200 000 users: ${o.slowRuns}; undo ${o.undoRuns}); CPU: means over the same runs` +
       `${rep.serverCpu ? `; server CPU not measured: ${rep.serverCpu}` : ''}.\n`,
   );
   if (rep.startup.length) {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -9,7 +9,7 @@ import { tempDir } from './helpers/tmp.js';
 
 type Frame = { name: string; url?: string; line?: number; col?: number; self?: number; children?: Frame[] };
 
-/** A CPU profile from a call tree: each frame's `self` µs become one sample each of that length. */
+/** A CPU profile from a call tree: each frame's `self` µs become one sample lasting that long. */
 function profileOf(root: Frame) {
   const nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }; children: number[] }> = [];
   const samples: number[] = [];
@@ -26,7 +26,10 @@ function profileOf(root: Frame) {
     return id;
   };
   walk(root);
-  return { nodes, samples, timeDeltas };
+  // As V8 writes them: timeDeltas[i] is the time since the sample before, so each sample's own
+  // time is the next delta (the last one's runs to endTime).
+  const total = timeDeltas.reduce((a, b) => a + b, 0);
+  return { nodes, samples, timeDeltas: [0, ...timeDeltas.slice(0, -1)], startTime: 1_000, endTime: 1_000 + total };
 }
 
 /** Line and column (0-based) where `needle` starts in `text`. */
@@ -98,10 +101,16 @@ describe('bench profile summary', () => {
     // The tool's own lines by self time (native work it called included), by their source file and line.
     expect(s.top[0]).toEqual({ where: 'src/own.ts:2', ms: 6 });
     expect(s.top.map((t) => t.where)).toContain('bench/floor-reset.cjs:18');
+    expect(s.unmapped).toEqual([]);
+    // Without its source map, a bundle's frames are the tool's, and the summary says which bundle lost its map.
+    rmSync(`${out}.map`);
+    const blind = summarizeProfile(p);
+    expect(blind.byOwner.knex).toBeUndefined();
+    expect(blind.unmapped).toEqual(['dist/lib/own.cjs']);
   });
 
   it('renders the tool and the floor owner by owner, with the difference, and the tool\'s hottest lines', () => {
-    const summary = (own: number, mysql2: number, idle: number) => ({ totalMs: own + mysql2 + idle, byOwner: { 'whmcs-2fa': own, mysql2, 'waiting (idle)': idle }, top: [{ where: 'src/x.ts:3', ms: own }] });
+    const summary = (own: number, mysql2: number, idle: number) => ({ totalMs: own + mysql2 + idle, byOwner: { 'whmcs-2fa': own, mysql2, 'waiting (idle)': idle }, top: [{ where: 'src/x.ts:3', ms: own }], unmapped: [] });
     const row: Row = {
       id: 'status', measure: '`status`', kind: 'time', available: true,
       peer: { label: 'p', medianMs: 1, samplesMs: [1], cpuMs: 1, cpuSamplesMs: [1], serverCpuMs: null, serverCpuSamplesMs: [] },
@@ -120,6 +129,7 @@ describe('bench profile summary', () => {
     expect(md).toMatch(/\| `status` +\| whmcs-2fa +\| 30\.0 +\| 0 +\| 20\.0 +\|.*\| 50\.0 +\| 10\.0 +\|/);
     expect(md).toMatch(/\| +\| floor +\| 5\.0 +\| 0 +\| 12\.0 +\|.*\| 17\.0 +\| 10\.0 +\|/);
     expect(md).toMatch(/\| +\| \*\*difference\*\* +\| \+25\.0 +\| 0 +\| \+8\.0 +\|.*\| \+33\.0 +\| 0 +\|/);
+    expect(md).toContain("The tool's own functions with the most self time");
     expect(md).toContain('- `status`: `src/x.ts:3` 30.0 ms');
   });
 });

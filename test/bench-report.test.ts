@@ -62,7 +62,7 @@ describe('bench report', () => {
 
   it('renders the machine and load, both ratios, the CPU split and growth; a busy machine is called so', () => {
     const md = renderMarkdown(report(0.5));
-    expect(md).toMatch(/^Run of 2026-11-30 12:00 UTC on 2 × Test CPU, 23\.5 GiB, Linux 6\.1, Node v20\.20\.2, MariaDB 10\.11\.19 \(InnoDB buffer pool 2048 MiB\); load average 0\.5 → 0\.5\. Medians of 11 runs/);
+    expect(md).toMatch(/^Run of 2026-11-30 12:00 UTC on 2 vCPUs \(Test CPU\), 23\.5 GiB, Linux 6\.1, Node v20\.20\.2, MariaDB 10\.11\.19 \(InnoDB buffer pool 2048 MiB\); load average 0\.5 → 0\.5\. Medians of 11 runs/);
     expect(md).toContain('| `accounts --users --format json` (100 000 users) | 300 ms (mariadb: SELECT the rows, SELECT the links) | 450 ms');
     expect(md).toMatch(/\| 2\.00× +\| 1\.33× +\| 1\.50× +\| ≤ 2× +\| ≤ 1\.33× +\| pass +\|/);
     expect(md).toMatch(/\| whmcs-2fa +\| 6\.00 s +\| 5\.00 s +\| 2\.10 s +\| 100\.0 MiB \(pass\) +\|/);
@@ -75,6 +75,18 @@ describe('bench report', () => {
     expect(renderMarkdown(hard)).toMatch(/\| ≤ 2× +\| ≤ 0\.80× \(out of reach\) +\| pass +\|/);
     expect(md).not.toContain('busy');
     expect(renderMarkdown(report(3.2))).toContain('the machine was busy with other work: these numbers are not reliable');
+  });
+
+  it('shows the spread of the runs, a row\'s highest load, and an RSS row that could not be measured', () => {
+    const rep = report(0.5);
+    const a = rep.scales[0]!.rows[0]!;
+    a.ours = { ...a.ours!, samplesMs: [700, 500, 600] };
+    a.load = { before: 0.5, after: 1.75 };
+    rep.scales[0]!.rows.push({ id: 'audit-rss', measure: '`audit --format json` peak RSS', kind: 'rss', available: false, note: '`audit` has no --fail-on yet', target: '≤ 120 MiB' });
+    const md = renderMarkdown(rep);
+    expect(md).toMatch(/\| whmcs-2fa +\| 600 ms \(500 ms–700 ms\) +\|/);
+    expect(md).toContain("load average 0.5 → 0.5 (at most 1.75 at a row's start or end");
+    expect(md).toMatch(/\| `audit --format json` +\| whmcs-2fa +\|.*\| skipped: `audit` has no --fail-on yet +\|/);
   });
 
   it('replaces only the README block between the markers, and refuses a README without them', () => {
