@@ -45,6 +45,7 @@ const PRELOAD = join(ROOT, 'bench/maxrss.cjs');
 const SNTP_ONCE = join(ROOT, 'bench/sntp-once.cjs');
 const FLOOR = (name: string) => join(ROOT, `bench/floor-${name}.cjs`);
 const README = join(ROOT, 'README.md');
+const README_RUN = join(ROOT, 'bench/readme-run.json');
 const NODE = process.execPath;
 const MiB = 1024 * 1024;
 const RSS_LIMIT = 120 * MiB;
@@ -572,7 +573,10 @@ function finish(report: BenchReport, args: Args): void {
   process.stdout.write(md);
   if (args.readme) {
     writeFileSync(README, updateReadme(readFileSync(README, 'utf8'), md));
-    process.stderr.write('README.md: performance block updated.\n');
+    // The run behind the block, kept in the repository: `--from bench/readme-run.json` renders it
+    // again, and a test checks that the block is exactly that rendering.
+    if (!args.from || resolve(args.from) !== README_RUN) writeFileSync(README_RUN, JSON.stringify(report, null, 2) + '\n');
+    process.stderr.write('README.md: performance block updated (its run: bench/readme-run.json).\n');
   }
   const rows = [...report.startup, ...report.scales.flatMap((s) => s.rows)];
   if (args.strict && rows.some((r) => r.pass === false)) process.exitCode = 1;

@@ -97,9 +97,13 @@ describe('bench report', () => {
     expect(() => updateReadme('# no markers\n', 'x')).toThrow(/no .*bench:begin/);
   });
 
-  it('the project README has the block', () => {
-    const readme = readFileSync(join(resolve(import.meta.dirname, '..'), 'README.md'), 'utf8');
+  it('the project README has the block, and it is exactly the rendering of the run kept beside it (bench/readme-run.json)', () => {
+    const root = resolve(import.meta.dirname, '..');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
     expect(readme.indexOf(README_BEGIN)).toBeGreaterThan(0);
     expect(readme.indexOf(README_END)).toBeGreaterThan(readme.indexOf(README_BEGIN));
+    const run = JSON.parse(readFileSync(join(root, 'bench/readme-run.json'), 'utf8')) as BenchReport;
+    if (run.scales.length > 1) run.growth = growthOf(run.scales[0]!, run.scales[run.scales.length - 1]!);
+    expect(updateReadme(readme, renderMarkdown(run))).toBe(readme);
   });
 });
