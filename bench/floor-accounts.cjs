@@ -1,10 +1,11 @@
 // The floor under `accounts --users --format json`: the least a Node program built on mysql2 pays
 // to write the same listing — Node's start, mysql2 (this project's trimmed bundle, from the V8 code
 // cache), one connection; the client links read first by one plain scan into a Map, then the users
-// streamed (the same two statements as the `mariadb` peer) and written as indented JSON in batches
-// of 128 straight to fd 1, indented by JSON.stringify itself. It reads every config but decodes none (no AES, no JSON or PHP parsing):
-// what it prints is the tool's shape without configFormat, backupCode and flags. Not a competitor:
-// if this alone misses the target, no Node tool on this stack can meet it.
+// streamed (the same two statements as the `mariadb` peer) and written as JSON in batches of 128
+// straight to fd 1, indented by JSON.stringify itself. It reads every config but decodes none (no
+// AES, no JSON or PHP parsing): what it prints is the tool's shape without configFormat, backupCode
+// and flags. Not a competitor: if this alone misses the target, a Node tool on this stack that
+// also decodes the configs will not meet it.
 //   node bench/floor-accounts.cjs <pkg dir> <host> <port> <user> <database>
 'use strict';
 const fs = require('node:fs');
