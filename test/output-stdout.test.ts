@@ -12,13 +12,14 @@ const OUTPUT = resolve(import.meta.dirname, '../dist/lib/ui/output.cjs');
 function run(script: string, readAfterMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPUT } });
-    let stdout = '';
+    // Bytes, decoded once at the end: a chunk of the pipe may end inside a character.
+    const stdout: Buffer[] = [];
     let stderr = '';
     child.stdout.pause();
-    setTimeout(() => child.stdout.on('data', (d) => (stdout += d)).resume(), readAfterMs);
+    setTimeout(() => child.stdout.on('data', (d: Buffer) => stdout.push(d)).resume(), readAfterMs);
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', rej);
-    child.on('close', (code) => res({ code, stdout, stderr }));
+    child.on('close', (code) => res({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr }));
   });
 }
 
@@ -36,6 +37,20 @@ describe('standard output', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(Array.from({ length: 40000 }, (_, i) => `line ${i}\n`).join('') + 'end\n');
+  });
+
+  it('a full non-blocking pipe cuts a write inside a multi-byte character: the bytes still arrive whole and in order', async () => {
+    // Lines of 2- to 4-byte UTF-8 characters: a partial write ends wherever the pipe filled, often
+    // inside one, and the rest must follow byte for byte.
+    const script = `
+      const { Output } = require(process.env.OUTPUT);
+      process.stdout;
+      const out = new Output({ format: 'json', color: false, quiet: false });
+      for (let i = 0; i < 20000; i += 1000) out.write(Array.from({ length: 1000 }, (_, j) => 'é✓𝄞 ' + (i + j) + '\\n').join(''));`;
+    const r = await run(script, 300);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(Array.from({ length: 20000 }, (_, i) => `é✓𝄞 ${i}\n`).join(''));
   });
 
   it.each([

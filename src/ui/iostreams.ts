@@ -303,8 +303,15 @@ export class StdoutDescriptor {
   write(s: string | Uint8Array): boolean {
     if (this.gone) return true;
     if (this.stream) return this.stream.write(s);
-    let buf = typeof s === 'string' ? Buffer.from(s) : s;
+    // What is still to be written. A string goes to writeSync as it is (encoded natively, no
+    // Buffer made for it); only what a non-blocking pipe did not take becomes bytes.
+    let buf: string | Uint8Array = s;
     try {
+      if (typeof buf === 'string') {
+        const n = writeSync(1, buf);
+        if (n === Buffer.byteLength(buf)) return true;
+        buf = Buffer.from(buf).subarray(n);
+      }
       while (buf.length) buf = buf.subarray(writeSync(1, buf));
       return true;
     } catch (e) {
