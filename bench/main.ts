@@ -30,7 +30,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { openDb, type Db } from '../src/whmcs/connection/db.js';
@@ -287,9 +287,11 @@ async function main(): Promise<void> {
         if (r.status === 0) profiles[name] = join(args.profileDir, file);
       }
       const row = rows[rows.length - 1]!;
-      row.profiles = profiles;
       // Summarized now, while the copy of dist/ the runs used (and its source maps) still exists.
       row.profileSummary = Object.fromEntries(Object.entries(profiles).map(([side, file]) => [side, summarizeProfileFile(file)]));
+      // Named from the checkout when they are in it: the results may be committed (bench/readme-run.json).
+      const named = (f: string) => (relative(ROOT, f).startsWith('..') || isAbsolute(relative(ROOT, f)) ? f : relative(ROOT, f));
+      row.profiles = Object.fromEntries(Object.entries(profiles).map(([side, file]) => [side, named(file)]));
     }
   };
 
